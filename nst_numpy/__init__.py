@@ -1,0 +1,8 @@
+"""nst_numpy: neural style transfer (Gatys et al. 2015) in NumPy, gradients derived by hand."""
+
+from . import gradcheck, layers, losses, vgg
+from .vgg import VGG
+
+__version__ = "0.1.0"
+
+__all__ = ["VGG", "gradcheck", "layers", "losses", "vgg"]

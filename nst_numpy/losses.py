@@ -1,0 +1,181 @@
+"""The losses of neural style transfer, equations (1)-(7) of the quiz, plus total variation.
+
+Every function returns ``(value, gradient)``; the gradient is computed from its closed
+form, never numerically (the tests compare the two with :mod:`nst_numpy.gradcheck`).
+
+Notation (the quiz's): ``F`` is the generated image's activation at layer ``l``, as an
+``(N_l, M_l)`` matrix (``N_l`` filters, ``M_l = H*W`` positions); ``P`` the content
+image's, ``A`` the Gram matrix of the style image's. ``F`` may also be given as the
+layer's ``(C, H, W)`` array; its gradient comes back in the shape it was given.
+
+The gradients here are *partial* derivatives with respect to one layer's ``F^l``,
+holding all other layers fixed (quiz Q2-Q6). The gradient with respect to the pixels
+adds them up through the network: see :meth:`nst_numpy.vgg.VGG.backward`.
+"""
+
+import numpy as np
+
+
+def _as_matrix(F, name="F"):
+    """(N, M) or (C, H, W) -> the (N_l, M_l) matrix view."""
+    F = np.asarray(F)
+    if F.ndim == 2:
+        return F
+    if F.ndim == 3:
+        return F.reshape(F.shape[0], -1)
+    raise ValueError(
+        f"{name} has shape {F.shape}; expected a layer activation (N_l, M_l) or (C, H, W)")
+
+
+def content_layer_loss(F, P):
+    """Content loss at one layer, eq (1), and its gradient (quiz Q2).
+
+    F, P: (N_l, M_l) or (C, H, W), the same shape. Returns (L, dL/dF shaped like F).
+    """
+    F, P = np.asarray(F), np.asarray(P)
+    if F.shape != P.shape:
+        raise ValueError(
+            f"content_layer_loss: F has shape {F.shape} but P has shape {P.shape}; "
+            "both must be the same layer's activation")
+    diff = F - P
+    # (1)  L^l_content = 1/2 sum_ij (F_ij - P_ij)^2
+    loss = 0.5 * np.sum(diff * diff)
+    # Q2:  dL^l_content / dF_ij = F_ij - P_ij
+    return loss, diff
+
+
+def content_loss(F, P):
+    """Content loss over layers, eq (2), and its gradient per layer (quiz Q3).
+
+    F: dict layer -> activation of the generated image (may hold extra layers);
+    P: dict layer -> content target, one entry per content layer.
+    Returns (L, {layer: dL/dF^l}). The partial derivative with respect to ``F^l``
+    is that layer's ``F - P`` alone: the other layers' terms do not contain ``F^l``.
+    """
+    _require_layers(F, P, "content_loss", "P")
+    total, grads = 0.0, {}
+    for layer, target in P.items():
+        # (2)  L_content = sum_l L^l_content
+        loss, grads[layer] = content_layer_loss(F[layer], target)
+        total += loss
+    return total, grads
+
+
+def gram_matrix(F):
+    """Gram matrix, eq (3). F: (N_l, M_l) or (C, H, W). Returns G: (N_l, N_l).
+
+    G_ij = sum_k F_ik F_jk, the correlation of filters i and j over all positions.
+    """
+    F = _as_matrix(F)
+    # (3)  G = F F^T
+    return F @ F.T
+
+
+def style_layer_loss(F, A):
+    """Style loss at one layer, eq (4), and its gradient, eq (6) corrected.
+
+    F: (N_l, M_l) or (C, H, W); A: (N_l, N_l), the style image's Gram matrix (symmetric).
+    Returns (E_l, dE_l/dF shaped like F).
+
+    The quiz prints eq (6) as ``(F^l)^T (G^l - A^l) / (N^2 M^2)``, an (M_l, N_l) matrix:
+    it cannot be the gradient with respect to the (N_l, M_l) matrix F^l. Its transpose
+    is (erratum 1). Derivation: with D = G - A (symmetric),
+    dE/dG = 2D / (4N^2M^2) and G = F F^T give dE/dF = (dE/dG + dE/dG^T) F = D F / (N^2M^2).
+    """
+    F_matrix = _as_matrix(F)
+    N, M = F_matrix.shape
+    A = np.asarray(A)
+    if A.shape != (N, N):
+        raise ValueError(
+            f"style_layer_loss: A has shape {A.shape} but F has shape {F_matrix.shape}; "
+            f"A must be the style Gram matrix of the same layer, ({N}, {N})")
+    if not _is_symmetric(A):
+        raise ValueError(
+            "style_layer_loss: A is not symmetric; it must be a Gram matrix, "
+            "e.g. gram_matrix(style_activation)")
+    D = gram_matrix(F_matrix) - A
+    # (4)  E_l = 1/(4 N_l^2 M_l^2) sum_ij (G_ij - A_ij)^2
+    loss = np.sum(D * D) / (4 * N**2 * M**2)
+    # (6), corrected:  dE_l/dF^l = (G^l - A^l) F^l / (N_l^2 M_l^2)
+    grad = (D @ F_matrix) / (N**2 * M**2)
+    return loss, grad.reshape(np.shape(F))
+
+
+def style_loss(F, A, weights=None):
+    """Weighted style loss, eq (5), and its gradient per layer (quiz Q5).
+
+    F: dict layer -> activation; A: dict layer -> style Gram matrix, one per style layer;
+    weights: dict layer -> w_l, or None for equal weights ``1 / len(A)`` (Gatys et al.).
+    Returns (L, {layer: w_l dE_l/dF^l}).
+    """
+    _require_layers(F, A, "style_loss", "A")
+    weights = _style_weights(A, weights)
+    total, grads = 0.0, {}
+    for layer, gram in A.items():
+        E, dE = style_layer_loss(F[layer], gram)
+        # (5)  L_style = sum_l w_l E_l
+        total += weights[layer] * E
+        # Q5:  dL_style/dF^l = w_l dE_l/dF^l
+        grads[layer] = weights[layer] * dE
+    return total, grads
+
+
+def total_loss(F, P, A, alpha=1.0, beta=1e3, style_weights=None):
+    """Total loss, eq (7), and its gradient per layer (quiz Q6).
+
+    F: dict of the generated image's activations; P: content targets; A: style Grams.
+    Returns (L, {layer: dL/dF^l}). A layer in both sets gets the sum
+    ``alpha (F - P) + beta w_l (G - A) F / (N^2 M^2)`` (Q6 with ``w_l``, erratum 3).
+    """
+    L_content, content_grads = content_loss(F, P)
+    L_style, style_grads = style_loss(F, A, style_weights)
+    # (7)  L_total = alpha L_content + beta L_style
+    loss = alpha * L_content + beta * L_style
+    grads = {layer: alpha * g for layer, g in content_grads.items()}
+    for layer, g in style_grads.items():
+        grads[layer] = grads[layer] + beta * g if layer in grads else beta * g
+    return loss, grads
+
+
+def total_variation_loss(x):
+    """Squared total variation of an image, a smoothness prior. x: (C, H, W).
+
+        L_tv = sum_{c,i,j} (x[c,i+1,j] - x[c,i,j])^2 + (x[c,i,j+1] - x[c,i,j])^2
+
+    Returns (L, dL/dx: (C, H, W)). Each difference d = x_b - x_a adds 2d to x_b's
+    gradient and -2d to x_a's.
+    """
+    x = np.asarray(x)
+    if x.ndim != 3:
+        raise ValueError(f"total_variation_loss: x has shape {x.shape}; expected (C, H, W)")
+    down = x[:, 1:, :] - x[:, :-1, :]
+    right = x[:, :, 1:] - x[:, :, :-1]
+    loss = np.sum(down * down) + np.sum(right * right)
+    grad = np.zeros_like(x)
+    grad[:, 1:, :] += 2 * down
+    grad[:, :-1, :] -= 2 * down
+    grad[:, :, 1:] += 2 * right
+    grad[:, :, :-1] -= 2 * right
+    return loss, grad
+
+
+def _style_weights(A, weights):
+    if weights is None:
+        return {layer: 1.0 / len(A) for layer in A}
+    missing = [layer for layer in A if layer not in weights]
+    if missing:
+        raise ValueError(f"style weights missing for layers {missing}; give one w_l per style layer")
+    return weights
+
+
+def _require_layers(F, targets, where, target_name):
+    missing = [layer for layer in targets if layer not in F]
+    if missing:
+        raise ValueError(
+            f"{where}: {target_name} has layers {missing} that F lacks; "
+            "compute F at every target layer")
+
+
+def _is_symmetric(A):
+    scale = float(np.max(np.abs(A), initial=0.0))
+    return bool(np.max(np.abs(A - A.T), initial=0.0) <= 1e-5 * scale)

@@ -1,0 +1,212 @@
+"""VGG16 and VGG19 convolutional stacks (no classifier), forward and backward.
+
+Layers are named as in Gatys et al.: ``conv1_1, relu1_1, conv1_2, relu1_2, pool1, ...``.
+The Keras names are accepted as aliases: ``block1_conv1`` is ``relu1_1`` (a Keras conv
+layer includes its ReLU) and ``block1_pool`` is ``pool1``.
+
+``forward(x, layers)`` runs the stack up to the deepest requested layer and keeps every
+layer's cache. ``backward(grads)`` then sweeps from that layer back to the pixels,
+adding each injected ``dL/d(activation)`` as it passes its layer: this is how several
+content and style layers feed one image gradient, and how the *total* derivative at a
+shallow layer picks up what flows back from the deeper ones (quiz erratum 5).
+"""
+
+import numpy as np
+
+from . import layers as L
+
+# Number of 3x3 conv layers in each of the five blocks; every block ends in a 2x2 pool.
+ARCHITECTURES = {
+    "vgg16": (2, 2, 3, 3, 3),
+    "vgg19": (2, 2, 4, 4, 4),
+}
+BLOCK_CHANNELS = (64, 128, 256, 512, 512)
+POOLING = {
+    "max": (L.max_pool_forward, L.max_pool_backward),
+    "avg": (L.avg_pool_forward, L.avg_pool_backward),
+}
+
+
+def layer_names(arch="vgg19"):
+    """All layer names of an architecture, input to output."""
+    names = []
+    for block, n_convs in enumerate(ARCHITECTURES[arch], start=1):
+        for i in range(1, n_convs + 1):
+            names += [f"conv{block}_{i}", f"relu{block}_{i}"]
+        names.append(f"pool{block}")
+    return names
+
+
+def conv_shapes(arch="vgg19"):
+    """{conv name: kernel shape (out, in, 3, 3)} of an architecture."""
+    shapes, in_channels = {}, 3
+    for block, (n_convs, out_channels) in enumerate(zip(ARCHITECTURES[arch], BLOCK_CHANNELS), 1):
+        for i in range(1, n_convs + 1):
+            shapes[f"conv{block}_{i}"] = (out_channels, in_channels, 3, 3)
+            in_channels = out_channels
+    return shapes
+
+
+def canonical_name(name):
+    """Map a Keras alias (``block1_conv1``, ``block1_pool``) to the paper name."""
+    if name.startswith("block"):
+        block, _, kind = name[len("block"):].partition("_")
+        if kind == "pool":
+            return f"pool{block}"
+        if kind.startswith("conv"):
+            return f"relu{block}_{kind[len('conv'):]}"
+    return name
+
+
+class VGG:
+    """A VGG conv stack with fixed weights.
+
+    weights: dict conv name -> (kernel (out, in, 3, 3), bias (out,)). Keras names
+    (``block1_conv1``) are accepted as keys too. Kernels act on caffe-preprocessed
+    images: BGR channel order, 0-255 scale, ImageNet mean subtracted.
+    pooling: "max" (as trained) or "avg" (Gatys et al.'s choice for synthesis).
+    """
+
+    def __init__(self, weights, arch="vgg19", pooling="max"):
+        if arch not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
+        if pooling not in POOLING:
+            raise ValueError(f"unknown pooling {pooling!r}; choose 'max' or 'avg'")
+        self.arch = arch
+        self.pooling = pooling
+        self.layer_names = layer_names(arch)
+        self.params = self._check_weights(weights, arch)
+        self._params_by_dtype = {}
+        self._caches = None
+
+    @classmethod
+    def vgg19(cls, weights, pooling="max"):
+        return cls(weights, arch="vgg19", pooling=pooling)
+
+    @classmethod
+    def vgg16(cls, weights, pooling="max"):
+        return cls(weights, arch="vgg16", pooling=pooling)
+
+    @staticmethod
+    def _check_weights(weights, arch):
+        by_name = {}
+        for key, value in weights.items():
+            # A Keras key block1_conv1 names relu1_1's conv: conv1_1.
+            name = canonical_name(key).replace("relu", "conv")
+            by_name[name] = value
+        params = {}
+        for name, shape in conv_shapes(arch).items():
+            if name not in by_name:
+                raise ValueError(f"{arch} weights lack layer {name}; got {sorted(by_name)}")
+            kernel, bias = (np.asarray(a) for a in by_name[name])
+            if kernel.shape != shape or bias.shape != shape[:1]:
+                raise ValueError(
+                    f"{arch} layer {name}: kernel {kernel.shape} and bias {bias.shape} do not "
+                    f"match the expected kernel {shape} (out, in, 3, 3) and bias {shape[:1]}")
+            params[name] = (kernel, bias)
+        return params
+
+    def _params(self, dtype):
+        """The weights in the input's dtype, converted once per dtype."""
+        if dtype not in self._params_by_dtype:
+            self._params_by_dtype[dtype] = {
+                name: (k.astype(dtype, copy=False), b.astype(dtype, copy=False))
+                for name, (k, b) in self.params.items()}
+        return self._params_by_dtype[dtype]
+
+    def resolve(self, name):
+        """Paper name of a layer, for a paper name or a Keras alias; error if unknown."""
+        canonical = canonical_name(name)
+        if canonical not in self.layer_names:
+            raise ValueError(f"{self.arch} has no layer {name!r}; layers are {self.layer_names}")
+        return canonical
+
+    def forward(self, x, layers):
+        """Activations of ``x`` at the requested layers.
+
+        x: (3, H, W) caffe-preprocessed image, float32 or float64 (the output follows).
+        layers: names (paper or Keras). Returns {name as given: activation (C_l, H_l, W_l)}.
+        Stops at the deepest requested layer and keeps the caches for :meth:`backward`.
+        """
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise ValueError(f"VGG.forward: x has dtype {x.dtype}; pass a float32 or float64 image")
+        in_channels = self.params["conv1_1"][0].shape[1]
+        if x.ndim != 3 or x.shape[0] != in_channels:
+            raise ValueError(
+                f"VGG.forward: image of shape {x.shape} does not fit the first kernel "
+                f"{self.params['conv1_1'][0].shape}; expected ({in_channels}, H, W)")
+        wanted = {name: self.resolve(name) for name in layers}
+        if not wanted:
+            raise ValueError("VGG.forward: ask for at least one layer")
+        last = max(self.layer_names.index(n) for n in wanted.values())
+        params = self._params(x.dtype)
+        pool_forward = POOLING[self.pooling][0]
+
+        activations, caches = {}, []
+        for name in self.layer_names[:last + 1]:
+            if name.startswith("conv"):
+                x, cache = L.conv2d_forward(x, *params[name])
+            elif name.startswith("relu"):
+                x, cache = L.relu_forward(x)
+            else:
+                if min(x.shape[1:]) < 2:
+                    raise ValueError(
+                        f"VGG.forward: the image is too small to reach {name} "
+                        f"(activation {x.shape} before it); use a larger image or a shallower layer")
+                x, cache = pool_forward(x)
+            caches.append((name, cache, x.shape))
+            activations[name] = x
+        self._caches = caches
+        return {given: activations[name] for given, name in wanted.items()}
+
+    def backward(self, grads, to=None):
+        """Back-propagate injected gradients to the pixels.
+
+        grads: {layer name: dL/d(activation at that layer)}, any set of layers reached
+        by the last :meth:`forward`. to: optionally a layer name; then return the total
+        derivative dL/d(activation of ``to``) instead of dL/dx.
+        Returns dL/dx: (3, H, W) (or the activation's shape), in the activations' dtype.
+        """
+        if self._caches is None:
+            raise RuntimeError("VGG.backward: call forward first")
+        if not grads:
+            raise ValueError("VGG.backward: no gradient given")
+        shapes = {name: shape for name, _, shape in self._caches}
+        reached = list(shapes)
+        injected = {}
+        for given, g in grads.items():
+            name = self.resolve(given)
+            if name not in shapes:
+                raise ValueError(
+                    f"VGG.backward: gradient given at {given!r} but the last forward "
+                    f"stopped at {reached[-1]!r}")
+            g = np.asarray(g)
+            if g.shape != shapes[name]:
+                raise ValueError(
+                    f"VGG.backward: gradient at {given!r} has shape {g.shape}; "
+                    f"the activation has shape {shapes[name]}")
+            injected[name] = injected[name] + g if name in injected else g
+        dtype = next(iter(injected.values())).dtype
+        stop = self.resolve(to) if to is not None else None
+        if stop is not None and stop not in reached:
+            raise ValueError(f"VGG.backward: to={to!r} lies beyond the last forward ({reached[-1]!r})")
+        pool_backward = POOLING[self.pooling][1]
+
+        dout = None
+        for name, cache, out_shape in reversed(self._caches):
+            if name in injected:
+                g = injected[name]
+                dout = g if dout is None else dout + g
+            if name == stop:
+                # No gradient injected at or beyond `to`: the loss does not depend on it.
+                return dout if dout is not None else np.zeros(out_shape, dtype)
+            if dout is None:
+                continue  # deeper than any injected gradient: nothing flows yet
+            if name.startswith("conv"):
+                dout = L.conv2d_backward_input(dout, cache)
+            elif name.startswith("relu"):
+                dout = L.relu_backward(dout, cache)
+            else:
+                dout = pool_backward(dout, cache)
+        return dout
