@@ -1,13 +1,29 @@
-"""Images in and out: caffe preprocessing for the VGG weights and its inverse.
+"""Images in and out: Pillow I/O, resizing, caffe preprocessing, colour preservation.
 
 The ImageNet VGG weights were trained on caffe-style inputs: BGR channel order, pixel
 values 0-255, and the mean pixel of ImageNet subtracted per channel.
+
+Everything a user hands in (a path, a PIL image, an array) becomes one thing first: a
+``uint8`` RGB array ``(H, W, 3)``, upright (EXIF orientation applied), with transparency
+composited onto white and 16-bit or CMYK pixels mapped to 0-255.
 """
 
+import os
+
 import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 # ImageNet mean pixel in B, G, R order (Simonyan & Zisserman's caffe models).
 CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68])
+
+# RGB -> YIQ (NTSC): Y is the luminance, I and Q the colour (Gatys et al. 2016, sec. 2).
+RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114],
+                       [0.595716, -0.274453, -0.321263],
+                       [0.211456, -0.522591, 0.311135]])
+YIQ_TO_RGB = np.linalg.inv(RGB_TO_YIQ)
+
+SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP",
+                ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
 
 
 def preprocess(rgb, dtype=np.float32):
@@ -26,3 +42,202 @@ def deprocess(x):
         raise ValueError(f"deprocess: array has shape {x.shape}; expected (3, H, W)")
     bgr = x.transpose(1, 2, 0) + CAFFE_MEAN_BGR
     return np.clip(np.rint(bgr[:, :, ::-1]), 0, 255).astype(np.uint8)
+
+
+def pixel_bounds(shape, dtype=np.float32):
+    """Lower and upper bounds (3, H, W) of a preprocessed image whose pixels lie in 0-255."""
+    mean = CAFFE_MEAN_BGR.astype(dtype)[:, None, None]
+    low = np.broadcast_to(-mean, shape)
+    return low, low + np.asarray(255, dtype)
+
+
+# ---------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------
+
+def load_image(source, size=None):
+    """Any image -> uint8 RGB array (H, W, 3).
+
+    source: a path, a PIL image, or a uint8 array (H, W), (H, W, 3) or (H, W, 4).
+    size: optional longest side in pixels to resize to (see :func:`resize_longest`).
+    A file that is missing or not an image raises ValueError with the path in it.
+    """
+    if isinstance(source, Image.Image):
+        rgb = to_rgb(source)
+    elif isinstance(source, np.ndarray):
+        rgb = _array_to_rgb(source)
+    elif isinstance(source, (str, os.PathLike)):
+        rgb = to_rgb(_open(source))
+    else:
+        raise ValueError(
+            f"cannot use a {type(source).__name__} as an image; pass a path, a PIL image "
+            "or a uint8 array (H, W, 3)")
+    return rgb if size is None else resize_longest(rgb, size)
+
+
+def _open(path):
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ValueError(f"image {path!r} does not exist; check the path")
+    if os.path.isdir(path):
+        raise ValueError(f"image {path!r} is a directory; give an image file")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return im
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise ValueError(
+            f"cannot read image {path!r} ({error}); is it a PNG/JPEG file that opens elsewhere?"
+        ) from None
+
+
+def to_rgb(im):
+    """PIL image of any mode -> upright uint8 RGB array (H, W, 3).
+
+    EXIF orientation is applied; alpha is composited onto white; 16/32-bit grey
+    (``I;16``, ``I``) is scaled from its full range to 0-255; float (``F``) is taken
+    as 0-1 when its maximum is at most 1, else as 0-255; CMYK, palette, YCbCr, LAB
+    and HSV go through Pillow's own conversion.
+    """
+    im = ImageOps.exif_transpose(im)
+    if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        grey = np.asarray(im, dtype=np.float64)
+        # 16-bit stores 0-65535; 65535 / 257 = 255 maps white onto white.
+        scale = 257.0 if im.mode.startswith("I;16") or grey.max(initial=0) > 255 else 1.0
+        return _grey_to_rgb(grey / scale)
+    if im.mode == "F":
+        grey = np.asarray(im, dtype=np.float64)
+        return _grey_to_rgb(grey * 255 if grey.max(initial=0) <= 1 else grey)
+    if im.mode == "P":
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info:
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(white, rgba)
+    return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+
+
+def _grey_to_rgb(grey):
+    grey = np.clip(np.rint(grey), 0, 255).astype(np.uint8)
+    return np.repeat(grey[:, :, None], 3, axis=2)
+
+
+def _array_to_rgb(a):
+    if a.dtype != np.uint8:
+        raise ValueError(
+            f"image array has dtype {a.dtype}; pass uint8 pixels 0-255 "
+            "(e.g. np.clip(a, 0, 255).astype(np.uint8))")
+    if a.ndim == 2:
+        return np.repeat(a[:, :, None], 3, axis=2)
+    if a.ndim == 3 and a.shape[2] == 3:
+        return a.copy()
+    if a.ndim == 3 and a.shape[2] == 4:
+        return to_rgb(Image.fromarray(a, "RGBA"))
+    raise ValueError(f"image array has shape {a.shape}; expected (H, W), (H, W, 3) or (H, W, 4)")
+
+
+# ---------------------------------------------------------------------------
+# Resizing and writing
+# ---------------------------------------------------------------------------
+
+def resize(rgb, height, width):
+    """uint8 RGB (H, W, 3) -> (height, width, 3), Lanczos resampling."""
+    if height < 1 or width < 1:
+        raise ValueError(f"cannot resize an image to {height}x{width}; both sides must be >= 1")
+    if rgb.shape[:2] == (height, width):
+        return rgb.copy()
+    return np.asarray(Image.fromarray(rgb).resize((width, height), Image.LANCZOS))
+
+
+def resize_longest(rgb, size):
+    """Resize so that the longest side is ``size`` pixels, keeping the aspect ratio."""
+    size = int(size)
+    if size < 1:
+        raise ValueError(f"image size must be a positive number of pixels, got {size}")
+    H, W = rgb.shape[:2]
+    scale = size / max(H, W)
+    return resize(rgb, max(1, round(H * scale)), max(1, round(W * scale)))
+
+
+def save_image(rgb, path, quality=95):
+    """Write a uint8 RGB array (H, W, 3) as PNG/JPEG/... chosen by the file extension."""
+    path = os.fspath(path)
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in SAVE_FORMATS:
+        raise ValueError(
+            f"cannot tell the image format of {path!r}; end the name in one of "
+            f"{', '.join(sorted(SAVE_FORMATS))}")
+    if os.path.isdir(path):
+        raise ValueError(f"output {path!r} is a directory; give a file name such as out.png")
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"save_image: expected a uint8 (H, W, 3) array, got {rgb.dtype} {rgb.shape}")
+    options = {"quality": quality} if SAVE_FORMATS[ext] in ("JPEG", "WEBP") else {}
+    Image.fromarray(rgb).save(path, SAVE_FORMATS[ext], **options)
+    return path
+
+
+# ---------------------------------------------------------------------------
+# Colour preservation (Gatys, Bethge, Hertzmann & Shechtman 2016)
+# ---------------------------------------------------------------------------
+
+def rgb_to_yiq(rgb):
+    """RGB (H, W, 3), 0-255 -> YIQ float32 (H, W, 3); Y in 0-255."""
+    return np.asarray(rgb, dtype=np.float32) @ RGB_TO_YIQ.T.astype(np.float32)
+
+
+def yiq_to_rgb(yiq):
+    """YIQ (H, W, 3) -> uint8 RGB (H, W, 3), clipped to 0-255."""
+    rgb = np.asarray(yiq, dtype=np.float32) @ YIQ_TO_RGB.T.astype(np.float32)
+    return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+
+
+def luminance_image(rgb, like=None):
+    """Grey RGB image (H, W, 3) holding the luminance Y of ``rgb``.
+
+    like: optional reference image; Y is then shifted and scaled to the reference's
+    luminance mean and standard deviation, Y' = sigma_r / sigma (Y - mu) + mu_r,
+    so that a style's brightness and contrast follow the content (Gatys et al. 2016).
+    """
+    Y = rgb_to_yiq(rgb)[:, :, 0]
+    if like is not None:
+        Y_ref = rgb_to_yiq(like)[:, :, 0]
+        Y = (Y - Y.mean()) * (Y_ref.std() / max(float(Y.std()), 1e-6)) + Y_ref.mean()
+    return _grey_to_rgb(Y)
+
+
+def combine_luminance(luminance_rgb, colour_rgb):
+    """Y of ``luminance_rgb`` with the I, Q colour channels of ``colour_rgb``, as RGB uint8.
+
+    Both (H, W, 3). This is luminance-only transfer's last step: the stylized luminance
+    over the content photo's colours.
+    """
+    if luminance_rgb.shape != colour_rgb.shape:
+        raise ValueError(
+            f"combine_luminance: shapes {luminance_rgb.shape} and {colour_rgb.shape} differ")
+    yiq = rgb_to_yiq(colour_rgb)
+    yiq[:, :, 0] = rgb_to_yiq(luminance_rgb)[:, :, 0]
+    return yiq_to_rgb(yiq)
+
+
+def match_colour(rgb, like):
+    """Recolour ``rgb`` so that its pixels' mean and covariance match those of ``like``.
+
+    The linear map x' = C_r^(1/2) C^(-1/2) (x - mu) + mu_r, with symmetric matrix square
+    roots of the 3x3 colour covariances, is Gatys et al. 2016's colour-histogram
+    matching of the style image to the content image. Both uint8 RGB, any sizes.
+    """
+    x = np.asarray(rgb, dtype=np.float64).reshape(-1, 3)
+    r = np.asarray(like, dtype=np.float64).reshape(-1, 3)
+    mu, mu_r = x.mean(0), r.mean(0)
+    eye = 1e-5 * np.eye(3)
+    C, C_r = np.cov(x, rowvar=False) + eye, np.cov(r, rowvar=False) + eye
+    # x' = C_r^(1/2) C^(-1/2) (x - mu) + mu_r
+    T = _sqrtm_sym(C_r) @ np.linalg.inv(_sqrtm_sym(C))
+    out = (x - mu) @ T.T + mu_r
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8).reshape(np.shape(rgb))
+
+
+def _sqrtm_sym(C):
+    values, vectors = np.linalg.eigh(C)
+    return (vectors * np.sqrt(np.maximum(values, 0))) @ vectors.T
