@@ -124,8 +124,13 @@ def conv2d_backward(dout, cache):
 # ---------------------------------------------------------------------------
 
 def relu_forward(x):
-    """out = max(x, 0), any shape."""
-    return np.maximum(x, 0), x
+    """out = max(x, 0), any shape.
+
+    The cache is ``out`` itself: ``out > 0`` exactly where ``x > 0``, and the next layer
+    keeps ``out`` anyway, so the pre-activation ``x`` can be freed (memory).
+    """
+    out = np.maximum(x, 0)
+    return out, out
 
 
 def relu_backward(dout, cache):
@@ -134,8 +139,8 @@ def relu_backward(dout, cache):
     This mask is the part of Gatys' gradient that the quiz leaves out (erratum 6):
     a unit whose pre-activation is not positive passes no gradient back.
     """
-    x = cache
-    return dout * (x > 0)
+    out = cache
+    return dout * (out > 0)
 
 
 # ---------------------------------------------------------------------------
@@ -170,8 +175,8 @@ def max_pool_forward(x):
     """
     windows = _windows(x)
     # The first maximum in row-major window order wins: the gradient goes to that one
-    # entry only, even when several entries tie.
-    argmax = windows.argmax(axis=-1)
+    # entry only, even when several entries tie. Stored as uint8 (0..3), 8x less than int64.
+    argmax = windows.argmax(axis=-1).astype(np.uint8)
     out = np.take_along_axis(windows, argmax[..., None], axis=-1)[..., 0]
     return out, (argmax, x.shape)
 

@@ -14,6 +14,7 @@ shallow layer picks up what flows back from the deeper ones (quiz erratum 5).
 import numpy as np
 
 from . import layers as L
+from . import winograd
 
 # Number of 3x3 conv layers in each of the five blocks; every block ends in a 2x2 pool.
 ARCHITECTURES = {
@@ -24,6 +25,12 @@ BLOCK_CHANNELS = (64, 128, 256, 512, 512)
 POOLING = {
     "max": (L.max_pool_forward, L.max_pool_backward),
     "avg": (L.avg_pool_forward, L.avg_pool_backward),
+}
+# The same convolution two ways: "im2col" is the one the docs derive (and the default);
+# "winograd" does 4 multiply-adds per output instead of 9 (docs/benchmarks.md).
+CONV_IMPLS = {
+    "im2col": (L.conv2d_forward, L.conv2d_backward_input),
+    "winograd": (winograd.conv2d_forward, winograd.conv2d_backward_input),
 }
 
 
@@ -65,27 +72,32 @@ class VGG:
     (``block1_conv1``) are accepted as keys too. Kernels act on caffe-preprocessed
     images: BGR channel order, 0-255 scale, ImageNet mean subtracted.
     pooling: "max" (as trained) or "avg" (Gatys et al.'s choice for synthesis).
+    conv_impl: "im2col" (the plain convolution of :mod:`layers`) or "winograd" (the fast
+    one of :mod:`winograd`, about twice as fast; equal up to round-off).
     """
 
-    def __init__(self, weights, arch="vgg19", pooling="max"):
+    def __init__(self, weights, arch="vgg19", pooling="max", conv_impl="im2col"):
         if arch not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
         if pooling not in POOLING:
             raise ValueError(f"unknown pooling {pooling!r}; choose 'max' or 'avg'")
+        if conv_impl not in CONV_IMPLS:
+            raise ValueError(f"unknown conv_impl {conv_impl!r}; choose one of {sorted(CONV_IMPLS)}")
         self.arch = arch
         self.pooling = pooling
+        self.conv_impl = conv_impl
         self.layer_names = layer_names(arch)
         self.params = self._check_weights(weights, arch)
         self._params_by_dtype = {}
         self._caches = None
 
     @classmethod
-    def vgg19(cls, weights, pooling="max"):
-        return cls(weights, arch="vgg19", pooling=pooling)
+    def vgg19(cls, weights, pooling="max", conv_impl="im2col"):
+        return cls(weights, arch="vgg19", pooling=pooling, conv_impl=conv_impl)
 
     @classmethod
-    def vgg16(cls, weights, pooling="max"):
-        return cls(weights, arch="vgg16", pooling=pooling)
+    def vgg16(cls, weights, pooling="max", conv_impl="im2col"):
+        return cls(weights, arch="vgg16", pooling=pooling, conv_impl=conv_impl)
 
     @staticmethod
     def _check_weights(weights, arch):
@@ -107,11 +119,16 @@ class VGG:
         return params
 
     def _params(self, dtype):
-        """The weights in the input's dtype, converted once per dtype."""
+        """Each conv's arguments after x, in the input's dtype, prepared once per dtype:
+        (kernel, bias), plus for Winograd the transformed kernel and flipped kernel."""
         if dtype not in self._params_by_dtype:
-            self._params_by_dtype[dtype] = {
-                name: (k.astype(dtype, copy=False), b.astype(dtype, copy=False))
-                for name, (k, b) in self.params.items()}
+            params = {name: (k.astype(dtype, copy=False), b.astype(dtype, copy=False))
+                      for name, (k, b) in self.params.items()}
+            if self.conv_impl == "winograd":
+                params = {name: (k, b, winograd.kernel_transform(k),
+                                 winograd.kernel_transform(winograd.flip_kernel(k)))
+                          for name, (k, b) in params.items()}
+            self._params_by_dtype[dtype] = params
         return self._params_by_dtype[dtype]
 
     def resolve(self, name):
@@ -142,11 +159,12 @@ class VGG:
         last = max(self.layer_names.index(n) for n in wanted.values())
         params = self._params(x.dtype)
         pool_forward = POOLING[self.pooling][0]
+        conv_forward = CONV_IMPLS[self.conv_impl][0]
 
         activations, caches = {}, []
         for name in self.layer_names[:last + 1]:
             if name.startswith("conv"):
-                x, cache = L.conv2d_forward(x, *params[name])
+                x, cache = conv_forward(x, *params[name])
             elif name.startswith("relu"):
                 x, cache = L.relu_forward(x)
             else:
@@ -156,7 +174,8 @@ class VGG:
                         f"(activation {x.shape} before it); use a larger image or a shallower layer")
                 x, cache = pool_forward(x)
             caches.append((name, cache, x.shape))
-            activations[name] = x
+            if name in wanted.values():
+                activations[name] = x   # keep only what was asked for: memory
         self._caches = caches
         return {given: activations[name] for given, name in wanted.items()}
 
@@ -192,6 +211,7 @@ class VGG:
         if stop is not None and stop not in reached:
             raise ValueError(f"VGG.backward: to={to!r} lies beyond the last forward ({reached[-1]!r})")
         pool_backward = POOLING[self.pooling][1]
+        conv_backward_input = CONV_IMPLS[self.conv_impl][1]
 
         dout = None
         for name, cache, out_shape in reversed(self._caches):
@@ -204,7 +224,7 @@ class VGG:
             if dout is None:
                 continue  # deeper than any injected gradient: nothing flows yet
             if name.startswith("conv"):
-                dout = L.conv2d_backward_input(dout, cache)
+                dout = conv_backward_input(dout, cache)
             elif name.startswith("relu"):
                 dout = L.relu_backward(dout, cache)
             else:
