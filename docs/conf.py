@@ -1,0 +1,79 @@
+"""Sphinx configuration for the nst_numpy docs: annotated source, quiz solutions, notebooks, API.
+
+Build (offline, failing on any warning):
+
+    python -m sphinx -W --keep-going -b html docs docs/_build/html
+"""
+
+import importlib.metadata
+from pathlib import Path
+import sys
+
+DOCS = Path(__file__).resolve().parent
+sys.path.insert(0, str(DOCS.parent))  # document the checkout, installed or not
+
+project = "nst_numpy"
+author = "the nst_numpy authors"
+copyright = "the nst_numpy authors, MIT license"
+import nst_numpy  # noqa: E402
+
+release = nst_numpy.__version__
+
+extensions = [
+    "myst_nb",                  # Markdown (MyST) pages and executed notebooks
+    "sphinx.ext.autodoc",       # API reference from docstrings
+    "sphinx.ext.autosummary",   # ... one page per module, found by walking the package
+    "sphinx.ext.mathjax",       # math, with MathJax served from _static (below), not a CDN
+    "sphinx_design",            # the two-column grids of the annotated source
+]
+
+exclude_patterns = ["_build", "README.md", "notebooks/README.md", "**/.ipynb_checkpoints"]
+
+# --- MyST -------------------------------------------------------------------------------
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
+myst_heading_anchors = 3
+
+# --- Notebooks: always executed, at the notebooks' small default size --------------------
+# notebooks/ is linked into the docs as docs/notebooks. With NST_NOTEBOOK_SIZE unset they
+# run at their small CI size (notebooks/README.md); a failing cell fails the build.
+nb_execution_mode = "force"
+nb_execution_raise_on_error = True
+nb_execution_timeout = 600
+nb_execution_show_tb = True
+nb_merge_streams = True
+
+# --- API reference ----------------------------------------------------------------------
+autosummary_generate = True
+autodoc_member_order = "bysource"
+autodoc_default_options = {"members": True, "undoc-members": False}
+autodoc_typehints = "none"
+
+# --- Math, offline ----------------------------------------------------------------------
+# MathJax 3 (Apache-2.0) comes from the PyPI package sphinx-mathjax-offline; only its
+# single-file SVG build is copied, so pages render math with no network and no font files.
+def _mathjax_file():
+    try:
+        files = importlib.metadata.files("sphinx-mathjax-offline") or []
+    except importlib.metadata.PackageNotFoundError:
+        files = []
+    for f in files:
+        if f.name == "tex-svg.js":
+            return str(f.locate())
+    raise RuntimeError(
+        "docs: MathJax not found; install the docs dependencies with pip install -e \".[dev]\"")
+
+
+mathjax_path = "tex-svg.js"
+
+# --- HTML -------------------------------------------------------------------------------
+html_theme = "alabaster"
+html_theme_options = {
+    "page_width": "1320px",
+    "sidebar_width": "230px",
+    "fixed_sidebar": True,
+    "description": "Neural style transfer in NumPy, every gradient derived by hand.",
+}
+html_static_path = ["_static", _mathjax_file()]
+html_css_files = ["annotated.css"]
+html_title = "nst_numpy"
+html_show_sourcelink = False
