@@ -95,13 +95,19 @@ class GradCheckResult:
                 f"numerical {self.numerical:.6e}")
 
 
-def check_gradient(f, x, analytic, num_samples=None, h=1e-6, tol=1e-6, seed=0):
+def check_gradient(f, x, analytic, num_samples=None, h=1e-6, tol=1e-6, seed=0,
+                   floor_fraction=1e-3):
     """Compare an analytic gradient with central differences.
 
     f: scalar function of an array shaped like ``x``; analytic: your dL/dx at ``x``.
     num_samples: check that many random entries (for large ``x``), or all if None.
-    The relative error of entries smaller than ``1e-8 * max|analytic|`` is measured
-    against that scale instead of their own size, where round-off dominates.
+    tol: largest accepted relative error. A correct gradient in float64 typically gives
+    1e-8 or less; a wrong index, sign or factor gives 1e-2 to 1.
+
+    Round-off in ``f`` makes the difference quotient's error *absolute* (about
+    ``eps * |f| / h``), so an entry far smaller than the largest one cannot be judged
+    relative to its own size: entries below ``floor_fraction * max|gradient|`` are
+    measured against that floor instead.
     Returns a :class:`GradCheckResult`; ``bool(result)`` is ``result.passed``.
     """
     x = np.asarray(x)
@@ -115,7 +121,9 @@ def check_gradient(f, x, analytic, num_samples=None, h=1e-6, tol=1e-6, seed=0):
         indices = np.random.default_rng(seed).choice(x.size, size=num_samples, replace=False)
     numerical = numerical_gradient(f, x, h=h, indices=indices).reshape(-1)[indices]
     expected = analytic.reshape(-1)[indices]
-    floor = max(1e-8 * float(np.max(np.abs(analytic), initial=0.0)), 1e-12)
+    largest = max(float(np.max(np.abs(expected), initial=0.0)),
+                  float(np.max(np.abs(numerical), initial=0.0)))
+    floor = max(floor_fraction * largest, 1e-12)
     errors = _elementwise_relative_error(expected, numerical, floor)
     worst = int(np.argmax(errors))
     return GradCheckResult(
