@@ -169,7 +169,8 @@ def _read_keras(f, path, arch):
     if "block1_conv1" not in root:
         raise ValueError(f"{path}: neither a Keras VGG weight file nor an nst_numpy weight file "
                          "(no block1_conv1 layer); pass a *_notop.h5 file from keras.applications")
-    found = "vgg19" if "block3_conv4" in root else "vgg16"
+    # Only VGG19 has a fourth conv in blocks 3-5; one of them is enough to tell.
+    found = "vgg19" if any(f"block{b}_conv4" in root for b in (3, 4, 5)) else "vgg16"
     _check_arch(path, found, arch)
     weights = {}
     for conv, shape in conv_shapes(found).items():

@@ -247,6 +247,10 @@ def test_keras_missing_layer_wrong_shape_wrong_arch(tmp_path):
     write_keras_file(missing, "vgg19", drop="block2_conv2")
     with pytest.raises(ValueError, match="layer block2_conv2 is missing"):
         W.load_weights(missing)
+    no_3_4 = tmp_path / "no_3_4.h5"
+    write_keras_file(no_3_4, "vgg19", drop="block3_conv4")
+    with pytest.raises(ValueError, match="layer block3_conv4 is missing"):
+        nst_numpy.load_vgg19(no_3_4)
     bad = tmp_path / "bad_shape.h5"
     write_keras_file(bad, "vgg16", reshape="block3_conv1")
     with pytest.raises(ValueError, match=r"layer block3_conv1 has kernel \(3, 3, 128, 255\)"):
