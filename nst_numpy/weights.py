@@ -56,10 +56,15 @@ def keras_name(conv):
     return f"block{block}_conv{index}"
 
 
+def _embedded_candidates():
+    """Where the embedded file lives: in a wheel install, then in a source checkout."""
+    here = Path(__file__).resolve().parent
+    return here / "_data" / DEFAULT_FILE, here.parent / "weights" / DEFAULT_FILE
+
+
 def default_weights_path():
     """The embedded VGG19 file: inside the installed package, else the repository's weights/."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "_data" / DEFAULT_FILE, here.parent / "weights" / DEFAULT_FILE):
+    for candidate in _embedded_candidates():
         if candidate.is_file():
             return candidate
     raise ValueError(f"the embedded VGG19 weights ({DEFAULT_FILE}) are missing from this installation; "
@@ -75,16 +80,11 @@ def file_digest(path, algorithm="sha256"):
     return digest.hexdigest()
 
 
-def _is_embedded(path):
-    here = Path(__file__).resolve().parent
-    return Path(path).resolve() in (here / "_data" / DEFAULT_FILE, here.parent / "weights" / DEFAULT_FILE)
-
-
 def _expected_sha256(path, sha256):
     """The checksum to hold ``path`` to: the one given, the embedded file's, or ``PATH.sha256``."""
     if sha256 is not None:
         return sha256
-    if _is_embedded(path):
+    if Path(path).resolve() in _embedded_candidates():
         return DEFAULT_SHA256
     sidecar = Path(str(path) + ".sha256")
     if sidecar.is_file():
