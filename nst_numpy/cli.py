@@ -42,7 +42,17 @@ def _run_weights(args):
         print(weights.describe(args.path))
 
 
-SUBCOMMANDS = [_add_weights]
+def _add_stylize(subparsers):
+    from .cli_stylize import add_stylize_parser
+    add_stylize_parser(subparsers)
+
+
+def _add_demo(subparsers):
+    from .cli_stylize import add_demo_parser
+    add_demo_parser(subparsers)
+
+
+SUBCOMMANDS = [_add_weights, _add_stylize, _add_demo]
 
 
 def main(argv=None):

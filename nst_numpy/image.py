@@ -22,6 +22,8 @@ RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114],
                        [0.211456, -0.522591, 0.311135]])
 YIQ_TO_RGB = np.linalg.inv(RGB_TO_YIQ)
 
+DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP",
                 ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
 
@@ -54,6 +56,11 @@ def pixel_bounds(shape, dtype=np.float32):
 # ---------------------------------------------------------------------------
 # Reading
 # ---------------------------------------------------------------------------
+
+def demo_images():
+    """Paths of the shipped demo images (content, style); see ``data/LICENSES.md``."""
+    return (os.path.join(DATA_DIR, "demo_content.jpg"), os.path.join(DATA_DIR, "demo_style.jpg"))
+
 
 def load_image(source, size=None):
     """Any image -> uint8 RGB array (H, W, 3).

@@ -7,8 +7,8 @@ share one calling convention:
 
 ``bounds`` (arrays broadcastable to ``x``, or None) keep every pixel in range: L-BFGS-B
 enforces them itself, the two first-order methods project (clip) after every step.
-``callback(k, x, loss)`` runs after iteration ``k`` (1-based) with the accepted point;
-a truthy return value stops the run. ``fun`` receives arrays in ``x0``'s dtype
+``callback(k, x, loss)`` runs after iteration ``k`` (1-based) with the accepted point
+and its loss (the last ``fun`` call was at that point); a truthy return value stops the run. ``fun`` receives arrays in ``x0``'s dtype
 (float32 runs the network in float32); exceptions raised by ``fun`` (a non-finite loss,
 Ctrl-C) propagate to the caller, who keeps whatever it recorded.
 """
@@ -39,15 +39,14 @@ def gradient_descent(fun, x0, lr=1.0, iterations=100, bounds=None, callback=None
     """
     x = np.array(x0, copy=True)
     lr = np.asarray(lr, dtype=x.dtype)
-    evaluations, loss = 0, np.nan
+    loss, grad = fun(x)
     for k in range(1, iterations + 1):
-        loss, grad = fun(x)
-        evaluations += 1
         # (8), corrected:  x <- x - eta dL/dx
         x = _project(x - lr * grad, bounds)
+        loss, grad = fun(x)
         if callback is not None and callback(k, x, loss):
-            return OptimizeResult(x, float(loss), k, evaluations, "stopped by callback")
-    return OptimizeResult(x, float(loss), iterations, evaluations, "iteration limit reached")
+            return OptimizeResult(x, float(loss), k, k + 1, "stopped by callback")
+    return OptimizeResult(x, float(loss), iterations, iterations + 1, "iteration limit reached")
 
 
 def adam(fun, x0, lr=10.0, iterations=100, bounds=None, callback=None,
@@ -60,10 +59,8 @@ def adam(fun, x0, lr=10.0, iterations=100, bounds=None, callback=None,
     x = np.array(x0, copy=True)
     dtype = x.dtype.type
     m, v = np.zeros_like(x), np.zeros_like(x)
-    evaluations, loss = 0, np.nan
+    loss, g = fun(x)
     for k in range(1, iterations + 1):
-        loss, g = fun(x)
-        evaluations += 1
         # m_k = beta1 m_{k-1} + (1 - beta1) g ;  v_k = beta2 v_{k-1} + (1 - beta2) g^2
         m = dtype(beta1) * m + dtype(1 - beta1) * g
         v = dtype(beta2) * v + dtype(1 - beta2) * (g * g)
@@ -72,9 +69,10 @@ def adam(fun, x0, lr=10.0, iterations=100, bounds=None, callback=None,
         v_hat = v / dtype(1 - beta2**k)
         # x <- x - lr m_hat / (sqrt(v_hat) + eps)
         x = _project(x - dtype(lr) * m_hat / (np.sqrt(v_hat) + dtype(eps)), bounds)
+        loss, g = fun(x)
         if callback is not None and callback(k, x, loss):
-            return OptimizeResult(x, float(loss), k, evaluations, "stopped by callback")
-    return OptimizeResult(x, float(loss), iterations, evaluations, "iteration limit reached")
+            return OptimizeResult(x, float(loss), k, k + 1, "stopped by callback")
+    return OptimizeResult(x, float(loss), iterations, iterations + 1, "iteration limit reached")
 
 
 class _Stop(Exception):

@@ -1,0 +1,206 @@
+"""Style transfer end to end: the objective's gradient, the targets, a small real run,
+reproducibility, and the ways a run can end early."""
+
+import numpy as np
+import pytest
+
+from nst_numpy import gradcheck, image as im, losses, transfer
+from nst_numpy.vgg import VGG, conv_shapes
+from nst_numpy.weights import load_vgg19
+
+CONTENT, STYLE = im.demo_images()
+
+
+@pytest.fixture(scope="module")
+def vgg19():
+    """The shipped ImageNet VGG19 (im2col: the plain path, independent of Winograd)."""
+    return load_vgg19()
+
+
+def random_vgg(dtype=np.float64, seed=0):
+    rng = np.random.default_rng(seed)
+    weights = {name: (rng.normal(0, np.sqrt(2 / (s[1] * 9)), s).astype(dtype),
+                      rng.normal(0, 0.1, s[0]).astype(dtype))
+               for name, s in conv_shapes("vgg19").items()}
+    return VGG.vgg19(weights)
+
+
+def test_objective_gradient_matches_finite_differences():
+    # float64, a 12x12 image, random weights: content at relu2_2, style at relu1_1 and
+    # relu2_1, and TV, so alpha, beta, w_l and the TV weight all enter dL/dx, each term
+    # of a similar size. Pixels ~ N(0, 3) keep |L| ~ 1e4: central differences then carry
+    # a round-off of ~eps |L| / h ~ 1e-7 against gradients ~1e2 (h = 1e-5 balances it
+    # with the h^2 truncation error). A right gradient agrees to ~1e-7; a wrong factor,
+    # sign or missing term gives 1e-2 or more, so tol = 1e-5.
+    model = random_vgg()
+    rng = np.random.default_rng(1)
+    content, style, x = (rng.normal(0, 3, (3, 12, 12)) for _ in range(3))
+    P = transfer.content_targets(model, content, ["relu2_2"])
+    A = transfer.style_targets(model, [style], ["relu1_1", "relu2_1"])
+    objective = transfer.Objective(model, P, A, alpha=0.7, beta=2000.0,
+                                   layer_weights={"relu1_1": 0.25, "relu2_1": 0.75}, tv_weight=0.2)
+    loss, grad = objective(x)
+    parts = objective.last
+    assert parts.total == pytest.approx(parts.content + parts.style + parts.tv)
+    assert min(parts.content, parts.style, parts.tv) > 0.1 * parts.total
+    check = gradcheck.check_gradient(lambda v: objective(v)[0], x, grad, num_samples=24,
+                                     h=1e-5, tol=1e-5)
+    assert check.passed, check
+
+
+def test_style_targets_blend_and_rescale_to_the_output_size():
+    model = random_vgg()
+    rng = np.random.default_rng(2)
+    small, big = rng.normal(0, 50, (3, 8, 8)), rng.normal(0, 50, (3, 16, 24))
+    layers = ["relu1_1", "relu2_1"]
+    only_small = transfer.style_targets(model, [small, big], layers, blend=[1, 0],
+                                        output_shape=(8, 8))
+    F_small = model.forward(small, layers)
+    for layer in layers:
+        np.testing.assert_allclose(only_small[layer], losses.gram_matrix(F_small[layer]))
+    # A Gram sums over positions: a 16x24 style image is scaled by M / M_s = 64 / 384.
+    F_big = model.forward(big, layers)
+    both = transfer.style_targets(model, [small, big], layers, blend=[3, 1], output_shape=(8, 8))
+    for layer in layers:
+        expected = 0.75 * losses.gram_matrix(F_small[layer]) + \
+            0.25 * losses.gram_matrix(F_big[layer]) * (64 / 384)
+        np.testing.assert_allclose(both[layer], expected, rtol=1e-12)
+    with pytest.raises(ValueError, match="blend"):
+        transfer.style_targets(model, [small], layers, blend=[1, 1])
+
+
+def style_losses_per_layer(model, rgb, style_rgb, layers):
+    """E_l of an image against a style image's Grams (independent of stylize)."""
+    A = transfer.style_targets(model, [im.preprocess(style_rgb)], layers,
+                               output_shape=rgb.shape[:2])
+    F = model.forward(im.preprocess(rgb), layers)
+    return {layer: losses.style_layer_loss(F[layer], A[layer])[0] for layer in layers}
+
+
+def test_small_stylization_with_the_real_vgg19(vgg19):
+    result = transfer.stylize(CONTENT, STYLE, model=vgg19, size=64, iterations=6)
+    content = im.load_image(CONTENT, size=64)
+    total = result.history["total"]
+    assert result.image.shape == content.shape == (42, 64, 3) and result.image.dtype == np.uint8
+    assert result.iterations == 6 and len(total) == 6 and result.stopped is None
+    assert total[-1] < total[0]
+    assert np.abs(result.image.astype(int) - content).mean() > 5
+    # The style loss at each style layer, measured afresh, falls from the content image's.
+    style = im.resize_longest(im.load_image(STYLE), 64)
+    before = style_losses_per_layer(vgg19, content, style, transfer.STYLE_LAYERS)
+    after = style_losses_per_layer(vgg19, result.image, style, transfer.STYLE_LAYERS)
+    assert sum(after.values()) < 0.5 * sum(before.values())
+    assert all(after[layer] < before[layer] for layer in transfer.STYLE_LAYERS), (before, after)
+
+
+def test_same_seed_gives_a_bit_identical_run(vgg19):
+    kwargs = dict(model=vgg19, size=40, iterations=3, init="noise", seed=7)
+    a = transfer.stylize(CONTENT, STYLE, **kwargs)
+    b = transfer.stylize(CONTENT, STYLE, **kwargs)
+    np.testing.assert_array_equal(a.x, b.x)
+    np.testing.assert_array_equal(a.image, b.image)
+    assert a.history == b.history
+    c = transfer.stylize(CONTENT, STYLE, **{**kwargs, "seed": 8})
+    assert not np.array_equal(a.x, c.x)
+
+
+@pytest.mark.parametrize("optimizer, lr", [("adam", 5.0), ("gd", 1e-10)])
+def test_first_order_optimizers_lower_the_loss(vgg19, optimizer, lr):
+    result = transfer.stylize(CONTENT, STYLE, model=vgg19, size=32, iterations=4,
+                              optimizer=optimizer, lr=lr, init="noise")
+    assert result.history["total"][-1] < result.history["total"][0]
+
+
+def test_texture_synthesis_takes_the_style_images_shape(vgg19):
+    wide = np.zeros((20, 40, 3), np.uint8)
+    wide[:, ::4] = [200, 30, 30]
+    result = transfer.stylize(None, [wide, STYLE], model=vgg19, size=32, iterations=2,
+                              style_blend=[2, 1], style_layers=["relu1_1", "relu2_1"])
+    assert result.image.shape == (16, 32, 3)
+    assert result.history["content"] == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("mode", ["luminance", "histogram"])
+def test_colour_preservation_keeps_the_content_colours(vgg19, mode):
+    content = im.load_image(CONTENT, size=32)
+    plain = transfer.stylize(content, STYLE, model=vgg19, size=32, iterations=3)
+    kept = transfer.stylize(content, STYLE, model=vgg19, size=32, iterations=3,
+                            preserve_color=mode)
+    # Distance of the mean colour (I, Q channels) from the content's.
+    def colour_shift(rgb):
+        return np.abs(im.rgb_to_yiq(rgb)[..., 1:].mean((0, 1)) -
+                      im.rgb_to_yiq(content)[..., 1:].mean((0, 1))).sum()
+    assert colour_shift(kept.image) < colour_shift(plain.image)
+
+
+def test_callback_progress_and_early_stop(vgg19, capsys):
+    import io
+    seen, stream = [], io.StringIO()
+
+    def callback(state):
+        seen.append((state.iteration, state.losses.total, state.image().shape))
+        return state.iteration == 2
+
+    result = transfer.stylize(CONTENT, STYLE, model=vgg19, size=24, iterations=10,
+                              callback=callback, progress=transfer.Progress(10, stream=stream, every=1))
+    assert [s[0] for s in seen] == [1, 2] and seen[0][2] == result.image.shape
+    assert result.stopped == "callback" and result.iterations == 2
+    text = stream.getvalue()
+    assert text.count("\n") == 2 and "content" in text and "style" in text and "tv" in text
+
+
+class NaNAfter:
+    """A VGG whose activations turn NaN from the n-th forward pass on."""
+
+    def __init__(self, model, n):
+        self.model, self.n, self.calls = model, n, 0
+        self.layer_names, self.resolve = model.layer_names, model.resolve
+
+    def forward(self, x, layers):
+        self.calls += 1
+        out = self.model.forward(x, layers)
+        return {k: v * np.nan for k, v in out.items()} if self.calls >= self.n else out
+
+    def backward(self, grads, to=None):
+        return self.model.backward(grads, to)
+
+
+def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_image(vgg19):
+    seen = []
+    model = NaNAfter(vgg19, n=6)   # 2 target passes, then the optimizer's evaluations
+    with pytest.warns(RuntimeWarning, match="nan"):
+        result = transfer.stylize(CONTENT, STYLE, model=model, size=24, iterations=20,
+                                  optimizer="adam", callback=lambda s: seen.append(s.image()))
+    assert result.stopped == "nonfinite" and "nan" in result.message
+    assert result.iterations == len(seen) == 3
+    np.testing.assert_array_equal(result.image, seen[-1])
+
+
+def test_ctrl_c_returns_the_best_image_so_far(vgg19):
+    def callback(state):
+        if state.iteration == 2:
+            raise KeyboardInterrupt
+
+    result = transfer.stylize(CONTENT, STYLE, model=vgg19, size=24, iterations=10, callback=callback)
+    assert result.stopped == "interrupted" and result.iterations == 2
+    assert result.best_image.shape == result.image.shape
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"optimizer": "sgd"}, "optimizer"),
+    ({"init": "white"}, "init"),
+    ({"preserve_color": "yes"}, "preserve_color"),
+    ({"iterations": 0}, "iterations"),
+    ({"beta": float("nan")}, "beta"),
+    ({"style_scale": 0}, "style_scale"),
+    ({"content_layers": ["relu9_9"]}, "relu9_9"),
+])
+def test_bad_options_are_one_line_errors(vgg19, kwargs, match):
+    with pytest.raises(ValueError, match=match) as info:
+        transfer.stylize(CONTENT, STYLE, model=vgg19, size=24, iterations=1, **{**{"iterations": 1}, **kwargs})
+    assert "\n" not in str(info.value)
+
+
+def test_missing_image_is_a_clear_error(vgg19, tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        transfer.stylize(tmp_path / "nope.jpg", STYLE, model=vgg19, size=24, iterations=1)
