@@ -32,6 +32,9 @@ CONV_IMPLS = {
     "im2col": (L.conv2d_forward, L.conv2d_backward_input),
     "winograd": (winograd.conv2d_forward, winograd.conv2d_backward_input),
 }
+# Winograd's transforms cost more than they save on the 3-channel first layer (measured
+# by benchmarks/bench_layers.py): conv1_1 stays im2col, which is cheap there (27-row cols).
+WINOGRAD_MIN_CHANNELS = 16
 
 
 def layer_names(arch="vgg19"):
@@ -88,6 +91,9 @@ class VGG:
         self.conv_impl = conv_impl
         self.layer_names = layer_names(arch)
         self.params = self._check_weights(weights, arch)
+        self._impl_of = {  # conv name -> the implementation it runs with
+            name: "im2col" if k.shape[1] < WINOGRAD_MIN_CHANNELS else conv_impl
+            for name, (k, _) in self.params.items()}
         self._params_by_dtype = {}
         self._caches = None
 
@@ -124,10 +130,10 @@ class VGG:
         if dtype not in self._params_by_dtype:
             params = {name: (k.astype(dtype, copy=False), b.astype(dtype, copy=False))
                       for name, (k, b) in self.params.items()}
-            if self.conv_impl == "winograd":
-                params = {name: (k, b, winograd.kernel_transform(k),
-                                 winograd.kernel_transform(winograd.flip_kernel(k)))
-                          for name, (k, b) in params.items()}
+            for name, (k, b) in params.items():
+                if self._impl_of[name] == "winograd":
+                    params[name] = (k, b, winograd.kernel_transform(k),
+                                    winograd.kernel_transform(winograd.flip_kernel(k)))
             self._params_by_dtype[dtype] = params
         return self._params_by_dtype[dtype]
 
@@ -159,12 +165,11 @@ class VGG:
         last = max(self.layer_names.index(n) for n in wanted.values())
         params = self._params(x.dtype)
         pool_forward = POOLING[self.pooling][0]
-        conv_forward = CONV_IMPLS[self.conv_impl][0]
 
         activations, caches = {}, []
         for name in self.layer_names[:last + 1]:
             if name.startswith("conv"):
-                x, cache = conv_forward(x, *params[name])
+                x, cache = CONV_IMPLS[self._impl_of[name]][0](x, *params[name])
             elif name.startswith("relu"):
                 x, cache = L.relu_forward(x)
             else:
@@ -211,7 +216,6 @@ class VGG:
         if stop is not None and stop not in reached:
             raise ValueError(f"VGG.backward: to={to!r} lies beyond the last forward ({reached[-1]!r})")
         pool_backward = POOLING[self.pooling][1]
-        conv_backward_input = CONV_IMPLS[self.conv_impl][1]
 
         dout = None
         for name, cache, out_shape in reversed(self._caches):
@@ -224,7 +228,7 @@ class VGG:
             if dout is None:
                 continue  # deeper than any injected gradient: nothing flows yet
             if name.startswith("conv"):
-                dout = conv_backward_input(dout, cache)
+                dout = CONV_IMPLS[self._impl_of[name]][1](dout, cache)
             elif name.startswith("relu"):
                 dout = L.relu_backward(dout, cache)
             else:

@@ -28,14 +28,15 @@ reuses the forward with that kernel:
 
     dx[c, y, x] = sum_{k,i,j} w[k, c, 2 - i, 2 - j] * dout_padded[k, y + i, x + j]
 
-Large images are processed in bands of tile rows so that the transformed tiles never take
-more than ``max_bytes`` (default 64 MB) at a time, whatever the image size.
+Images are processed in bands of about ``TILES_PER_BAND`` tiles: the working memory
+(transformed tiles, 96 (C + K) bytes per tile in float32) stays bounded whatever the
+image size, and the band is still wide enough for an efficient GEMM.
 """
 
 import numpy as np
 
-# F(2x2, 3x3): 4x4 input tiles, 2x2 output tiles. Every entry is 0, +-1 or +-1/2, so the
-# transforms are exact additions (and halvings) in floating point.
+# F(2x2, 3x3): 4x4 input tiles, 2x2 output tiles. The data transforms B^T and A^T hold
+# only 0 and +-1 (exact additions, at least two terms per row); G holds +-1/2.
 B_T = np.array([[1, 0, -1, 0],
                 [0, 1, 1, 0],
                 [0, -1, 1, 0],
@@ -48,7 +49,7 @@ A_T = np.array([[1, 1, 1, 0],
                 [0, 1, -1, -1]], dtype=np.float64)
 M_OUT = A_T.shape[0]     # m = 2 outputs per tile side
 ALPHA = B_T.shape[0]     # alpha = m + 3 - 1 = 4 inputs per tile side
-MAX_BYTES = 64 * 2**20   # working-memory budget of one band of tiles
+TILES_PER_BAND = 1024    # tiles per batched GEMM: measured flat from 512 to 2048
 
 
 def kernel_transform(w):
@@ -58,8 +59,12 @@ def kernel_transform(w):
     Computed in float64 and rounded once.
     """
     K, C = w.shape[:2]
-    # U[ij, k, c] = sum_{a,b} G[i, a] w[k, c, a, b] G[j, b]
-    u = np.einsum("ia,kcab,jb->ijkc", G, w.astype(np.float64), G)
+    # (G g)[i, k, c, b] = sum_a G[i, a] w[k, c, a, b]: one product (4, 3) @ (3, K*C*3)
+    gw = (G @ w.astype(np.float64).transpose(2, 0, 1, 3).reshape(3, -1)).reshape(ALPHA, K, C, 3)
+    # U[j, i, k, c] = sum_b G[j, b] (G g)[i, k, c, b]: again (4, 3) @ (3, 4*K*C)
+    u = (G @ gw.transpose(3, 0, 1, 2).reshape(3, -1)).reshape(ALPHA, ALPHA, K, C)
+    # the products left j in front: swap to U[i, j, k, c]
+    u = u.transpose(1, 0, 2, 3)
     return np.ascontiguousarray(u.reshape(ALPHA * ALPHA, K, C), dtype=w.dtype)
 
 
@@ -69,27 +74,21 @@ def flip_kernel(w):
 
 
 def _combine(mat, parts, out):
-    """out[i] = sum_a mat[i, a] * parts[a], skipping zero coefficients and multiplying by +-1.
+    """out[i] = sum_a mat[i, a] * parts[a] for a small matrix with entries 0 or +-1.
 
-    mat: (rows, len(parts)) small matrix; parts: equally shaped arrays; out: a sequence
-    of ``rows`` arrays of that shape, written in place (no temporaries for +-1 entries).
+    parts: equally shaped arrays; out: a sequence of ``len(mat)`` arrays of that shape,
+    written in place. One pass per nonzero term beyond the first: no temporaries.
     """
     for i, row in enumerate(mat):
-        first = True
-        for coef, part in zip(row.tolist(), parts):   # Python floats: no upcast of float32
-            if coef == 0:
-                continue
-            if first and coef == 1:
-                np.copyto(out[i], part)
-            elif first:
-                np.multiply(part, coef, out=out[i])
-            elif coef == 1:
-                np.add(out[i], part, out=out[i])
-            elif coef == -1:
-                np.subtract(out[i], part, out=out[i])
-            else:
-                out[i] += coef * part
-            first = False
+        terms = [(coef, part) for coef, part in zip(row.tolist(), parts) if coef != 0]
+        (c0, p0), (c1, p1), rest = terms[0], terms[1], terms[2:]
+        # the first two terms in one pass: p0 + p1, p0 - p1 or p1 - p0
+        if c0 == 1:
+            (np.add if c1 == 1 else np.subtract)(p0, p1, out=out[i])
+        else:
+            np.subtract(p1, p0, out=out[i])
+        for coef, part in rest:
+            (np.add if coef == 1 else np.subtract)(out[i], part, out=out[i])
 
 
 def _band(xp, u, th, tw, out):
@@ -120,7 +119,7 @@ def _band(xp, u, th, tw, out):
     _combine(A_T, [y1[:, j] for j in range(ALPHA)], tiles)
 
 
-def conv3x3(x, u, max_bytes=MAX_BYTES):
+def conv3x3(x, u, tiles_per_band=TILES_PER_BAND):
     """Stride-1, pad-1 3x3 correlation of x (C, H, W) with a transformed kernel u.
 
     u: (alpha^2, K, C) from :func:`kernel_transform`. Returns (K, H, W), no bias.
@@ -131,11 +130,10 @@ def conv3x3(x, u, max_bytes=MAX_BYTES):
     th_all, tw = -(-H // m), -(-W // m)     # tiles per side, rounded up
     # Pad 1 on top/left (the convolution's zero padding) and enough at the bottom/right
     # to complete the last tile; the extra outputs are cropped.
-    xp = np.pad(x, ((0, 0), (1, m * th_all + 1 - H), (1, m * tw + 1 - W)))
+    xp = np.zeros((C, m * th_all + 2, m * tw + 2), dtype=x.dtype)
+    xp[:, 1:H + 1, 1:W + 1] = x
     out = np.empty((K, m * th_all, m * tw), dtype=x.dtype)
-    # Bytes per tile row of the largest buffers (V, M and the two half transforms).
-    per_row = x.itemsize * tw * (ALPHA * ALPHA * (C + K) + ALPHA * (C * m + K * m))
-    band = max(1, min(th_all, max_bytes // per_row))
+    band = max(1, min(th_all, tiles_per_band // tw))   # tile rows per band
     for t0 in range(0, th_all, band):
         th = min(band, th_all - t0)
         _band(xp[:, m * t0:m * (t0 + th) + 2], u, th, tw, out[:, m * t0:m * (t0 + th)])

@@ -1,0 +1,167 @@
+"""The Winograd convolution against the plain im2col one, the definition of the project.
+
+float64: the two must agree to 1e-10 relative (max |difference| / max |plain|). They compute
+the same sums in a different order, so they differ by round-off only, ~1e-15; a wrong
+transform entry or tile offset gives O(1).
+
+float32: both are compared with the exact (float64) result, elementwise, in units of
+u = 2^-24 (float32's unit round-off) times the convolution of |w| with |x| (plus |b|), the
+natural scale of the round-off of a sum of products. The worst-case bound of an n-term
+dot product is n*u (n = 9C + 1 here), Winograd's carries an extra constant from its
+transforms; random-sign data stays at a few u for both (measured: <= 3 u). The test
+asserts <= 16 u for both, well above that and far below a real bug.
+"""
+
+import numpy as np
+import pytest
+
+from nst_numpy import layers as L
+from nst_numpy import vgg, winograd
+from nst_numpy.gradcheck import check_gradient
+
+from conftest import random_vgg_weights
+
+REL_TOL_FLOAT64 = 1e-10
+ROUND_OFF_UNITS_FLOAT32 = 16
+U32 = np.finfo(np.float32).eps / 2
+
+# (C, K, H, W): odd and even sides, 1x1 and 1xN maps, more channels than a few.
+SHAPES = [(3, 4, 7, 6), (5, 6, 1, 1), (4, 3, 5, 9), (8, 8, 2, 3), (16, 8, 13, 13), (2, 3, 1, 4)]
+
+
+def rel_err(a, b):
+    return np.abs(a - b).max() / np.abs(b).max()
+
+
+def random_conv(shape, seed=0):
+    C, K, H, W = shape
+    rng = np.random.default_rng(seed)
+    return (rng.normal(size=(C, H, W)), rng.normal(size=(K, C, 3, 3)) / np.sqrt(9 * C),
+            rng.normal(size=K))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_forward_matches_im2col_float64(shape):
+    x, w, b = random_conv(shape)
+    out, _ = winograd.conv2d_forward(x, w, b)
+    ref, _ = L.conv2d_forward(x, w, b)
+    assert out.shape == ref.shape == (shape[1],) + shape[2:]
+    assert rel_err(out, ref) < REL_TOL_FLOAT64
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_backward_input_matches_im2col_float64(shape):
+    x, w, b = random_conv(shape, seed=1)
+    _, cache = winograd.conv2d_forward(x, w, b)
+    _, ref_cache = L.conv2d_forward(x, w, b)
+    dout = np.random.default_rng(2).normal(size=(shape[1],) + shape[2:])
+    dx = winograd.conv2d_backward_input(dout, cache)
+    assert dx.shape == x.shape
+    assert rel_err(dx, L.conv2d_backward_input(dout, ref_cache)) < REL_TOL_FLOAT64
+
+
+def test_backward_input_matches_finite_differences():
+    """Independent of im2col: the Winograd backward is the derivative of the Winograd forward.
+
+    float64, h = 1e-6 (gradcheck's default): a correct gradient agrees to ~1e-8 relative,
+    tolerance 1e-6 as in test_layers.py.
+    """
+    x, w, b = random_conv((3, 4, 5, 6), seed=3)
+    dout = np.random.default_rng(4).normal(size=(4, 5, 6))
+    _, cache = winograd.conv2d_forward(x, w, b)
+    dx = winograd.conv2d_backward_input(dout, cache)
+    result = check_gradient(lambda v: float(np.sum(winograd.conv2d_forward(v, w, b)[0] * dout)),
+                            x, dx, tol=1e-6)
+    assert result, str(result)
+
+
+@pytest.mark.parametrize("tiles_per_band", [1, 3, 7])
+def test_bands_give_the_same_result_as_one_band(tiles_per_band):
+    """Bands of tile rows (bounded memory) cover the image exactly once, odd sides included."""
+    x, w, _ = random_conv((4, 5, 23, 11), seed=5)
+    u = winograd.kernel_transform(w)
+    whole = winograd.conv3x3(x, u, tiles_per_band=10**6)
+    banded = winograd.conv3x3(x, u, tiles_per_band=tiles_per_band)
+    assert rel_err(banded, whole) < 1e-13
+    assert rel_err(whole, L.conv2d_forward(x, w, np.zeros(5))[0]) < REL_TOL_FLOAT64
+
+
+@pytest.mark.parametrize("C,K,H", [(16, 8, 13), (64, 32, 12), (256, 16, 6)])
+def test_float32_error_is_round_off(C, K, H):
+    x, w, b = random_conv((C, K, H, H + 1), seed=6)
+    dout = np.random.default_rng(7).normal(size=(K, H, H + 1))
+    f32 = [a.astype(np.float32) for a in (x, w, b, dout)]
+    exact, _ = L.conv2d_forward(x, w, b)
+    exact_dx = L.conv2d_backward_input(dout, (x, w, 1))
+    # The scale of each output's round-off: the same sums with every term made positive.
+    scale, _ = L.conv2d_forward(np.abs(x), np.abs(w), np.abs(b))
+    dx_scale = L.conv2d_backward_input(np.abs(dout), (x, np.abs(w), 1))
+    for module in (L, winograd):
+        out, cache = module.conv2d_forward(*f32[:3])
+        dx = module.conv2d_backward_input(f32[3], cache)
+        assert out.dtype == dx.dtype == np.float32, "no silent upcast"
+        assert np.max(np.abs(out - exact) / scale) <= ROUND_OFF_UNITS_FLOAT32 * U32, module.__name__
+        assert np.max(np.abs(dx - exact_dx) / dx_scale) <= ROUND_OFF_UNITS_FLOAT32 * U32, module.__name__
+
+
+def test_kernel_transform_follows_the_kernel_dtype():
+    w = np.ones((2, 3, 3, 3), np.float32)
+    assert winograd.kernel_transform(w).dtype == np.float32
+    assert winograd.kernel_transform(w).shape == (16, 2, 3)
+
+
+def test_flip_kernel_is_the_adjoint_kernel():
+    w = np.arange(2 * 3 * 9, dtype=np.float64).reshape(2, 3, 3, 3)
+    flipped = winograd.flip_kernel(w)
+    assert flipped.shape == (3, 2, 3, 3)
+    assert flipped[1, 0, 0, 2] == w[0, 1, 2, 0]
+
+
+def test_bad_input_gives_clear_errors():
+    w, b = np.ones((4, 3, 3, 3)), np.zeros(4)
+    with pytest.raises(ValueError, match=r"does not match kernel.*C = 3"):
+        winograd.conv2d_forward(np.ones((2, 5, 5)), w, b)
+    with pytest.raises(ValueError, match="not 3x3"):
+        winograd.conv2d_forward(np.ones((3, 5, 5)), np.ones((4, 3, 5, 5)), b)
+    with pytest.raises(ValueError, match="conv_impl.*'im2col', 'winograd'"):
+        vgg.VGG(random_vgg_weights(), conv_impl="fft")
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float64, REL_TOL_FLOAT64), (np.float32, 1e-5)])
+@pytest.mark.parametrize("arch", ["vgg19", "vgg16"])
+def test_whole_vgg_forward_and_backward_match(arch, dtype, tol):
+    """Through every block, odd sides, block 5 at 1x1: 19 x 17 -> 9x8 -> 4x4 -> 2x2 -> 1x1.
+
+    float32 through 16 layers: each layer adds a few u of relative round-off, so the
+    two paths may drift apart by ~1e-6 relative; 1e-5 leaves room, a bug gives O(1).
+    """
+    weights = random_vgg_weights(arch)
+    plain = vgg.VGG(weights, arch=arch, pooling="max")
+    fast = vgg.VGG(weights, arch=arch, pooling="max", conv_impl="winograd")
+    x = np.random.default_rng(8).normal(size=(3, 19, 17)).astype(dtype)
+    layers = ["relu1_2", "conv3_1", "relu4_2", "relu5_1"]
+    ref, out = plain.forward(x, layers), fast.forward(x, layers)
+    assert out["relu5_1"].shape[1:] == (1, 1)
+    for name in layers:
+        assert out[name].dtype == dtype
+        assert rel_err(out[name], ref[name]) < tol, name
+    grads = {name: np.random.default_rng(9).normal(size=a.shape).astype(dtype) for name, a in ref.items()}
+    dx_ref, dx = plain.backward(grads), fast.backward(grads)
+    assert dx.dtype == dtype
+    assert rel_err(dx, dx_ref) < tol
+    assert rel_err(fast.backward(grads, to="conv2_1"), plain.backward(grads, to="conv2_1")) < tol
+
+
+def test_vgg_winograd_image_gradient_matches_finite_differences():
+    """The fast path's image gradient against the definition, float64, tolerance as in test_vgg."""
+    model = vgg.VGG(random_vgg_weights(), pooling="avg", conv_impl="winograd")
+    x = np.random.default_rng(10).normal(size=(3, 10, 12))
+    g = np.random.default_rng(11).normal(size=model.forward(x, ["relu3_1"])["relu3_1"].shape)
+
+    def loss(v):
+        return float(np.sum(model.forward(v, ["relu3_1"])["relu3_1"] * g))
+
+    model.forward(x, ["relu3_1"])
+    dx = model.backward({"relu3_1": g})
+    result = check_gradient(loss, x, dx, num_samples=30, tol=1e-6, seed=12)
+    assert result, str(result)
