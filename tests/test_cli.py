@@ -1,0 +1,125 @@
+"""The nst-numpy command, through nst_numpy.cli.main([...]): stylize and demo."""
+
+import os
+
+import numpy as np
+import pytest
+
+from nst_numpy import image as im
+from nst_numpy import transfer
+from nst_numpy.cli import main
+
+CONTENT, STYLE = im.demo_images()
+FAST = ["--size", "24", "--iterations", "2", "--quiet"]
+
+
+def test_stylize_writes_the_picture_and_intermediates(tmp_path, capsys):
+    out = tmp_path / "out.png"
+    code = main(["stylize", CONTENT, STYLE, STYLE, "-o", str(out), "--save-every", "1",
+                 "--style-blend", "2,1", "--tv-weight", "1", *FAST])
+    assert code == 0
+    assert im.load_image(out).shape == (16, 24, 3)
+    assert (tmp_path / "out_0001.png").exists() and (tmp_path / "out_0002.png").exists()
+    assert f"wrote {out}" in capsys.readouterr().out
+
+
+def test_stylize_texture_mode(tmp_path):
+    out = tmp_path / "texture.jpg"
+    assert main(["stylize", "--texture", STYLE, "-o", str(out), "--style-layers",
+                 "relu1_1,relu2_1", "--layer-weights", "0.5,0.5", *FAST]) == 0
+    assert im.load_image(out).shape == (24, 24, 3)
+
+
+def test_help_lists_every_option(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["stylize", "--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--output", "--size", "--iterations", "--optimizer", "--lr", "--init",
+                   "--seed", "--save-every", "--content-layers", "--style-layers",
+                   "--layer-weights", "--alpha", "--beta", "--tv-weight", "--style-blend",
+                   "--style-scale", "--preserve-color", "--pooling", "--weights",
+                   "--conv-impl", "--texture", "--quiet"):
+        assert option in text, option
+
+
+def one_line_error(capsys, command="stylize"):
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"nst-numpy {command}: error: ") and "\n" not in err, err
+    return err
+
+
+def test_output_equal_to_an_input_is_refused_and_untouched(tmp_path, capsys):
+    content = tmp_path / "photo.png"
+    im.save_image(im.load_image(CONTENT, size=24), content)
+    before = content.read_bytes()
+    code = main(["stylize", str(content), STYLE, "-o", str(tmp_path / "." / "photo.png"), *FAST])
+    assert code == 2 and "is the input image" in one_line_error(capsys)
+    assert content.read_bytes() == before
+
+
+@pytest.mark.parametrize("args, message", [
+    (lambda d: [str(d / "missing.jpg"), STYLE, "-o", str(d / "o.png")], "does not exist"),
+    (lambda d: [CONTENT, STYLE, "-o", str(d)], "is a directory"),
+    (lambda d: [CONTENT, STYLE, "-o", str(d / "o.gif2")], "extension"),
+    (lambda d: [CONTENT, STYLE, "-o", str(d / "no" / "o.png")], "does not exist"),
+    (lambda d: [CONTENT, "-o", str(d / "o.png")], "at least one style image"),
+    (lambda d: [CONTENT, STYLE, "-o", str(d / "o.png"), "--style-blend", "1,x"], "--style-blend"),
+    (lambda d: [CONTENT, STYLE, "-o", str(d / "o.png"), "--layer-weights", "1"], "--layer-weights"),
+])
+def test_bad_input_is_a_one_line_error(tmp_path, capsys, args, message):
+    assert main(["stylize", *args(tmp_path), *FAST]) == 2
+    assert message in one_line_error(capsys)
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_a_corrupt_image_is_a_one_line_error(tmp_path, capsys):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8 truncated")
+    assert main(["stylize", CONTENT, str(bad), "-o", str(tmp_path / "o.png"), *FAST]) == 2
+    assert "cannot read image" in one_line_error(capsys)
+
+
+def test_nonfinite_loss_saves_the_last_good_image_and_fails(tmp_path, capsys):
+    out = tmp_path / "o.png"
+    # alpha = 1e38 overflows float32: the very first loss is infinite.
+    with pytest.warns(RuntimeWarning):
+        code = main(["stylize", CONTENT, STYLE, "-o", str(out), "--alpha", "1e38",
+                     "--init", "noise", *FAST])
+    assert code == 2
+    err = one_line_error(capsys)
+    assert "the loss became inf" in err and str(out) in err
+    assert out.exists()
+
+
+def test_ctrl_c_saves_the_best_image_so_far(tmp_path, capsys, monkeypatch):
+    call = transfer.Objective.__call__
+    calls = []
+
+    def interrupted_on_the_fourth_call(self, x):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return call(self, x)
+
+    monkeypatch.setattr(transfer.Objective, "__call__", interrupted_on_the_fourth_call)
+    out = tmp_path / "o.png"
+    code = main(["stylize", CONTENT, STYLE, "-o", str(out), "--size", "24",
+                 "--iterations", "20", "--quiet"])
+    assert code == 130
+    assert "saved the best image so far" in capsys.readouterr().err
+    assert im.load_image(out).shape == (16, 24, 3)
+
+
+def test_demo_writes_into_the_current_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", *FAST]) == 0
+    out = tmp_path / "nst_demo.png"
+    assert os.path.abspath(out) in capsys.readouterr().out
+    rgb = im.load_image(out)
+    assert rgb.shape == (16, 24, 3) and rgb.std() > 5
+
+
+def test_demo_refuses_to_overwrite_its_own_images(capsys):
+    assert main(["demo", "-o", CONTENT, *FAST]) == 2
+    assert "is the input image" in one_line_error(capsys, "demo")
