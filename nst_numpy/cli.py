@@ -52,7 +52,17 @@ def _add_demo(subparsers):
     add_demo_parser(subparsers)
 
 
-SUBCOMMANDS = [_add_weights, _add_stylize, _add_demo]
+def _add_bench(subparsers):
+    from . import bench   # NumPy only: PyTorch, if installed, is imported by bench's workers
+    parser = subparsers.add_parser(
+        "bench", help="time VGG19 forward + backward (NumPy im2col, Winograd, PyTorch if installed)",
+        description="Time VGG19 forward + backward-to-input through relu5_1, float32, against "
+                    "numpy.matmul's GFLOP/s and PyTorch CPU when installed (docs/benchmarks.md).")
+    bench.add_arguments(parser)
+    parser.set_defaults(handler=bench.run)
+
+
+SUBCOMMANDS = [_add_weights, _add_stylize, _add_demo, _add_bench]
 
 
 def main(argv=None):

@@ -1,0 +1,223 @@
+"""``nst-numpy bench``: time the style-transfer hot path against the machine and PyTorch.
+
+The work timed is one VGG19 forward pass to ``relu5_1`` plus the backward pass to the
+pixels (a gradient of ones injected at ``relu5_1``), float32, random He-initialised weights
+of the real shapes (the time does not depend on the values), max pooling. Each
+implementation runs in its own worker process; the parent asks them in turn for one
+iteration at a time (round-robin, the starting worker rotating each round), so a change in
+the machine's load hits all of them alike. Ratios are medians of the per-round ratios.
+
+Memory: each worker reports its resident-set high-water mark (``ru_maxrss``) at the end
+of its iterations minus its resident set at the end of its setup (libraries, weights, a
+32 px warm-up, the input), i.e. the peak extra memory of one iteration. RSS rather than
+``tracemalloc`` because it counts PyTorch's allocator and NumPy's alike.
+"""
+
+import argparse
+import importlib.util
+import multiprocessing
+import resource
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from .vgg import VGG, conv_shapes
+
+LAST_LAYER = "relu5_1"
+NUMPY_IMPLS = ("im2col", "winograd")
+
+
+def conv_flops(size, last_conv="conv5_1"):
+    """Direct-convolution FLOPs of forward + input gradient up to ``last_conv``.
+
+    Each 3x3 conv costs 2*K*C*9*H*W flops one way (a multiply and an add per tap);
+    the input gradient costs the same again.
+    """
+    total = 0
+    for name, (K, C, kh, kw) in conv_shapes("vgg19").items():
+        side = size >> (int(name[4]) - 1)           # block b runs at size / 2^(b-1)
+        total += 2 * (2 * K * C * kh * kw * side * side)
+        if name == last_conv:
+            return total
+    raise ValueError(f"no layer {last_conv}")
+
+
+def random_weights(seed=0):
+    """He-initialised float32 VGG19 kernels and zero biases."""
+    rng = np.random.default_rng(seed)
+    return {name: (rng.standard_normal(shape, dtype=np.float32) * np.float32(np.sqrt(2 / (shape[1] * 9))),
+                   np.zeros(shape[0], np.float32))
+            for name, shape in conv_shapes("vgg19").items()}
+
+
+def matmul_gflops(n, repeats=3):
+    """Best float32 ``a @ b`` speed at n x n, in GFLOP/s (2 n^3 flops)."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    a @ b
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def _peak_rss_mb():
+    """This process's resident-set high-water mark, MB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10   # bytes vs KiB
+
+
+def _rss_mb():
+    """Resident set now, MB (Linux /proc); elsewhere the high-water mark, an upper bound."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
+    except OSError:
+        return _peak_rss_mb()
+
+
+def _numpy_step(impl, weights):
+    model = VGG.vgg19(weights, pooling="max", conv_impl=impl)
+
+    def step(x):
+        out = model.forward(x, [LAST_LAYER])[LAST_LAYER]
+        return model.backward({LAST_LAYER: np.ones_like(out)})
+    return step, lambda size: np.random.default_rng(1).standard_normal((3, size, size), dtype=np.float32)
+
+
+def _torch_step(weights):
+    import torch
+    import torch.nn.functional as F
+
+    kernels = [(torch.from_numpy(k), torch.from_numpy(b)) for k, b in weights.values()]
+    blocks = (2, 2, 4, 4, 1)   # convs per block up to conv5_1
+
+    def step(x):
+        x = x.detach().requires_grad_()
+        h, i = x, 0
+        for block, n_convs in enumerate(blocks):
+            if block:
+                h = F.max_pool2d(h, 2)
+            for _ in range(n_convs):
+                h = F.relu(F.conv2d(h, *kernels[i], padding=1))
+                i += 1
+        h.backward(torch.ones_like(h))
+        return x.grad
+    return step, lambda size: torch.from_numpy(
+        np.random.default_rng(1).standard_normal((1, 3, size, size), dtype=np.float32))
+
+
+def _worker(conn, impl, size):
+    """Set up one implementation, then run one iteration per "run" message."""
+    weights = random_weights()
+    step, make_input = _torch_step(weights) if impl == "torch" else _numpy_step(impl, weights)
+    step(make_input(32))                    # warm-up: libraries, kernel transforms
+    x = make_input(size)
+    baseline = _rss_mb()
+    conn.send("ready")
+    while conn.recv() == "run":
+        start = time.perf_counter()
+        step(x)
+        conn.send(time.perf_counter() - start)
+    conn.send(_peak_rss_mb() - baseline)
+    conn.close()
+
+
+def measure(size, impls, repeats):
+    """{impl: (list of times in s, peak extra MB)} for one image size, interleaved."""
+    ctx = multiprocessing.get_context("spawn")
+    workers = {}
+    for impl in impls:
+        parent, child = ctx.Pipe()
+        process = ctx.Process(target=_worker, args=(child, impl, size), daemon=True)
+        process.start()
+        workers[impl] = (process, parent)
+    try:
+        for impl, (_, conn) in workers.items():
+            if conn.recv() != "ready":
+                raise RuntimeError(f"bench worker {impl} failed to start")
+        times = {impl: [] for impl in impls}
+        for round_ in range(repeats + 1):           # round 0 warms up at full size, untimed
+            order = impls[round_ % len(impls):] + impls[:round_ % len(impls)]
+            for impl in order:
+                workers[impl][1].send("run")
+                elapsed = workers[impl][1].recv()
+                if round_:
+                    times[impl].append(elapsed)
+        results = {}
+        for impl, (process, conn) in workers.items():
+            conn.send("stop")
+            results[impl] = (times[impl], conn.recv())
+            process.join()
+        return results
+    finally:
+        for process, _ in workers.values():
+            if process.is_alive():
+                process.terminate()
+
+
+def run(args):
+    """Print the machine's matmul speed and the timing table."""
+    impls = list(args.impls)
+    has_torch = importlib.util.find_spec("torch") is not None
+    if "torch" in impls and not has_torch:
+        print("PyTorch is not installed: no comparison (pip install torch for one)")
+        impls.remove("torch")
+    elif has_torch and not args.no_torch and "torch" not in impls:
+        impls.append("torch")
+    if args.repeats < 1:
+        raise ValueError(f"--repeats {args.repeats}: time at least one round")
+    for size in args.sizes:
+        if size < 32:
+            raise ValueError(f"--sizes {size}: VGG19 needs at least 32 px to reach {LAST_LAYER}")
+    versions = f"numpy {np.__version__}"
+    if "torch" in impls:
+        import torch
+        versions += f", torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    print(f"{versions}, {multiprocessing.cpu_count()} CPUs")
+    for n in args.matmul_sizes:
+        print(f"numpy.matmul float32 {n}x{n}: {matmul_gflops(n):.0f} GFLOP/s (best of 3)")
+    print(f"VGG19 forward + backward-to-input through {LAST_LAYER}, float32, "
+          f"{args.repeats} interleaved rounds after a warm-up round")
+    header = f"{'size':>5} {'impl':>9} {'median s':>9} {'min s':>7} {'GFLOP/s':>8} {'vs torch':>9} {'peak MB':>8}"
+    print(header)
+    for size in args.sizes:
+        results = measure(size, impls, args.repeats)
+        flops = conv_flops(size)
+        for impl, (times, peak) in results.items():
+            median = statistics.median(times)
+            ratio = ""
+            if "torch" in results and impl != "torch":
+                # paired: each round's time over torch's time in the same round
+                ratio = f"{statistics.median(t / r for t, r in zip(times, results['torch'][0])):.2f}x"
+            print(f"{size:5d} {impl:>9} {median:9.3f} {min(times):7.3f} "
+                  f"{flops / median / 1e9:8.1f} {ratio:>9} {peak:8.0f}")
+    return 0
+
+
+def add_arguments(parser):
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512],
+                        help="square image sides in pixels (default: 256 512)")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="timed rounds per size, each running every implementation once (default 5)")
+    parser.add_argument("--impls", nargs="+", default=list(NUMPY_IMPLS),
+                        choices=list(NUMPY_IMPLS) + ["torch"],
+                        help="implementations to time (default: im2col winograd, plus torch if installed)")
+    parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
+    parser.add_argument("--matmul-sizes", type=int, nargs="*", default=[2048, 4096],
+                        help="n of the n x n matmul reference (default: 2048 4096)")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m nst_numpy.bench", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
