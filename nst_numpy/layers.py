@@ -56,6 +56,20 @@ def col2im(cols, x_shape, kh, kw, pad):
 # Convolution (stride 1, zero padding)
 # ---------------------------------------------------------------------------
 
+MAX_COLS_BYTES = 64 * 2**20   # largest column matrix built at once (see _row_bands)
+
+
+def _row_bands(C, kh, kw, H_out, W_out, itemsize):
+    """Ranges [y0, y1) of output rows whose column matrix takes at most MAX_COLS_BYTES.
+
+    At 512 x 512, conv1_2's whole column matrix would be 576 x 262144 floats (600 MB in
+    float32); in bands, memory stays bounded at any image size. Each band is still one
+    GEMM with thousands of columns, so BLAS runs at full speed.
+    """
+    rows = max(1, MAX_COLS_BYTES // (C * kh * kw * W_out * itemsize))
+    return [(y0, min(y0 + rows, H_out)) for y0 in range(0, H_out, rows)]
+
+
 def conv2d_forward(x, w, b, pad=None):
     """Convolution (cross-correlation, as in every deep learning library), stride 1.
 
@@ -68,6 +82,9 @@ def conv2d_forward(x, w, b, pad=None):
     which, with ``cols = im2col(x)`` and ``w`` flattened to ``(K, C*kh*kw)``, is one GEMM:
 
         F = W @ cols + b            F: (K, H_out*W_out)
+
+    On large images the columns are built for a band of output rows at a time (output
+    rows y0..y1 read padded input rows y0..y1+kh-2 only): one GEMM per band.
     """
     K, C, kh, kw = w.shape
     if x.ndim != 3 or x.shape[0] != C:
@@ -76,14 +93,19 @@ def conv2d_forward(x, w, b, pad=None):
             f"expected (C, H, W) with C = {C}")
     if pad is None:
         pad = kh // 2
-    cols = im2col(x, kh, kw, pad)
-    # F = W cols + b
-    out = w.reshape(K, -1) @ cols + b[:, None]
     H_out, W_out = x.shape[1] + 2 * pad - kh + 1, x.shape[2] + 2 * pad - kw + 1
+    x_padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
+    out = np.empty((K, H_out, W_out), dtype=np.result_type(x, w, b))
+    for y0, y1 in _row_bands(C, kh, kw, H_out, W_out, x.itemsize):
+        cols = im2col(x_padded[:, y0:y1 + kh - 1], kh, kw, 0)
+        # F = W cols   (the band's columns of F), written in place
+        np.matmul(w.reshape(K, -1), cols, out=out[:, y0:y1].reshape(K, -1))
+    # F = W cols + b
+    out += b[:, None, None]
     # The cache keeps x, not cols: cols is kh*kw times larger than x and the input
     # gradient does not need it (see conv2d_backward_input).
     cache = (x, w, pad)
-    return out.reshape(K, H_out, W_out), cache
+    return out, cache
 
 
 def conv2d_backward_input(dout, cache):
@@ -93,12 +115,20 @@ def conv2d_backward_input(dout, cache):
 
         dL/dcols = W^T @ dL/dF,     dx = col2im(dL/dcols)
 
+    in the same bands of output rows as the forward pass; a band's patches overlap the
+    next band's by kh - 1 input rows, where their contributions add.
     This is all that style transfer needs: it optimizes the pixels, never the weights.
     """
     x, w, pad = cache
     K, C, kh, kw = w.shape
-    dcols = w.reshape(K, -1).T @ dout.reshape(K, -1)
-    return col2im(dcols, x.shape, kh, kw, pad)
+    H_out, W_out = dout.shape[1:]
+    dx_padded = np.zeros((C, H_out + kh - 1, W_out + kw - 1), dtype=np.result_type(w, dout))
+    for y0, y1 in _row_bands(C, kh, kw, H_out, W_out, dout.itemsize):
+        # dL/dcols = W^T dL/dF   (the band's columns)
+        dcols = w.reshape(K, -1).T @ dout[:, y0:y1].reshape(K, -1)
+        dx_padded[:, y0:y1 + kh - 1] += col2im(dcols, (C, y1 - y0 + kh - 1, W_out + kw - 1), kh, kw, 0)
+    H, W = x.shape[1:]
+    return dx_padded[:, pad:pad + H, pad:pad + W]
 
 
 def conv2d_backward(dout, cache):

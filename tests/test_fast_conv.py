@@ -165,3 +165,21 @@ def test_vgg_winograd_image_gradient_matches_finite_differences():
     dx = model.backward({"relu3_1": g})
     result = check_gradient(loss, x, dx, num_samples=30, tol=1e-6, seed=12)
     assert result, str(result)
+
+
+@pytest.mark.parametrize("shape,kernel,pad", [((3, 7, 6), 3, 1), ((2, 9, 5), 5, 2), ((4, 6, 5), 3, 0)])
+def test_im2col_row_bands_give_the_same_result_as_one_band(monkeypatch, shape, kernel, pad):
+    """The plain conv builds its columns in bands of output rows when they would be large;
+    force one row per band and compare with a single band (forward and input gradient)."""
+    rng = np.random.default_rng(13)
+    x = rng.normal(size=shape)
+    w = rng.normal(size=(4, shape[0], kernel, kernel))
+    b = rng.normal(size=4)
+    out, cache = L.conv2d_forward(x, w, b, pad=pad)
+    dout = rng.normal(size=out.shape)
+    dx = L.conv2d_backward_input(dout, cache)
+    monkeypatch.setattr(L, "MAX_COLS_BYTES", 1)
+    assert len(L._row_bands(shape[0], kernel, kernel, *out.shape[1:], x.itemsize)) == out.shape[1]
+    out_banded, cache_banded = L.conv2d_forward(x, w, b, pad=pad)
+    assert rel_err(out_banded, out) < 1e-13
+    assert rel_err(L.conv2d_backward_input(dout, cache_banded), dx) < 1e-13
