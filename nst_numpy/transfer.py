@@ -34,7 +34,7 @@ STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 INITS = ("content", "noise", "style")
 PRESERVE_COLOR = (None, "luminance", "histogram")
 # beta = STYLE_PER_POSITION * M_l at the first content layer: see default_beta.
-STYLE_PER_POSITION = 10.0
+STYLE_PER_POSITION = 5.0
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -251,7 +251,7 @@ class StylizeResult:
 
 def stylize(content, style, *, model=None, size=512, iterations=300, optimizer="lbfgs",
             lr=None, content_layers=CONTENT_LAYERS, style_layers=STYLE_LAYERS,
-            layer_weights=None, alpha=1.0, beta=None, tv_weight=1e-3, style_blend=None,
+            layer_weights=None, alpha=1.0, beta=None, tv_weight=10.0, style_blend=None,
             style_scale=1.0, preserve_color=None, init="content", seed=0, pooling="max",
             weights=None, conv_impl="winograd", callback=None, progress=False, dtype=np.float32):
     """Neural style transfer: paint ``content`` in the style of ``style``.

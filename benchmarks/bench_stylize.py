@@ -1,0 +1,75 @@
+"""Wall time of a whole style transfer: ``stylize`` with L-BFGS on the quiz's images.
+
+    python benchmarks/bench_stylize.py --sizes 256 512 --iterations 300 --out /work/out
+
+Content: ``green_sea_turtle.jpg``, style: ``great_wave.jpg`` (from ``../shared/data/images``
+beside the repository, or ``--images``). For each size it first times one objective
+evaluation (forward + backward) with each convolution, interleaved, then runs ``stylize``
+with the faster one (or ``--conv-impl``) and prints the wall time, iterations, evaluations
+and final loss; the pictures go to ``--out`` as ``stylize_<size>.png``.
+On a shared machine the times are noisy: compare ratios from one run, not across runs.
+"""
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from nst_numpy import image as im
+from nst_numpy import transfer
+
+IMAGES = Path(__file__).resolve().parents[2] / "shared" / "data" / "images"
+
+
+def time_evaluation(models, content, style, size, repeats=2):
+    """Seconds per objective evaluation for each model, best of ``repeats``, interleaved."""
+    best = {name: float("inf") for name in models}
+    for _ in range(repeats):
+        for name, model in models.items():
+            # iterations=1 of L-BFGS costs about two evaluations; time them via the result.
+            result = transfer.stylize(content, style, model=model, size=size, iterations=1)
+            best[name] = min(best[name], result.seconds / result.evaluations)
+    return best
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    parser.add_argument("--iterations", type=int, default=300)
+    parser.add_argument("--images", default=str(IMAGES))
+    parser.add_argument("--out", default="/work/out")
+    parser.add_argument("--conv-impl", choices=["im2col", "winograd"],
+                        help="skip the comparison and use this convolution")
+    args = parser.parse_args(argv)
+
+    content = os.path.join(args.images, "green_sea_turtle.jpg")
+    style = os.path.join(args.images, "great_wave.jpg")
+    os.makedirs(args.out, exist_ok=True)
+    models = {impl: transfer.default_model(conv_impl=impl) for impl in ("im2col", "winograd")}
+    print(f"numpy {np.__version__}, {os.cpu_count()} cpus, load average {os.getloadavg()}",
+          flush=True)
+    for size in args.sizes:
+        impl = args.conv_impl
+        if impl is None:
+            per_eval = time_evaluation(models, content, style, size)
+            impl = min(per_eval, key=per_eval.get)
+            print(f"{size}px: seconds per evaluation " +
+                  ", ".join(f"{k} {v:.2f}" for k, v in per_eval.items()) +
+                  f"; im2col/winograd = {per_eval['im2col'] / per_eval['winograd']:.2f}",
+                  flush=True)
+        start = time.perf_counter()
+        result = transfer.stylize(content, style, model=models[impl], size=size,
+                                  iterations=args.iterations, progress=True)
+        wall = time.perf_counter() - start
+        path = im.save_image(result.image, os.path.join(args.out, f"stylize_{size}.png"))
+        print(f"{size}px {impl}: {wall:.0f} s wall ({result.seconds:.0f} s optimising), "
+              f"{result.iterations} iterations, {result.evaluations} evaluations, "
+              f"final loss {result.loss:.4g} (content {result.history['content'][-1]:.3g}, "
+              f"style {result.history['style'][-1]:.3g}, tv {result.history['tv'][-1]:.3g}); "
+              f"{result.message}; wrote {path}; load average {os.getloadavg()}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
