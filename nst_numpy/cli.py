@@ -70,6 +70,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.handler(args) or 0
+    except BrokenPipeError:
+        # The reader went away (`nst-numpy weights info | head`): not an error of ours.
+        sys.stderr.close()
+        return 0
     except (ValueError, OSError) as error:
         print(f"nst-numpy {args.command}: error: {error}", file=sys.stderr)
         return 2
