@@ -28,9 +28,10 @@ reuses the forward with that kernel:
 
     dx[c, y, x] = sum_{k,i,j} w[k, c, 2 - i, 2 - j] * dout_padded[k, y + i, x + j]
 
-Images are processed in bands of about ``TILES_PER_BAND`` tiles: the working memory
-(transformed tiles, 96 (C + K) bytes per tile in float32) stays bounded whatever the
-image size, and the band is still wide enough for an efficient GEMM.
+Images are processed in bands of tile rows whose working memory (transformed tiles:
+96 (C + K) bytes per tile in float32) stays under ``BAND_BYTES`` whatever the image size.
+Bands are few and wide: every GEMM call has a fixed cost (waking the BLAS threads), and
+a band of thousands of tiles keeps the 16 GEMMs efficient.
 """
 
 import numpy as np
@@ -49,7 +50,7 @@ A_T = np.array([[1, 1, 1, 0],
                 [0, 1, -1, -1]], dtype=np.float64)
 M_OUT = A_T.shape[0]     # m = 2 outputs per tile side
 ALPHA = B_T.shape[0]     # alpha = m + 3 - 1 = 4 inputs per tile side
-TILES_PER_BAND = 1024    # tiles per batched GEMM: measured flat from 512 to 2048
+BAND_BYTES = 32 * 2**20  # working memory of one band (benchmarks/bench_layers.py)
 
 
 def kernel_transform(w):
@@ -119,7 +120,7 @@ def _band(xp, u, th, tw, out):
     _combine(A_T, [y1[:, j] for j in range(ALPHA)], tiles)
 
 
-def conv3x3(x, u, tiles_per_band=TILES_PER_BAND):
+def conv3x3(x, u, band_bytes=BAND_BYTES):
     """Stride-1, pad-1 3x3 correlation of x (C, H, W) with a transformed kernel u.
 
     u: (alpha^2, K, C) from :func:`kernel_transform`. Returns (K, H, W), no bias.
@@ -133,7 +134,10 @@ def conv3x3(x, u, tiles_per_band=TILES_PER_BAND):
     xp = np.zeros((C, m * th_all + 2, m * tw + 2), dtype=x.dtype)
     xp[:, 1:H + 1, 1:W + 1] = x
     out = np.empty((K, m * th_all, m * tw), dtype=x.dtype)
-    band = max(1, min(th_all, tiles_per_band // tw))   # tile rows per band
+    # Bytes per tile row of the band's buffers: V and M (alpha^2 per tile and channel)
+    # and the two half-transformed arrays (alpha * m).
+    per_row = x.itemsize * tw * (ALPHA * ALPHA + ALPHA * m) * (C + K)
+    band = max(1, min(th_all, band_bytes // per_row))   # tile rows per band
     for t0 in range(0, th_all, band):
         th = min(band, th_all - t0)
         _band(xp[:, m * t0:m * (t0 + th) + 2], u, th, tw, out[:, m * t0:m * (t0 + th)])
