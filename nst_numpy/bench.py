@@ -14,8 +14,10 @@ of its iterations minus its resident set at the end of its setup (libraries, wei
 """
 
 import argparse
+import importlib.metadata
 import importlib.util
 import multiprocessing
+import os
 import resource
 import statistics
 import sys
@@ -112,8 +114,11 @@ def _torch_step(weights):
         np.random.default_rng(1).standard_normal((1, 3, size, size), dtype=np.float32))
 
 
-def _worker(conn, impl, size):
+def _worker(conn, impl, size, threads):
     """Set up one implementation, then run one iteration per "run" message."""
+    if impl == "torch" and threads:
+        import torch
+        torch.set_num_threads(threads)
     weights = random_weights()
     step, make_input = _torch_step(weights) if impl == "torch" else _numpy_step(impl, weights)
     step(make_input(32))                    # warm-up: libraries, kernel transforms
@@ -128,15 +133,25 @@ def _worker(conn, impl, size):
     conn.close()
 
 
-def measure(size, impls, repeats):
-    """{impl: (list of times in s, peak extra MB)} for one image size, interleaved."""
+def measure(size, impls, repeats, threads=None):
+    """{impl: (list of times in s, peak extra MB)} for one image size, interleaved.
+
+    threads: BLAS / PyTorch threads of each worker (default: the libraries' own choice).
+    """
     ctx = multiprocessing.get_context("spawn")
     workers = {}
-    for impl in impls:
-        parent, child = ctx.Pipe()
-        process = ctx.Process(target=_worker, args=(child, impl, size), daemon=True)
-        process.start()
-        workers[impl] = (process, parent)
+    saved = dict(os.environ)
+    if threads:   # read by OpenBLAS when a fresh worker imports NumPy
+        os.environ.update({var: str(threads) for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")})
+    try:
+        for impl in impls:
+            parent, child = ctx.Pipe()
+            process = ctx.Process(target=_worker, args=(child, impl, size, threads), daemon=True)
+            process.start()
+            workers[impl] = (process, parent)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     try:
         for impl, (_, conn) in workers.items():
             if conn.recv() != "ready":
@@ -177,9 +192,9 @@ def run(args):
             raise ValueError(f"--sizes {size}: VGG19 needs at least 32 px to reach {LAST_LAYER}")
     versions = f"numpy {np.__version__}"
     if "torch" in impls:
-        import torch
-        versions += f", torch {torch.__version__} ({torch.get_num_threads()} threads)"
-    print(f"{versions}, {multiprocessing.cpu_count()} CPUs")
+        versions += f", torch {importlib.metadata.version('torch')}"
+    threads = f"{args.threads} threads per worker" if args.threads else "default threads"
+    print(f"{versions}, {multiprocessing.cpu_count()} CPUs, {threads}")
     for n in args.matmul_sizes:
         print(f"numpy.matmul float32 {n}x{n}: {matmul_gflops(n):.0f} GFLOP/s (best of 3)")
     print(f"VGG19 forward + backward-to-input through {LAST_LAYER}, float32, "
@@ -187,7 +202,7 @@ def run(args):
     header = f"{'size':>5} {'impl':>9} {'median s':>9} {'min s':>7} {'GFLOP/s':>8} {'vs torch':>9} {'peak MB':>8}"
     print(header)
     for size in args.sizes:
-        results = measure(size, impls, args.repeats)
+        results = measure(size, impls, args.repeats, args.threads)
         flops = conv_flops(size)
         for impl, (times, peak) in results.items():
             median = statistics.median(times)
@@ -209,6 +224,8 @@ def add_arguments(parser):
                         choices=list(NUMPY_IMPLS) + ["torch"],
                         help="implementations to time (default: im2col winograd, plus torch if installed)")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="BLAS and PyTorch threads in each worker (default: the libraries' choice)")
     parser.add_argument("--matmul-sizes", type=int, nargs="*", default=[2048, 4096],
                         help="n of the n x n matmul reference (default: 2048 4096)")
 
