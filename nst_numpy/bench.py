@@ -25,6 +25,7 @@ import time
 
 import numpy as np
 
+from . import winograd
 from .vgg import VGG, conv_shapes
 
 LAST_LAYER = "relu5_1"
@@ -119,6 +120,8 @@ def _worker(conn, impl, size, threads):
     if impl == "torch" and threads:
         import torch
         torch.set_num_threads(threads)
+    if threads:
+        winograd.THREADS = threads
     weights = random_weights()
     step, make_input = _torch_step(weights) if impl == "torch" else _numpy_step(impl, weights)
     step(make_input(32))                    # warm-up: libraries, kernel transforms
@@ -225,7 +228,8 @@ def add_arguments(parser):
                         help="implementations to time (default: im2col winograd, plus torch if installed)")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
     parser.add_argument("--threads", type=int, default=None,
-                        help="BLAS and PyTorch threads in each worker (default: the libraries' choice)")
+                        help="BLAS, PyTorch and Winograd-band threads in each worker "
+                             "(default: the libraries' choice)")
     parser.add_argument("--matmul-sizes", type=int, nargs="*", default=[2048, 4096],
                         help="n of the n x n matmul reference (default: 2048 4096)")
 

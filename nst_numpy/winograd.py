@@ -34,6 +34,9 @@ Bands are few and wide: every GEMM call has a fixed cost (waking the BLAS thread
 a band of thousands of tiles keeps the 16 GEMMs efficient.
 """
 
+from concurrent.futures import ThreadPoolExecutor
+import os
+
 import numpy as np
 
 # F(2x2, 3x3): 4x4 input tiles, 2x2 output tiles. The data transforms B^T and A^T hold
@@ -51,6 +54,7 @@ A_T = np.array([[1, 1, 1, 0],
 M_OUT = A_T.shape[0]     # m = 2 outputs per tile side
 ALPHA = B_T.shape[0]     # alpha = m + 3 - 1 = 4 inputs per tile side
 BAND_BYTES = 32 * 2**20  # working memory of one band (benchmarks/bench_layers.py)
+THREADS = min(4, os.cpu_count() or 1)   # bands at once, each with its own buffers (conv3x3)
 
 
 def kernel_transform(w):
@@ -120,11 +124,15 @@ def _band(xp, u, th, tw, out):
     _combine(A_T, [y1[:, j] for j in range(ALPHA)], tiles)
 
 
-def conv3x3(x, u, band_bytes=BAND_BYTES):
+def conv3x3(x, u, band_bytes=BAND_BYTES, threads=None):
     """Stride-1, pad-1 3x3 correlation of x (C, H, W) with a transformed kernel u.
 
     u: (alpha^2, K, C) from :func:`kernel_transform`. Returns (K, H, W), no bias.
+    threads: bands processed at once (default: the module's ``THREADS``). NumPy's
+    elementwise transforms run on one core; bands in parallel threads (NumPy releases the
+    GIL) put every core to work on them.
     """
+    threads = threads or THREADS
     C, H, W = x.shape
     K = u.shape[1]
     m = M_OUT
@@ -137,10 +145,19 @@ def conv3x3(x, u, band_bytes=BAND_BYTES):
     # Bytes per tile row of the band's buffers: V and M (alpha^2 per tile and channel)
     # and the two half-transformed arrays (alpha * m).
     per_row = x.itemsize * tw * (ALPHA * ALPHA + ALPHA * m) * (C + K)
-    band = max(1, min(th_all, band_bytes // per_row))   # tile rows per band
-    for t0 in range(0, th_all, band):
+    band = max(1, min(-(-th_all // threads), band_bytes // per_row))   # tile rows per band
+
+    def run(t0):
         th = min(band, th_all - t0)
         _band(xp[:, m * t0:m * (t0 + th) + 2], u, th, tw, out[:, m * t0:m * (t0 + th)])
+
+    starts = range(0, th_all, band)
+    if threads > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(run, starts))
+    else:
+        for t0 in starts:
+            run(t0)
     return out[:, :H, :W]
 
 

@@ -77,12 +77,14 @@ def test_backward_input_matches_finite_differences():
 
 @pytest.mark.parametrize("band_bytes", [1, 40000, 80000])
 def test_bands_give_the_same_result_as_one_band(band_bytes):
-    """Bands of tile rows (bounded memory) cover the image exactly once, odd sides included."""
+    """Bands of tile rows (bounded memory), one after the other or in parallel threads,
+    cover the image exactly once, odd sides included."""
     x, w, _ = random_conv((4, 5, 23, 11), seed=5)
     u = winograd.kernel_transform(w)
-    whole = winograd.conv3x3(x, u, band_bytes=2**30)
-    banded = winograd.conv3x3(x, u, band_bytes=band_bytes)  # 1, 3, 7 of 12 tile rows per band
-    assert rel_err(banded, whole) < 1e-13
+    whole = winograd.conv3x3(x, u, band_bytes=2**30, threads=1)
+    for threads in (1, 3):
+        banded = winograd.conv3x3(x, u, band_bytes=band_bytes, threads=threads)  # 1, 3, 7 of 12 rows
+        assert rel_err(banded, whole) < 1e-13
     assert rel_err(whole, L.conv2d_forward(x, w, np.zeros(5))[0]) < REL_TOL_FLOAT64
 
 
