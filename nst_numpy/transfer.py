@@ -137,6 +137,8 @@ class Objective:
     def __call__(self, x):
         self.evaluations += 1
         F = self.model.forward(x, self.layers)
+        # The two terms alone, for the history; total_loss recomputes them with the
+        # gradients (the extra Gram matrices cost a few percent of the conv passes).
         L_content, _ = losses.content_loss(F, self.P)
         L_style, _ = losses.style_loss(F, self.A, self.layer_weights)
         # (7)  L = alpha L_content + beta L_style, and its dL/dF^l at every layer (Q6)
@@ -285,6 +287,8 @@ def stylize(content, style, *, model=None, size=512, iterations=300, optimizer="
         raise ValueError(f"unknown init {init!r}; choose one of {INITS}")
     if preserve_color not in PRESERVE_COLOR:
         raise ValueError(f"unknown preserve_color {preserve_color!r}; choose one of {PRESERVE_COLOR}")
+    if size is not None and int(size) < 1:
+        raise ValueError(f"size must be a positive number of pixels, got {size}")
     if int(iterations) < 1:
         raise ValueError(f"iterations must be at least 1, got {iterations}")
     for name, value in (("alpha", alpha), ("beta", 0.0 if beta is None else beta),
