@@ -6,7 +6,8 @@ Content: ``green_sea_turtle.jpg``, style: ``great_wave.jpg`` (from ``../shared/d
 beside the repository, or ``--images``). For each size it first times one objective
 evaluation (forward + backward) with each convolution, interleaved, then runs ``stylize``
 with the faster one (or ``--conv-impl``) and prints the wall time, iterations, evaluations
-and final loss; the pictures go to ``--out`` as ``stylize_<size>.png``.
+and final loss; the pictures go to ``--out`` as ``stylize_<size>.png`` (and every
+``--save-every`` iterations to ``stylize_<size>_partial.png``).
 On a shared machine the times are noisy: compare ratios from one run, not across runs.
 """
 
@@ -42,6 +43,8 @@ def main(argv=None):
     parser.add_argument("--out", default="/work/out")
     parser.add_argument("--conv-impl", choices=["im2col", "winograd"],
                         help="skip the comparison and use this convolution")
+    parser.add_argument("--save-every", type=int, default=25,
+                        help="also write stylize_<size>_partial.png every N iterations")
     args = parser.parse_args(argv)
 
     content = os.path.join(args.images, "green_sea_turtle.jpg")
@@ -59,9 +62,16 @@ def main(argv=None):
                   ", ".join(f"{k} {v:.2f}" for k, v in per_eval.items()) +
                   f"; im2col/winograd = {per_eval['im2col'] / per_eval['winograd']:.2f}",
                   flush=True)
+        partial = os.path.join(args.out, f"stylize_{size}_partial.png")
+
+        def save_partial(state):
+            if state.iteration % args.save_every == 0:
+                im.save_image(state.image(), partial)
+
         start = time.perf_counter()
         result = transfer.stylize(content, style, model=models[impl], size=size,
-                                  iterations=args.iterations, progress=True)
+                                  iterations=args.iterations, progress=True,
+                                  callback=save_partial)
         wall = time.perf_counter() - start
         path = im.save_image(result.image, os.path.join(args.out, f"stylize_{size}.png"))
         print(f"{size}px {impl}: {wall:.0f} s wall ({result.seconds:.0f} s optimising), "

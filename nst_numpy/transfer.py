@@ -35,6 +35,10 @@ INITS = ("content", "noise", "style")
 PRESERVE_COLOR = (None, "luminance", "histogram")
 # beta = STYLE_PER_POSITION * M_l at the first content layer: see default_beta.
 STYLE_PER_POSITION = 5.0
+# The convolution stylize uses unless told: on this project's 2-core machine the plain
+# im2col path measured faster than Winograd for a whole evaluation (256 px: 0.67x the
+# time; benchmarks/bench_stylize.py prints the ratio). Flip it when that changes.
+DEFAULT_CONV_IMPL = "im2col"
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -207,9 +211,9 @@ def _is_interactive(stream):
 # stylize
 # ---------------------------------------------------------------------------
 
-def default_model(weights=None, pooling="max", conv_impl="winograd"):
+def default_model(weights=None, pooling="max", conv_impl=DEFAULT_CONV_IMPL):
     """VGG19 with ImageNet weights from ``weights`` (None: the shipped file), ``pooling``
-    ("max"/"avg") and ``conv_impl`` ("winograd", the fast path, or "im2col")."""
+    ("max"/"avg") and ``conv_impl`` ("im2col" or "winograd")."""
     _, params = load_weights(weights, arch="vgg19")
     return VGG.vgg19(params, pooling=pooling, conv_impl=conv_impl)
 
@@ -255,14 +259,14 @@ def stylize(content, style, *, model=None, size=512, iterations=300, optimizer="
             lr=None, content_layers=CONTENT_LAYERS, style_layers=STYLE_LAYERS,
             layer_weights=None, alpha=1.0, beta=None, tv_weight=10.0, style_blend=None,
             style_scale=1.0, preserve_color=None, init="content", seed=0, pooling="max",
-            weights=None, conv_impl="winograd", callback=None, progress=False, dtype=np.float32):
+            weights=None, conv_impl=DEFAULT_CONV_IMPL, callback=None, progress=False, dtype=np.float32):
     """Neural style transfer: paint ``content`` in the style of ``style``.
 
     content: a path, PIL image or uint8 RGB array; None synthesises a texture of ``style``.
     style: one image or a list of them (blended by ``style_blend``, default equal).
     model: a :class:`nst_numpy.vgg.VGG`; default: VGG19 from ``weights`` (a weight file;
-    None for the shipped one), ``pooling`` ("max"/"avg") and ``conv_impl`` ("winograd",
-    the fast path, or "im2col").
+    None for the shipped one), ``pooling`` ("max"/"avg") and ``conv_impl`` ("im2col" or
+    "winograd"; default :data:`DEFAULT_CONV_IMPL`).
     size: longest side of the output in pixels (None keeps the content image's size).
     iterations: optimizer iterations; optimizer: "lbfgs" (default), "adam" or "gd"
     (lr: step size for adam/gd, default 10 and 1).
