@@ -180,7 +180,7 @@ class Progress:
         self.stream = stream if stream is not None else sys.stderr
         self.inline = _is_interactive(self.stream)
         self.every = every or (1 if self.inline else max(1, iterations // 10))
-        self.start = time.perf_counter()
+        self.start, self.width = time.perf_counter(), 0
 
     def __call__(self, state):
         k = state.iteration
@@ -191,7 +191,12 @@ class Progress:
                 f"loss {state.losses.total:.4g}  content {state.losses.content:.4g}  "
                 f"style {state.losses.style:.4g}  tv {state.losses.tv:.4g}  "
                 f"{elapsed:.1f}s ({elapsed / k:.2f}s/it)")
-        self.stream.write(("\r" + line + "\x1b[K") if self.inline else line + "\n")
+        if self.inline:
+            # Pad to the longest line so far: a shorter line fully covers the previous one.
+            self.width = max(self.width, len(line))
+            self.stream.write("\r" + line.ljust(self.width))
+        else:
+            self.stream.write(line + "\n")
         self.stream.flush()
 
     def close(self):

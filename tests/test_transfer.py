@@ -225,3 +225,21 @@ def test_bad_options_are_one_line_errors(vgg19, kwargs, match):
 def test_missing_image_is_a_clear_error(vgg19, tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         transfer.stylize(tmp_path / "nope.jpg", STYLE, model=vgg19, size=24, iterations=1)
+
+
+def test_progress_rewrites_one_line_on_a_terminal():
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    progress = transfer.Progress(3, stream=stream)
+    for k, total in ((1, 12345.0), (2, 9.0), (3, 8.0)):
+        progress(transfer.IterationState(k, transfer.Losses(total, 1.0, 2.0, 3.0), None))
+    progress.close()
+    lines = stream.getvalue().split("\r")[1:]
+    assert len(lines) == 3 and stream.getvalue().count("\n") == 1
+    assert "iter 3/3" in lines[-1] and "loss 8 " in lines[-1]
+    assert len(lines[1]) >= len(lines[0])      # a shorter line is padded over the longer one
