@@ -56,7 +56,7 @@ def col2im(cols, x_shape, kh, kw, pad):
 # Convolution (stride 1, zero padding)
 # ---------------------------------------------------------------------------
 
-MAX_COLS_BYTES = 64 * 2**20   # largest column matrix built at once (see _row_bands)
+MAX_COLS_BYTES = 16 * 2**20   # largest column matrix built at once (see _row_bands)
 
 
 def _row_bands(C, kh, kw, H_out, W_out, itemsize):
