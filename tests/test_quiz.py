@@ -185,3 +185,29 @@ def test_relu_mask_zeroes_the_gradient_where_the_preactivation_is_negative(small
     assert negative.any() and (~negative).any()
     assert np.all(grad_pre[negative] == 0)
     assert np.all(grad_pre[~negative] == 1)
+
+
+# --- Q11, erratum 7: the content image is used once -----------------------------------
+
+def test_q11_content_image_goes_through_the_network_once(rng):
+    # The quiz says the content image is re-read at every iteration. Gatys' algorithm
+    # computes P^l once; with init="noise" the content image is never the iterate either.
+    from conftest import random_vgg_weights
+    from nst_numpy import image, stylize, vgg
+
+    class RecordingVGG(vgg.VGG):
+        def forward(self, x, layers):
+            self.inputs.append(np.array(x))
+            return super().forward(x, layers)
+
+    model = RecordingVGG(random_vgg_weights(), pooling="avg")
+    model.inputs = []
+    content = rng.integers(0, 256, size=(32, 32, 3), dtype=np.uint8)
+    style = rng.integers(0, 256, size=(32, 32, 3), dtype=np.uint8)
+    result = stylize(content, style, model=model, size=None, iterations=3, init="noise")
+
+    content_x = image.preprocess(content)
+    uses = sum(np.array_equal(x, content_x) for x in model.inputs)
+    assert uses == 1
+    assert len(model.inputs) > 3          # the iterations did run the network
+    assert len(result.history["total"]) >= 1
