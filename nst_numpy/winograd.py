@@ -35,7 +35,6 @@ a band of thousands of tiles keeps the 16 GEMMs efficient.
 """
 
 from concurrent.futures import ThreadPoolExecutor
-import os
 
 import numpy as np
 
@@ -54,7 +53,10 @@ A_T = np.array([[1, 1, 1, 0],
 M_OUT = A_T.shape[0]     # m = 2 outputs per tile side
 ALPHA = B_T.shape[0]     # alpha = m + 3 - 1 = 4 inputs per tile side
 BAND_BYTES = 32 * 2**20  # working memory of one band (benchmarks/bench_layers.py)
-THREADS = min(4, os.cpu_count() or 1)   # bands at once, each with its own buffers (conv3x3)
+# Bands at once (conv3x3). 1 by default: BLAS already runs each GEMM on every core, and
+# threads on top of its threads oversubscribe the cores (measured: docs/benchmarks.md).
+# With OPENBLAS_NUM_THREADS=1, set it to the number of cores.
+THREADS = 1
 
 
 def kernel_transform(w):
