@@ -206,7 +206,8 @@ class Progress:
 
 
 def _is_interactive(stream):
-    if "ipykernel" in sys.modules:
+    # Jupyter's cell output (ipykernel's OutStream) renders a carriage return in place.
+    if type(stream).__module__.startswith("ipykernel"):
         return True
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
