@@ -34,11 +34,11 @@ STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 INITS = ("content", "noise", "style")
 PRESERVE_COLOR = (None, "luminance", "histogram")
 # beta = STYLE_PER_POSITION * M_l at the first content layer: see default_beta.
-STYLE_PER_POSITION = 5.0
-# The convolution stylize uses unless told: on this project's 2-core machine the plain
-# im2col path measured faster than Winograd for a whole evaluation (256 px: 0.67x the
-# time; benchmarks/bench_stylize.py prints the ratio). Flip it when that changes.
-DEFAULT_CONV_IMPL = "im2col"
+STYLE_PER_POSITION = 0.3
+# The convolution stylize uses unless told: the fast path. A whole evaluation at 256 px
+# took 1.16x as long with im2col as with Winograd on the project's idle 2-core machine
+# (benchmarks/bench_stylize.py prints this ratio for each size it runs).
+DEFAULT_CONV_IMPL = "winograd"
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -101,14 +101,17 @@ def _normalised_blend(blend, n):
     return [b / sum(blend) for b in blend]
 
 
-def default_beta(model, output_shape, content_layers=CONTENT_LAYERS, ratio=STYLE_PER_POSITION):
+def default_beta(model, output_shape, content_layers=CONTENT_LAYERS, ratio=None):
     """A style weight beta (with alpha = 1) that balances content and style at any size.
 
     L_content = 1/2 sum (F - P)^2 sums over the M_l positions of the content layer, so it
     grows with the image's area, while E_l divides by M_l^2 and does not. Scaling beta
     with M_l keeps their balance, so one ratio suits every output size:
     beta = ratio * M_l, M_l = H_l W_l at the first content layer (relu4_2 by default).
+    ratio: default :data:`STYLE_PER_POSITION` (0.3: at 256 px the turtle stays clear under
+    the Great Wave's strokes; 1 and 5 bury it in waves).
     """
+    ratio = STYLE_PER_POSITION if ratio is None else ratio
     layer = content_layers[0] if content_layers else CONTENT_LAYERS[0]
     return ratio * _positions(model, output_shape, [layer])[layer]
 
