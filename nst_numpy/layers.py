@@ -177,25 +177,19 @@ def relu_backward(dout, cache):
 # 2x2 pooling, stride 2
 # ---------------------------------------------------------------------------
 
-def _windows(x):
-    """(C, H, W) -> (C, H//2, W//2, 4): the four entries of every 2x2 window.
+# The four entries of a 2x2 window, in row-major order: (row, column) offsets.
+WINDOW_OFFSETS = ((0, 0), (0, 1), (1, 0), (1, 1))
 
-    An odd last row or column is dropped (floor), as VGG does.
+
+def _window_entries(x):
+    """The four entries of every 2x2 window of x (C, H, W): four strided views, no copy.
+
+    Entry k of window (y, x) is ``x[:, 2y + i, 2x + j]`` with ``(i, j) = WINDOW_OFFSETS[k]``;
+    each view has shape (C, H//2, W//2). An odd last row or column lies in no window
+    (floor, as VGG does).
     """
-    C, H, W = x.shape
-    Ho, Wo = H // 2, W // 2
-    blocks = x[:, :2 * Ho, :2 * Wo].reshape(C, Ho, 2, Wo, 2)
-    return blocks.transpose(0, 1, 3, 2, 4).reshape(C, Ho, Wo, 4)
-
-
-def _unwindows(d, x_shape):
-    """Adjoint of :func:`_windows`: (C, Ho, Wo, 4) -> (C, H, W), zeros where dropped."""
-    C, H, W = x_shape
-    Ho, Wo = H // 2, W // 2
-    dx = np.zeros(x_shape, dtype=d.dtype)
-    dx[:, :2 * Ho, :2 * Wo] = (d.reshape(C, Ho, Wo, 2, 2)
-                               .transpose(0, 1, 3, 2, 4).reshape(C, 2 * Ho, 2 * Wo))
-    return dx
+    Ho, Wo = x.shape[1] // 2, x.shape[2] // 2
+    return [x[:, i:2 * Ho:2, j:2 * Wo:2] for i, j in WINDOW_OFFSETS]
 
 
 def max_pool_forward(x):
@@ -203,20 +197,26 @@ def max_pool_forward(x):
 
     out[c, y, x] = max of the window x[c, 2y:2y+2, 2x:2x+2].
     """
-    windows = _windows(x)
-    # The first maximum in row-major window order wins: the gradient goes to that one
-    # entry only, even when several entries tie. Stored as uint8 (0..3), 8x less than int64.
-    argmax = windows.argmax(axis=-1).astype(np.uint8)
-    out = np.take_along_axis(windows, argmax[..., None], axis=-1)[..., 0]
-    return out, (argmax, x.shape)
+    a, b, c, d = _window_entries(x)
+    top, bottom = np.maximum(a, b), np.maximum(c, d)
+    out = np.maximum(top, bottom)
+    # Which entry (0..3) is the maximum. Only a strictly larger entry takes over, so on a
+    # tie the first in row-major order wins and gets the whole gradient. uint8: 8x less
+    # memory than int64.
+    first = (b > a).view(np.uint8)
+    first_bottom = (d > c).view(np.uint8) + np.uint8(2)
+    np.copyto(first, first_bottom, where=bottom > top)
+    return out, (first, x.shape)
 
 
 def max_pool_backward(dout, cache):
     """dx is dout at the position of each window's (first) maximum, zero elsewhere."""
-    argmax, x_shape = cache
-    d = np.zeros(argmax.shape + (4,), dtype=dout.dtype)
-    np.put_along_axis(d, argmax[..., None], dout[..., None], axis=-1)
-    return _unwindows(d, x_shape)
+    first, x_shape = cache
+    dx = np.zeros(x_shape, dtype=dout.dtype)
+    for k, entry in enumerate(_window_entries(dx)):
+        # dL/dx_k = dL/dy where entry k is the window's maximum, else 0
+        np.multiply(dout, first == k, out=entry)
+    return dx
 
 
 def avg_pool_forward(x):
@@ -224,11 +224,15 @@ def avg_pool_forward(x):
 
     out[c, y, x] = 1/4 * sum of the window x[c, 2y:2y+2, 2x:2x+2].
     """
-    return _windows(x).mean(axis=-1), x.shape
+    a, b, c, d = _window_entries(x)
+    return (a + b + c + d) / 4, x.shape
 
 
 def avg_pool_backward(dout, cache):
     """dx = dout / 4 spread over each window; zero on a dropped odd row or column."""
     x_shape = cache
-    d = np.broadcast_to((dout / 4)[..., None], dout.shape + (4,))
-    return _unwindows(d, x_shape)
+    dx = np.zeros(x_shape, dtype=dout.dtype)
+    quarter = dout / 4
+    for entry in _window_entries(dx):
+        entry[...] = quarter
+    return dx
