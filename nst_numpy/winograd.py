@@ -34,9 +34,9 @@ Bands are few and wide: every GEMM call has a fixed cost (waking the BLAS thread
 a band of thousands of tiles keeps the 16 GEMMs efficient.
 """
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
+
+from .parallel import map_bands, usable_cores
 
 # F(2x2, 3x3): 4x4 input tiles, 2x2 output tiles. The data transforms B^T and A^T hold
 # only 0 and +-1 (exact additions, at least two terms per row); G holds +-1/2.
@@ -53,10 +53,12 @@ A_T = np.array([[1, 1, 1, 0],
 M_OUT = A_T.shape[0]     # m = 2 outputs per tile side
 ALPHA = B_T.shape[0]     # alpha = m + 3 - 1 = 4 inputs per tile side
 BAND_BYTES = 32 * 2**20  # working memory of one band (benchmarks/bench_layers.py)
-# Bands at once (conv3x3). 1 by default: BLAS already runs each GEMM on every core, and
-# threads on top of its threads oversubscribe the cores (measured: docs/benchmarks.md).
-# With OPENBLAS_NUM_THREADS=1, set it to the number of cores.
-THREADS = 1
+# Bands computed at once, each in its own thread with single-threaded BLAS
+# (:mod:`nst_numpy.parallel`): the elementwise transforms then run on every core too.
+THREADS = usable_cores()
+# Below this many tiles per thread, one band with multithreaded BLAS is faster (16 x 16
+# images and smaller: thread start-up and small single-threaded GEMMs; docs/benchmarks.md).
+MIN_TILES_PER_THREAD = 256
 
 
 def kernel_transform(w):
@@ -130,15 +132,17 @@ def conv3x3(x, u, band_bytes=BAND_BYTES, threads=None):
     """Stride-1, pad-1 3x3 correlation of x (C, H, W) with a transformed kernel u.
 
     u: (alpha^2, K, C) from :func:`kernel_transform`. Returns (K, H, W), no bias.
-    threads: bands processed at once (default: the module's ``THREADS``). NumPy's
-    elementwise transforms run on one core; bands in parallel threads (NumPy releases the
-    GIL) put every core to work on them.
+    threads: bands processed at once (default: the module's ``THREADS``), see
+    :func:`nst_numpy.parallel.map_bands`; 1 on images with fewer than
+    ``MIN_TILES_PER_THREAD`` tiles per thread.
     """
     threads = threads or THREADS
     C, H, W = x.shape
     K = u.shape[1]
     m = M_OUT
     th_all, tw = -(-H // m), -(-W // m)     # tiles per side, rounded up
+    if th_all * tw < MIN_TILES_PER_THREAD * threads:
+        threads = 1
     # Pad 1 on top/left (the convolution's zero padding) and enough at the bottom/right
     # to complete the last tile; the extra outputs are cropped.
     xp = np.zeros((C, m * th_all + 2, m * tw + 2), dtype=x.dtype)
@@ -153,13 +157,7 @@ def conv3x3(x, u, band_bytes=BAND_BYTES, threads=None):
         th = min(band, th_all - t0)
         _band(xp[:, m * t0:m * (t0 + th) + 2], u, th, tw, out[:, m * t0:m * (t0 + th)])
 
-    starts = range(0, th_all, band)
-    if threads > 1 and len(starts) > 1:
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(run, starts))
-    else:
-        for t0 in starts:
-            run(t0)
+    map_bands(run, range(0, th_all, band), threads)
     return out[:, :H, :W]
 
 

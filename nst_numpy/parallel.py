@@ -1,0 +1,50 @@
+"""Bands of one layer on every core, without oversubscribing them.
+
+A convolution on a large image splits into bands of rows that are computed independently.
+NumPy's elementwise loops run on one core, BLAS on all of them. Computing the bands in
+``T`` Python threads (NumPy releases the GIL in both) keeps every core busy with both
+kinds of work, but only if each thread's matrix products run single-threaded: ``T``
+threads times ``T`` BLAS threads would oversubscribe the cores, and BLAS threads that wait
+for each other then crawl (measured up to 6x slower, docs/benchmarks.md).
+:func:`map_bands` therefore limits BLAS to one thread (process-wide, through
+``threadpoolctl``) while its threads run, and restores it afterwards.
+"""
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+from threadpoolctl import ThreadpoolController
+
+
+def usable_cores():
+    """Cores this process may run on (its CPU affinity where the OS reports it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+_blas = None
+
+
+def _blas_libraries():
+    """The BLAS libraries loaded in this process (NumPy's), found once, on first use."""
+    global _blas
+    if _blas is None:
+        _blas = ThreadpoolController().select(user_api="blas")
+    return _blas
+
+
+def map_bands(work, bands, threads):
+    """Call ``work(band)`` for every band: in ``threads`` threads with single-threaded BLAS,
+    or one after the other (BLAS as configured) when ``threads`` is 1 or there is one band.
+
+    ``work`` writes its result in place (each band into its own part of an output array),
+    so the order in which the bands finish does not matter. An exception in any band is
+    raised here.
+    """
+    if threads <= 1 or len(bands) <= 1:
+        for band in bands:
+            work(band)
+        return
+    with _blas_libraries().limit(limits=1), ThreadPoolExecutor(threads) as pool:
+        list(pool.map(work, bands))

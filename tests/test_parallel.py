@@ -1,0 +1,59 @@
+"""map_bands: every band once, single-threaded BLAS inside its threads, restored after."""
+
+import threading
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+from nst_numpy.parallel import map_bands, usable_cores
+
+
+def blas_threads():
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 5])
+def test_every_band_is_computed_once(threads):
+    a = np.arange(40.0).reshape(10, 4)
+    out = np.zeros_like(a)
+    calls = []
+
+    def square_rows(start):
+        calls.append(start)
+        out[start:start + 3] = a[start:start + 3] @ a[start:start + 3].T @ a[start:start + 3]
+
+    map_bands(square_rows, range(0, 10, 3), threads)
+    assert sorted(calls) == [0, 3, 6, 9]
+    expected = np.concatenate([a[s:s + 3] @ a[s:s + 3].T @ a[s:s + 3] for s in range(0, 10, 3)])
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_blas_is_single_threaded_inside_the_bands_and_restored_after():
+    before = blas_threads()
+    seen, threads_used = [], set()
+
+    def work(_):
+        seen.append(blas_threads())
+        threads_used.add(threading.get_ident())
+
+    map_bands(work, range(8), threads=2)
+    assert all(counts == [1] * len(before) for counts in seen)
+    assert threading.get_ident() not in threads_used   # the bands ran in worker threads
+    assert blas_threads() == before
+
+
+def test_an_error_in_a_band_is_raised_and_blas_restored():
+    before = blas_threads()
+
+    def work(band):
+        if band == 2:
+            raise ValueError("band 2 failed")
+
+    with pytest.raises(ValueError, match="band 2 failed"):
+        map_bands(work, range(4), threads=2)
+    assert blas_threads() == before
+
+
+def test_usable_cores_is_positive():
+    assert usable_cores() >= 1
