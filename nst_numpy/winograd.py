@@ -30,8 +30,14 @@ reuses the forward with that kernel:
 
 Images are processed in bands of tile rows whose working memory (transformed tiles:
 96 (C + K) bytes per tile in float32) stays under ``BAND_BYTES`` whatever the image size.
-Bands are few and wide: every GEMM call has a fixed cost (waking the BLAS threads), and
-a band of thousands of tiles keeps the 16 GEMMs efficient.
+Bands are few and wide (a band of thousands of tiles keeps the 16 GEMMs efficient) and run
+in parallel threads, one per core (:mod:`nst_numpy.parallel`).
+
+NumPy runs an elementwise operation fast when it sweeps contiguous memory. Tiles overlap
+(4 x 4 inputs every 2 pixels), so entry (a, b) of all tiles, taken from the image, is a
+stride-2 view. Splitting the padded input into its four row/column parity planes, once,
+makes that entry a contiguous slice of a flattened plane (see :func:`_band`): every
+transform pass then reads and writes contiguous memory.
 """
 
 import numpy as np
@@ -56,9 +62,9 @@ BAND_BYTES = 32 * 2**20  # working memory of one band (benchmarks/bench_layers.p
 # Bands computed at once, each in its own thread with single-threaded BLAS
 # (:mod:`nst_numpy.parallel`): the elementwise transforms then run on every core too.
 THREADS = usable_cores()
-# Below this many tiles per thread, one band with multithreaded BLAS is faster (16 x 16
-# images and smaller: thread start-up and small single-threaded GEMMs; docs/benchmarks.md).
-MIN_TILES_PER_THREAD = 256
+# Below this many tiles per thread (16 x 16 images), bands in threads gain nothing over
+# one band with multithreaded BLAS (measured on VGG19 at 256 px: 32 to 1024 are within noise).
+MIN_TILES_PER_THREAD = 64
 
 
 def kernel_transform(w):
@@ -100,38 +106,80 @@ def _combine(mat, parts, out):
             (np.add if coef == 1 else np.subtract)(out[i], part, out=out[i])
 
 
-def _band(xp, u, th, tw, out):
-    """One band: th tile rows of the padded input xp (C, alpha + m*(th-1), Wp) -> out.
+def _parity_planes(x, t0, th, tw):
+    """The zero-padded input under tile rows t0 .. t0+th-1, split by row and column parity.
 
-    u: (alpha^2, K, C). out: (K, m*th, m*tw) view to fill.
+    x: (C, H, W). Returns planes: (2, 2, C, th + 2, tw + 1) with
+
+        planes[e, f, c, r, s] = x_padded[c, 2 (t0 + r) + e, 2 s + f]
+
+    where ``x_padded`` is x with one row/column of zeros around it (the convolution's
+    padding) and zeros beyond. One spare row at the bottom: see :func:`_band`.
     """
-    C = xp.shape[0]
+    planes = np.zeros((2, 2, x.shape[0], th + 2, tw + 1), dtype=x.dtype)
+    for e in range(2):
+        y0 = 2 * t0 + e - 1                             # x row under plane row 0
+        r0 = 1 if y0 < 0 else 0                         # (row -1 is padding)
+        rows = x[:, y0 + 2 * r0:y0 + 2 * (th + 2):2]    # x rows under plane rows r0, r0 + 1, ...
+        for f in range(2):
+            s0 = 1 - f                                  # (column -1 is padding)
+            cols = rows[:, :, 2 * s0 + f - 1::2]        # x columns 2 s + f - 1 for s >= s0
+            planes[e, f, :, r0:r0 + rows.shape[1], s0:s0 + cols.shape[2]] = cols
+    return planes
+
+
+def _band(x, t0, th, tw, u, bias, out):
+    """Tile rows t0 .. t0+th-1 of the convolution of x (C, H, W) -> out (K, 2 th, 2 tw).
+
+    u: (alpha^2, K, C); bias: (K,) or None. Every elementwise pass runs over contiguous
+    memory: in the flattened parity planes, one entry (a, b) of every tile is one slice.
+    """
+    C = x.shape[0]
     K = u.shape[1]
-    m = M_OUT
-    # Rows of every tile: tile row t, offset a -> xp[:, m*t + a].
-    rows = [xp[:, a:a + m * (th - 1) + 1:m] for a in range(ALPHA)]            # (C, th, Wp)
-    t1 = np.empty((ALPHA, C, th, xp.shape[2]), dtype=xp.dtype)
-    # t1[i] = sum_a B^T[i, a] d[a, :]          (B^T d, along the rows of each tile)
-    _combine(B_T, rows, t1)
-    cols = [t1[..., b:b + m * (tw - 1) + 1:m] for b in range(ALPHA)]         # (alpha, C, th, tw)
-    v = np.empty((ALPHA, ALPHA, C, th, tw), dtype=xp.dtype)
-    # V[i, j] = sum_b (B^T d)[i, b] B[b, j]    (B^T d B, along the columns)
-    _combine(B_T, cols, [v[:, j] for j in range(ALPHA)])
-    # M[ij] = U[ij] @ V[ij]: alpha^2 GEMMs of (K, C) @ (C, th*tw), one np.matmul call
-    mm = np.matmul(u, v.reshape(ALPHA * ALPHA, C, th * tw)).reshape(ALPHA, ALPHA, K, th, tw)
-    del v, t1
-    y1 = np.empty((m, ALPHA, K, th, tw), dtype=xp.dtype)
-    # Y1[p] = sum_i A^T[p, i] M[i]              (A^T M)
+    w1 = tw + 1                      # length of a plane row
+    L = th * w1                      # tiles in the band, counted n = t w1 + s
+    flat = _parity_planes(x, t0, th, tw).reshape(2, 2, C, (th + 2) * w1)
+    # Entry (a, b) of tile (t, s) is x_padded[2 (t0 + t) + a, 2 s + b]
+    #   = planes[a % 2, b % 2, :, t + a // 2, s + b // 2] = flat[a % 2, b % 2, :, n + (a // 2) w1 + b // 2]:
+    # for all tiles at once, the contiguous slice starting at (a // 2) w1 + b // 2.
+    # (n also runs over s = tw, a spare tile that reads wrapped-around values; its
+    # outputs are dropped below.)
+    #
+    # B^T d B, columns first. For each row parity e, over plane rows 0 .. th:
+    #   Q[e, j] = sum_b B^T[j, b] d[., b]              (B^T d^T, along each tile row)
+    q = np.empty((2, ALPHA, C, (th + 1) * w1), dtype=x.dtype)
+    for e in range(2):
+        _combine(B_T, [flat[e, b % 2][:, b // 2:b // 2 + (th + 1) * w1] for b in range(ALPHA)], q[e])
+    #   V[i, j] = sum_a B^T[i, a] Q[a % 2, j] (shifted by (a // 2) w1)      (B^T d B)
+    v = np.empty((ALPHA, ALPHA, C, L), dtype=x.dtype)
+    for j in range(ALPHA):
+        _combine(B_T, [q[a % 2, j][:, (a // 2) * w1:(a // 2) * w1 + L] for a in range(ALPHA)], v[:, j])
+    del q, flat
+    # M[ij] = U[ij] @ V[ij]: alpha^2 GEMMs of (K, C) @ (C, L), one np.matmul call
+    mm = np.matmul(u, v.reshape(ALPHA * ALPHA, C, L)).reshape(ALPHA, ALPHA, K, L)
+    del v
+    if bias is not None:
+        # Column 1 of A^T is (1, 1), so A^T e_1 e_1^T A is all ones: b added to M[1, 1]
+        # reaches the four outputs of every tile (one pass over 1/16 of M).
+        mm[1, 1] += bias[:, None]
+    # Y = A^T M A:  Y1[p, j] = sum_i A^T[p, i] M[i, j],  Y[p, q] = sum_j Y1[p, j] A^T[q, j]
+    y1 = np.empty((M_OUT, ALPHA, K, L), dtype=x.dtype)
     _combine(A_T, list(mm), y1)
-    # out[k, m*t + p, m*s + q] = Y[p, q, k, t, s];  Y[:, q] = sum_j (A^T M)[:, j] A[j, q]
-    tiles = out.reshape(K, th, m, tw, m).transpose(4, 2, 0, 1, 3)           # (q, p, K, th, tw)
-    _combine(A_T, [y1[:, j] for j in range(ALPHA)], tiles)
+    del mm
+    y = np.empty((M_OUT, M_OUT, K, L), dtype=x.dtype)
+    for p in range(M_OUT):
+        _combine(A_T, list(y1[p]), y[p])
+    # out[k, 2 t + p, 2 s + q] = Y[p, q, k, t w1 + s]  for s < tw (the spare tile dropped)
+    for p in range(M_OUT):
+        for q_ in range(M_OUT):
+            out[:, p::M_OUT, q_::M_OUT] = y[p, q_].reshape(K, th, w1)[:, :, :tw]
 
 
-def conv3x3(x, u, band_bytes=BAND_BYTES, threads=None):
+def conv3x3(x, u, bias=None, band_bytes=BAND_BYTES, threads=None):
     """Stride-1, pad-1 3x3 correlation of x (C, H, W) with a transformed kernel u.
 
-    u: (alpha^2, K, C) from :func:`kernel_transform`. Returns (K, H, W), no bias.
+    u: (alpha^2, K, C) from :func:`kernel_transform`; bias: optional (K,).
+    Returns (K, H, W).
     threads: bands processed at once (default: the module's ``THREADS``), see
     :func:`nst_numpy.parallel.map_bands`; 1 on images with fewer than
     ``MIN_TILES_PER_THREAD`` tiles per thread.
@@ -143,19 +191,16 @@ def conv3x3(x, u, band_bytes=BAND_BYTES, threads=None):
     th_all, tw = -(-H // m), -(-W // m)     # tiles per side, rounded up
     if th_all * tw < MIN_TILES_PER_THREAD * threads:
         threads = 1
-    # Pad 1 on top/left (the convolution's zero padding) and enough at the bottom/right
-    # to complete the last tile; the extra outputs are cropped.
-    xp = np.zeros((C, m * th_all + 2, m * tw + 2), dtype=x.dtype)
-    xp[:, 1:H + 1, 1:W + 1] = x
+    # Tiles past the bottom/right edge read zeros; their extra outputs are cropped.
     out = np.empty((K, m * th_all, m * tw), dtype=x.dtype)
-    # Bytes per tile row of the band's buffers: V and M (alpha^2 per tile and channel)
-    # and the two half-transformed arrays (alpha * m).
-    per_row = x.itemsize * tw * (ALPHA * ALPHA + ALPHA * m) * (C + K)
+    # Bytes per tile row of the band's largest buffers: V and M (alpha^2 per tile and
+    # channel) and the half-transformed Q and Y1 (alpha * m).
+    per_row = x.itemsize * (tw + 1) * (ALPHA * ALPHA + ALPHA * m) * (C + K)
     band = max(1, min(-(-th_all // threads), band_bytes // per_row))   # tile rows per band
 
     def run(t0):
         th = min(band, th_all - t0)
-        _band(xp[:, m * t0:m * (t0 + th) + 2], u, th, tw, out[:, m * t0:m * (t0 + th)])
+        _band(x, t0, th, tw, u, bias, out[:, m * t0:m * (t0 + th)])
 
     map_bands(run, range(0, th_all, band), threads)
     return out[:, :H, :W]
@@ -177,9 +222,8 @@ def conv2d_forward(x, w, b, u=None, u_flipped=None):
             f"expected (C, H, W) with C = {C}")
     if u is None:
         u = kernel_transform(w.astype(x.dtype, copy=False))
-    out = conv3x3(x, u)
     # F = W * x + b
-    out += b.astype(x.dtype, copy=False)[:, None, None]
+    out = conv3x3(x, u, b.astype(x.dtype, copy=False))
     return out, (x.shape, w, u_flipped)
 
 
