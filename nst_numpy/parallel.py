@@ -34,6 +34,16 @@ def _blas_libraries():
     return _blas
 
 
+def single_threaded_blas():
+    """Context manager: BLAS runs on one thread inside it (process-wide), as before after.
+
+    For code that does all its parallel work with :func:`map_bands`: in between, BLAS
+    threads left spinning by a multithreaded matrix product would compete with the band
+    threads for the cores.
+    """
+    return _blas_libraries().limit(limits=1)
+
+
 def map_bands(work, bands, threads):
     """Call ``work(band)`` for every band: in ``threads`` threads with single-threaded BLAS,
     or one after the other (BLAS as configured) when ``threads`` is 1 or there is one band.
@@ -46,5 +56,5 @@ def map_bands(work, bands, threads):
         for band in bands:
             work(band)
         return
-    with _blas_libraries().limit(limits=1), ThreadPoolExecutor(threads) as pool:
+    with single_threaded_blas(), ThreadPoolExecutor(threads) as pool:
         list(pool.map(work, bands))

@@ -62,9 +62,8 @@ BAND_BYTES = 32 * 2**20  # working memory of one band (benchmarks/bench_layers.p
 # Bands computed at once, each in its own thread with single-threaded BLAS
 # (:mod:`nst_numpy.parallel`): the elementwise transforms then run on every core too.
 THREADS = usable_cores()
-# Below this many tiles per thread (16 x 16 images), bands in threads gain nothing over
-# one band with multithreaded BLAS (measured on VGG19 at 256 px: 32 to 1024 are within noise).
-MIN_TILES_PER_THREAD = 64
+# Fewer tiles than this per thread (an 8 x 8 image) are not worth a thread.
+MIN_TILES_PER_THREAD = 16
 
 
 def kernel_transform(w):
