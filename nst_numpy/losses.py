@@ -131,10 +131,20 @@ def total_loss(F, P, A, alpha=1.0, beta=1e3, style_weights=None):
     L_style, style_grads = style_loss(F, A, style_weights)
     # (7)  L_total = alpha L_content + beta L_style
     loss = alpha * L_content + beta * L_style
+    return loss, combine_gradients(content_grads, style_grads, alpha, beta)
+
+
+def combine_gradients(content_grads, style_grads, alpha, beta):
+    """dL_total/dF^l of eq (7) from the two terms' gradients: {layer: array} each.
+
+    alpha dL_content/dF^l + beta dL_style/dF^l, the two summed at a layer in both sets
+    (Q6). For callers that keep L_content and L_style apart, as style transfer does for
+    its loss history.
+    """
     grads = {layer: alpha * g for layer, g in content_grads.items()}
     for layer, g in style_grads.items():
         grads[layer] = grads[layer] + beta * g if layer in grads else beta * g
-    return loss, grads
+    return grads
 
 
 def total_variation_loss(x):

@@ -144,13 +144,12 @@ class Objective:
     def __call__(self, x):
         self.evaluations += 1
         F = self.model.forward(x, self.layers)
-        # The two terms alone, for the history; total_loss recomputes them with the
-        # gradients (the extra Gram matrices cost a few percent of the conv passes).
-        L_content, _ = losses.content_loss(F, self.P)
-        L_style, _ = losses.style_loss(F, self.A, self.layer_weights)
+        # losses.total_loss, with the two terms kept apart for the history:
+        L_content, content_grads = losses.content_loss(F, self.P)
+        L_style, style_grads = losses.style_loss(F, self.A, self.layer_weights)
         # (7)  L = alpha L_content + beta L_style, and its dL/dF^l at every layer (Q6)
-        loss, grads = losses.total_loss(F, self.P, self.A, self.alpha, self.beta,
-                                        self.layer_weights)
+        loss = self.alpha * L_content + self.beta * L_style
+        grads = losses.combine_gradients(content_grads, style_grads, self.alpha, self.beta)
         dx = self.model.backward(grads)
         if self.tv_weight:
             L_tv, d_tv = losses.total_variation_loss(x)

@@ -96,3 +96,14 @@ def test_missing_target_layer_is_named():
 def test_activation_with_wrong_rank_is_rejected():
     with pytest.raises(ValueError, match=r"\(2, 3, 4, 5\)"):
         losses.gram_matrix(np.zeros((2, 3, 4, 5)))
+
+
+def test_combine_gradients_weights_each_term_and_sums_shared_layers():
+    c = {"relu4_2": np.full((2, 3), 1.0), "relu1_1": np.full((2, 3), 2.0)}
+    s = {"relu1_1": np.full((2, 3), 10.0), "relu2_1": np.full((4, 3), 20.0)}
+    g = losses.combine_gradients(c, s, alpha=0.5, beta=3.0)
+    assert sorted(g) == ["relu1_1", "relu2_1", "relu4_2"]
+    np.testing.assert_array_equal(g["relu4_2"], 0.5)
+    np.testing.assert_array_equal(g["relu1_1"], 0.5 * 2.0 + 3.0 * 10.0)
+    np.testing.assert_array_equal(g["relu2_1"], 60.0)
+    assert c["relu1_1"][0, 0] == 2.0   # the inputs are not modified
