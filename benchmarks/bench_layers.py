@@ -20,6 +20,8 @@ import numpy as np
 from nst_numpy import layers, winograd
 from nst_numpy.vgg import conv_shapes
 
+SETTLE_SECONDS = 0.3
+
 
 def vgg19_convs(size):
     """(name, kernel shape, H) for each conv up to conv5_1; the side halves at each block."""
@@ -37,6 +39,9 @@ def time_pair(x, w, b, u, u_flipped, repeats, clock=time.perf_counter):
     best = {"im2col": np.inf, "winograd": np.inf}
     for _ in range(repeats):
         for impl in best:
+            # OpenBLAS threads spin for up to ~0.1 s after a multithreaded product before
+            # they sleep; left spinning, im2col's would take a core from Winograd's bands.
+            time.sleep(SETTLE_SECONDS)
             start = clock()
             if impl == "im2col":
                 out, cache = layers.conv2d_forward(x, w, b)

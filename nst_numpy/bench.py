@@ -30,6 +30,7 @@ from .vgg import VGG, conv_shapes
 
 LAST_LAYER = "relu5_1"
 NUMPY_IMPLS = ("im2col", "winograd")
+SETTLE_SECONDS = 0.5   # pause before each timed iteration (see measure)
 
 
 def conv_flops(size, last_conv="conv5_1"):
@@ -163,6 +164,10 @@ def measure(size, impls, repeats, threads=None):
         for round_ in range(repeats + 1):           # round 0 warms up at full size, untimed
             order = impls[round_ % len(impls):] + impls[:round_ % len(impls)]
             for impl in order:
+                # BLAS and OpenMP threads spin for a while (OpenBLAS: up to ~0.1 s) after
+                # a parallel call before they sleep: let the previous worker's go quiet,
+                # or they take a core from this one.
+                time.sleep(SETTLE_SECONDS)
                 workers[impl][1].send("run")
                 elapsed = workers[impl][1].recv()
                 if round_:
