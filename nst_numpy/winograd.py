@@ -138,21 +138,24 @@ def _band(x, t0, th, tw, u, bias, out):
     w1 = tw + 1                      # length of a plane row
     L = th * w1                      # tiles in the band, counted n = t w1 + s
     flat = _parity_planes(x, t0, th, tw).reshape(2, 2, C, (th + 2) * w1)
-    # Entry (a, b) of tile (t, s) is x_padded[2 (t0 + t) + a, 2 s + b]
-    #   = planes[a % 2, b % 2, :, t + a // 2, s + b // 2] = flat[a % 2, b % 2, :, n + (a // 2) w1 + b // 2]:
+    # Entry (a, b) of tile (t, s), numbered n = t w1 + s, is
+    #   x_padded[2 (t0 + t) + a, 2 s + b] = planes[a % 2, b % 2, :, t + a // 2, s + b // 2]
+    #                                     = flat[a % 2, b % 2, :, n + (a // 2) w1 + b // 2]:
     # for all tiles at once, the contiguous slice starting at (a // 2) w1 + b // 2.
     # (n also runs over s = tw, a spare tile that reads wrapped-around values; its
     # outputs are dropped below.)
     #
-    # B^T d B, columns first. For each row parity e, over plane rows 0 .. th:
-    #   Q[e, j] = sum_b B^T[j, b] d[., b]              (B^T d^T, along each tile row)
+    # B^T d B, the right-hand product first. For each row parity e, over plane rows 0 .. th:
+    #   Q[e, j] = sum_b d[., b] B[b, j]         (d B: each tile row's 4 entries combined)
     q = np.empty((2, ALPHA, C, (th + 1) * w1), dtype=x.dtype)
     for e in range(2):
-        _combine(B_T, [flat[e, b % 2][:, b // 2:b // 2 + (th + 1) * w1] for b in range(ALPHA)], q[e])
+        d_e = [flat[e, b % 2][:, b // 2:b // 2 + (th + 1) * w1] for b in range(ALPHA)]
+        _combine(B_T, d_e, q[e])
     #   V[i, j] = sum_a B^T[i, a] Q[a % 2, j] (shifted by (a // 2) w1)      (B^T d B)
     v = np.empty((ALPHA, ALPHA, C, L), dtype=x.dtype)
     for j in range(ALPHA):
-        _combine(B_T, [q[a % 2, j][:, (a // 2) * w1:(a // 2) * w1 + L] for a in range(ALPHA)], v[:, j])
+        q_j = [q[a % 2, j][:, (a // 2) * w1:(a // 2) * w1 + L] for a in range(ALPHA)]
+        _combine(B_T, q_j, v[:, j])
     del q, flat
     # M[ij] = U[ij] @ V[ij]: alpha^2 GEMMs of (K, C) @ (C, L), one np.matmul call
     mm = np.matmul(u, v.reshape(ALPHA * ALPHA, C, L)).reshape(ALPHA, ALPHA, K, L)
@@ -161,7 +164,7 @@ def _band(x, t0, th, tw, u, bias, out):
         # Column 1 of A^T is (1, 1), so A^T e_1 e_1^T A is all ones: b added to M[1, 1]
         # reaches the four outputs of every tile (one pass over 1/16 of M).
         mm[1, 1] += bias[:, None]
-    # Y = A^T M A:  Y1[p, j] = sum_i A^T[p, i] M[i, j],  Y[p, q] = sum_j Y1[p, j] A^T[q, j]
+    # Y = A^T M A:  Y1[p, j] = sum_i A^T[p, i] M[i, j];  Y[p, q] = sum_j Y1[p, j] A[j, q]
     y1 = np.empty((M_OUT, ALPHA, K, L), dtype=x.dtype)
     _combine(A_T, list(mm), y1)
     del mm

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PACKAGE = ROOT / "nst_numpy"
 # The modules that carry the math, each with an annotated page docs/annotated/<module>.md.
-ANNOTATED = ("losses", "layers", "vgg", "gradcheck", "optim", "transfer")
+ANNOTATED = ("losses", "layers", "winograd", "vgg", "gradcheck", "optim", "transfer")
 
 
 def pyobjects(page):
