@@ -38,7 +38,7 @@ def add_demo_parser(subparsers):
         description="Run the whole style transfer on the images shipped in the package "
                     "(a cat photo and a procedurally painted style) and print where the "
                     f"picture went. The defaults ({DEMO_SIZE} px, {DEMO_ITERATIONS} L-BFGS "
-                    "iterations) take about 3 minutes on 2 CPU cores.")
+                    "iterations) take about 2 minutes on 2 CPU cores.")
     parser.add_argument("-o", "--output", default=DEMO_OUTPUT,
                         help=f"where to write the picture (default: ./{DEMO_OUTPUT})")
     _add_tuning_options(parser, size=DEMO_SIZE, iterations=DEMO_ITERATIONS)

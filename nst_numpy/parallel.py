@@ -5,7 +5,7 @@ NumPy's elementwise loops run on one core, BLAS on all of them. Computing the ba
 ``T`` Python threads (NumPy releases the GIL in both) keeps every core busy with both
 kinds of work, but only if each thread's matrix products run single-threaded: ``T``
 threads times ``T`` BLAS threads would oversubscribe the cores, and BLAS threads that wait
-for each other then crawl (measured up to 6x slower, docs/benchmarks.md).
+for each other then crawl (measured 6x slower on a busy machine).
 :func:`map_bands` therefore limits BLAS to one thread (process-wide, through
 ``threadpoolctl``) while its threads run, and restores it afterwards.
 """
