@@ -8,6 +8,12 @@ threads times ``T`` BLAS threads would oversubscribe the cores, and BLAS threads
 for each other then crawl (measured 6x slower on a busy machine).
 :func:`map_bands` therefore limits BLAS to one thread (process-wide, through
 ``threadpoolctl``) while its threads run, and restores it afterwards.
+
+Because the limit is process-wide, two VGG passes run at the same time from different
+threads of one process can restore each other's setting in the wrong order; run them one
+after the other (or in separate processes). ``threadpoolctl`` controls OpenBLAS, MKL and
+BLIS; with a BLAS it cannot control, the bands still run in threads, and the cores may be
+oversubscribed.
 """
 
 import os
