@@ -1,11 +1,14 @@
-"""map_bands: every band once, single-threaded BLAS inside its threads, restored after."""
+"""map_bands: every band once, single-threaded BLAS inside its threads, restored after;
+and the VGG passes that rely on it."""
 
 import threading
 
 import numpy as np
 import pytest
+from conftest import random_vgg_weights
 from threadpoolctl import threadpool_info
 
+from nst_numpy import layers, vgg
 from nst_numpy.parallel import map_bands, usable_cores
 
 
@@ -57,3 +60,23 @@ def test_an_error_in_a_band_is_raised_and_blas_restored():
 
 def test_usable_cores_is_positive():
     assert usable_cores() >= 1
+
+
+@pytest.mark.parametrize("conv_impl, limited", [("winograd", True), ("im2col", False)])
+def test_vgg_passes_hold_blas_to_one_thread_only_with_winograd(conv_impl, limited, monkeypatch):
+    """Winograd passes run under single-threaded BLAS (their bands use the cores); im2col
+    keeps multithreaded BLAS. Either way the setting is back afterwards."""
+    before = blas_threads()
+    seen = []
+    relu_forward = layers.relu_forward
+
+    def watching_relu(x):
+        seen.append(blas_threads())
+        return relu_forward(x)
+
+    monkeypatch.setattr(layers, "relu_forward", watching_relu)
+    model = vgg.VGG(random_vgg_weights(), conv_impl=conv_impl)
+    x = np.random.default_rng(0).normal(size=(3, 8, 8))
+    model.forward(x, ["relu1_2"])
+    assert seen and all(counts == ([1] * len(before) if limited else before) for counts in seen)
+    assert blas_threads() == before
