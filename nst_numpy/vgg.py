@@ -95,7 +95,8 @@ class VGG:
     images: BGR channel order, 0-255 scale, ImageNet mean subtracted.
     pooling: "max" (as trained) or "avg" (Gatys et al.'s choice for synthesis).
     conv_impl: "im2col" (the plain convolution of :mod:`layers`) or "winograd" (the fast
-    one of :mod:`winograd`, ~1.4x faster over VGG19; equal up to round-off).
+    one of :mod:`winograd`, ~1.4x faster over VGG19, with the ReLUs fused into its passes;
+    equal up to round-off).
     """
 
     def __init__(self, weights, arch="vgg19", pooling="max", conv_impl="im2col"):
@@ -189,9 +190,17 @@ class VGG:
         activations, caches = {}, []
         for name in self.layer_names[:last + 1]:
             if name.startswith("conv"):
-                x, cache = CONV_IMPLS[self._impl_of[name]][0](x, *params[name])
+                conv_forward = CONV_IMPLS[self._impl_of[name]][0]
+                # A Winograd conv applies the ReLU after it in its own last pass, unless
+                # the conv's output itself is wanted.
+                relu_fused = self._impl_of[name] == "winograd" and name not in wanted.values()
+                if relu_fused:
+                    x, cache = conv_forward(x, *params[name], relu=True)
+                else:
+                    x, cache = conv_forward(x, *params[name])
             elif name.startswith("relu"):
-                x, cache = L.relu_forward(x)
+                # (a ReLU's cache is its output, as in layers.relu_forward)
+                x, cache = (x, x) if relu_fused else L.relu_forward(x)
             else:
                 if min(x.shape[1:]) < 2:
                     raise ValueError(
@@ -239,6 +248,7 @@ class VGG:
         pool_backward = POOLING[self.pooling][1]
 
         dout = None
+        relu_out = None   # a ReLU whose backward the conv below applies on its way in
         for name, cache, out_shape in reversed(self._caches):
             if name in injected:
                 g = injected[name]
@@ -249,9 +259,19 @@ class VGG:
             if dout is None:
                 continue  # deeper than any injected gradient: nothing flows yet
             if name.startswith("conv"):
-                dout = CONV_IMPLS[self._impl_of[name]][1](dout, cache)
+                conv_backward = CONV_IMPLS[self._impl_of[name]][1]
+                if relu_out is None:
+                    dout = conv_backward(dout, cache)
+                else:
+                    dout, relu_out = conv_backward(dout, cache, relu_out=relu_out), None
             elif name.startswith("relu"):
-                dout = L.relu_backward(dout, cache)
+                conv = "conv" + name[len("relu"):]
+                # A Winograd conv can take the ReLU's backward into its first pass, unless
+                # the gradient is needed at the conv's output itself.
+                if self._impl_of[conv] == "winograd" and conv not in injected and conv != stop:
+                    relu_out = cache
+                else:
+                    dout = L.relu_backward(dout, cache)
             else:
                 dout = pool_backward(dout, cache)
         return dout

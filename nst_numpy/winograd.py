@@ -105,7 +105,7 @@ def _combine(mat, parts, out):
             (np.add if coef == 1 else np.subtract)(out[i], part, out=out[i])
 
 
-def _parity_planes(x, t0, th, tw):
+def _parity_planes(x, t0, th, tw, relu_out=None):
     """The zero-padded input under tile rows t0 .. t0+th-1, split by row and column parity.
 
     x: (C, H, W). Returns planes: (2, 2, C, th + 2, tw + 1) with
@@ -114,30 +114,39 @@ def _parity_planes(x, t0, th, tw):
 
     where ``x_padded`` is x with one row/column of zeros around it (the convolution's
     padding) and zeros beyond. One spare row at the bottom: see :func:`_band`.
+    relu_out: optional, shaped like x; then x is taken times [relu_out > 0] (the backward
+    of a ReLU, applied on the way in).
     """
     planes = np.zeros((2, 2, x.shape[0], th + 2, tw + 1), dtype=x.dtype)
     for e in range(2):
         y0 = 2 * t0 + e - 1                             # x row under plane row 0
         r0 = 1 if y0 < 0 else 0                         # (row -1 is padding)
-        rows = x[:, y0 + 2 * r0:y0 + 2 * (th + 2):2]    # x rows under plane rows r0, r0 + 1, ...
+        rows = slice(y0 + 2 * r0, y0 + 2 * (th + 2), 2)  # x rows under plane rows r0, r0 + 1, ...
+        n_rows = len(range(*rows.indices(x.shape[1])))
         for f in range(2):
             s0 = 1 - f                                  # (column -1 is padding)
-            cols = rows[:, :, 2 * s0 + f - 1::2]        # x columns 2 s + f - 1 for s >= s0
-            planes[e, f, :, r0:r0 + rows.shape[1], s0:s0 + cols.shape[2]] = cols
+            cols = slice(2 * s0 + f - 1, None, 2)       # x columns 2 s + f - 1 for s >= s0
+            n_cols = len(range(*cols.indices(x.shape[2])))
+            plane = planes[e, f, :, r0:r0 + n_rows, s0:s0 + n_cols]
+            if relu_out is None:
+                plane[...] = x[:, rows, cols]
+            else:
+                np.multiply(x[:, rows, cols], relu_out[:, rows, cols] > 0, out=plane)
     return planes
 
 
-def _band(x, t0, th, tw, u, bias, out):
+def _band(x, t0, th, tw, u, bias, out, relu, relu_out):
     """Tile rows t0 .. t0+th-1 of the convolution of x (C, H, W) -> out (K, 2 th, 2 tw).
 
-    u: (alpha^2, K, C); bias: (K,) or None. Every elementwise pass runs over contiguous
-    memory: in the flattened parity planes, one entry (a, b) of every tile is one slice.
+    u: (alpha^2, K, C); bias: (K,) or None; relu, relu_out: see :func:`conv3x3`. Every
+    elementwise pass runs over contiguous memory: in the flattened parity planes, one
+    entry (a, b) of every tile is one slice.
     """
     C = x.shape[0]
     K = u.shape[1]
     w1 = tw + 1                      # length of a plane row
     L = th * w1                      # tiles in the band, counted n = t w1 + s
-    flat = _parity_planes(x, t0, th, tw).reshape(2, 2, C, (th + 2) * w1)
+    flat = _parity_planes(x, t0, th, tw, relu_out).reshape(2, 2, C, (th + 2) * w1)
     # Entry (a, b) of tile (t, s), numbered n = t w1 + s, is
     #   x_padded[2 (t0 + t) + a, 2 s + b] = planes[a % 2, b % 2, :, t + a // 2, s + b // 2]
     #                                     = flat[a % 2, b % 2, :, n + (a // 2) w1 + b // 2]:
@@ -171,17 +180,26 @@ def _band(x, t0, th, tw, u, bias, out):
     y = np.empty((M_OUT, M_OUT, K, L), dtype=x.dtype)
     for p in range(M_OUT):
         _combine(A_T, list(y1[p]), y[p])
-    # out[k, 2 t + p, 2 s + q] = Y[p, q, k, t w1 + s]  for s < tw (the spare tile dropped)
+    # out[k, 2 t + p, 2 s + q] = Y[p, q, k, t w1 + s]  for s < tw (the spare tile dropped),
+    # or max(Y, 0) with the ReLU fused in: the same pass
     for p in range(M_OUT):
         for q_ in range(M_OUT):
-            out[:, p::M_OUT, q_::M_OUT] = y[p, q_].reshape(K, th, w1)[:, :, :tw]
+            y_pq = y[p, q_].reshape(K, th, w1)[:, :, :tw]
+            if relu:
+                np.maximum(y_pq, 0, out=out[:, p::M_OUT, q_::M_OUT])
+            else:
+                out[:, p::M_OUT, q_::M_OUT] = y_pq
 
 
-def conv3x3(x, u, bias=None, band_bytes=BAND_BYTES, threads=None):
+def conv3x3(x, u, bias=None, relu=False, relu_out=None, band_bytes=BAND_BYTES, threads=None):
     """Stride-1, pad-1 3x3 correlation of x (C, H, W) with a transformed kernel u.
 
     u: (alpha^2, K, C) from :func:`kernel_transform`; bias: optional (K,).
     Returns (K, H, W).
+    Two neighbours of a conv in a network, fused into its passes over memory:
+    relu: return max(conv, 0), the ReLU that follows the conv;
+    relu_out: optional (C, H, W); convolve x * [relu_out > 0] instead of x, the backward
+    of the ReLU whose output was relu_out.
     threads: bands processed at once (default: the module's ``THREADS``), see
     :func:`nst_numpy.parallel.map_bands`; 1 on images with fewer than
     ``MIN_TILES_PER_THREAD`` tiles per thread.
@@ -198,21 +216,25 @@ def conv3x3(x, u, bias=None, band_bytes=BAND_BYTES, threads=None):
     # Bytes per tile row of the band's largest buffers: V and M (alpha^2 per tile and
     # channel) and the half-transformed Q and Y1 (alpha * m).
     per_row = x.itemsize * (tw + 1) * (ALPHA * ALPHA + ALPHA * m) * (C + K)
-    band = max(1, min(-(-th_all // threads), band_bytes // per_row))   # tile rows per band
+    # Tile rows per band: as many as fit in band_bytes, in a multiple of `threads` bands
+    # of equal size, so that no thread is left with an extra band to finish alone.
+    n_bands = threads * -(-th_all // (threads * max(1, band_bytes // per_row)))
+    band = -(-th_all // n_bands)
 
     def run(t0):
         th = min(band, th_all - t0)
-        _band(x, t0, th, tw, u, bias, out[:, m * t0:m * (t0 + th)])
+        _band(x, t0, th, tw, u, bias, out[:, m * t0:m * (t0 + th)], relu, relu_out)
 
     map_bands(run, range(0, th_all, band), threads)
     return out[:, :H, :W]
 
 
-def conv2d_forward(x, w, b, u=None, u_flipped=None):
+def conv2d_forward(x, w, b, u=None, u_flipped=None, relu=False):
     """Winograd version of :func:`nst_numpy.layers.conv2d_forward` for 3x3 "same" kernels.
 
     x: (C, H, W); w: (K, C, 3, 3); b: (K,). u, u_flipped: optional precomputed
     :func:`kernel_transform` of w and of :func:`flip_kernel` (w) (the VGG caches them).
+    relu: return max(conv, 0) instead, the conv and the ReLU after it in one layer.
     Returns out: (K, H, W) and a cache for :func:`conv2d_backward_input`.
     """
     K, C, kh, kw = w.shape
@@ -224,14 +246,19 @@ def conv2d_forward(x, w, b, u=None, u_flipped=None):
             f"expected (C, H, W) with C = {C}")
     if u is None:
         u = kernel_transform(w.astype(x.dtype, copy=False))
-    # F = W * x + b
-    out = conv3x3(x, u, b.astype(x.dtype, copy=False))
+    # F = W * x + b   (or max(F, 0))
+    out = conv3x3(x, u, b.astype(x.dtype, copy=False), relu=relu)
     return out, (x.shape, w, u_flipped)
 
 
-def conv2d_backward_input(dout, cache):
-    """dx = (flipped, transposed kernel) * dout_padded: dout (K, H, W) -> dx (C, H, W)."""
+def conv2d_backward_input(dout, cache, relu_out=None):
+    """dx = (flipped, transposed kernel) * dout_padded: dout (K, H, W) -> dx (C, H, W).
+
+    relu_out: optional (K, H, W) output of a ReLU after the conv; then dout is the
+    gradient at that output, and the ReLU's backward, dout * [relu_out > 0], is applied
+    on the way in.
+    """
     x_shape, w, u_flipped = cache
     if u_flipped is None:
         u_flipped = kernel_transform(flip_kernel(w).astype(dout.dtype, copy=False))
-    return conv3x3(dout, u_flipped)
+    return conv3x3(dout, u_flipped, relu_out=relu_out)

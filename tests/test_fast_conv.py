@@ -78,15 +78,52 @@ def test_backward_input_matches_finite_differences():
 @pytest.mark.parametrize("band_bytes", [1, 40000, 80000])
 def test_bands_give_the_same_result_as_one_band(band_bytes, monkeypatch):
     """Bands of tile rows (bounded memory), one after the other or in parallel threads,
-    cover the image exactly once, odd sides included."""
-    monkeypatch.setattr(winograd, "MIN_TILES_PER_THREAD", 1)   # threads even on 12 x 6 tiles
-    x, w, _ = random_conv((4, 5, 23, 11), seed=5)
+    cover the image exactly once, odd sides and a short last band included."""
+    monkeypatch.setattr(winograd, "MIN_TILES_PER_THREAD", 1)   # threads even on 13 x 6 tiles
+    x, w, _ = random_conv((4, 5, 25, 11), seed=5)
     u = winograd.kernel_transform(w)
     whole = winograd.conv3x3(x, u, band_bytes=2**30, threads=1)
     for threads in (1, 3):
-        banded = winograd.conv3x3(x, u, band_bytes=band_bytes, threads=threads)  # 1, 3, 7 of 12 rows
+        # bands of 1, 3 or 5 of the 13 tile rows (the last one shorter), 1 or 3 at a time
+        banded = winograd.conv3x3(x, u, band_bytes=band_bytes, threads=threads)
         assert rel_err(banded, whole) < 1e-13
     assert rel_err(whole, L.conv2d_forward(x, w, np.zeros(5))[0]) < REL_TOL_FLOAT64
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_fused_relu_equals_the_separate_layer(shape, monkeypatch):
+    """relu=True is max(conv, 0); relu_out= applies the ReLU's backward before the input
+    gradient. The same operations on the same numbers, so equal to the last bit, in bands
+    and threads too."""
+    monkeypatch.setattr(winograd, "MIN_TILES_PER_THREAD", 1)
+    x, w, b = random_conv(shape, seed=13)
+    out, cache = winograd.conv2d_forward(x, w, b)
+    fused, _ = winograd.conv2d_forward(x, w, b, relu=True)
+    np.testing.assert_array_equal(fused, L.relu_forward(out)[0])
+    relu_out = L.relu_forward(out)[0]          # zero on about half the entries
+    dout = np.random.default_rng(14).normal(size=out.shape)
+    separate = winograd.conv2d_backward_input(L.relu_backward(dout, relu_out), cache)
+    np.testing.assert_array_equal(winograd.conv2d_backward_input(dout, cache, relu_out=relu_out), separate)
+    u_flipped = winograd.kernel_transform(winograd.flip_kernel(w))
+    banded = winograd.conv3x3(dout, u_flipped, relu_out=relu_out, band_bytes=1, threads=3)
+    np.testing.assert_array_equal(banded, separate)
+
+
+def test_vgg_fuses_the_relus_into_winograd_convs_only_where_it_may(monkeypatch):
+    """The ReLU after a Winograd conv runs inside it, forward and backward, except where the
+    conv's own output is asked for or receives a gradient; conv1_1 (im2col) keeps its own."""
+    calls = []
+    monkeypatch.setattr(L, "relu_forward", lambda x, f=L.relu_forward: calls.append("f") or f(x))
+    monkeypatch.setattr(L, "relu_backward", lambda d, c, f=L.relu_backward: calls.append("b") or f(d, c))
+    model = vgg.VGG(random_vgg_weights(), conv_impl="winograd")
+    x = np.random.default_rng(15).normal(size=(3, 12, 12))
+    out = model.forward(x, ["relu3_1"])
+    model.backward({"relu3_1": np.ones_like(out["relu3_1"])})
+    assert calls == ["f", "b"]                 # relu1_1, after the im2col conv1_1
+    calls.clear()
+    out = model.forward(x, ["conv2_2", "relu3_1"])
+    model.backward({"relu3_1": out["relu3_1"], "conv2_2": out["conv2_2"]})
+    assert calls == ["f", "f", "b", "b"]       # relu1_1 and relu2_2, both ways
 
 
 @pytest.mark.parametrize("C,K,H", [(16, 8, 13), (64, 32, 12), (256, 16, 6)])
