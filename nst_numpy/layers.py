@@ -197,18 +197,25 @@ def max_pool_forward(x):
 
     out[c, y, x] = max of the window x[c, 2y:2y+2, 2x:2x+2].
     """
-    a, b, c, d = _window_entries(x)
+    out, first = max_of_window_entries(*_window_entries(x))
+    return out, (first, x.shape)
+
+
+def max_of_window_entries(a, b, c, d):
+    """The maximum of each 2x2 window given its four entries (in WINDOW_OFFSETS order,
+    equally shaped arrays), and which entry (0..3) holds it.
+
+    Only a strictly larger entry takes over, so on a tie the first in row-major order wins
+    and gets the whole gradient. ``first`` is uint8: 8x less memory than int64.
+    """
     top, bottom = np.maximum(a, b), np.maximum(c, d)
     out = np.maximum(top, bottom)
-    # Which entry (0..3) is the maximum. Only a strictly larger entry takes over, so on a
-    # tie the first in row-major order wins and gets the whole gradient. uint8: 8x less
-    # memory than int64.
     first_top = (b > a).view(np.uint8)                      # 0 or 1
     first_bottom = (d > c).view(np.uint8) + np.uint8(2)     # 2 or 3
     # first_top, or first_bottom where the bottom row holds the maximum (arithmetic, not a
     # masked copy: one fast pass)
     first = first_top + (bottom > top) * (first_bottom - first_top)
-    return out, (first, x.shape)
+    return out, first
 
 
 def max_pool_backward(dout, cache):

@@ -42,6 +42,7 @@ transform pass then reads and writes contiguous memory.
 
 import numpy as np
 
+from . import layers
 from .parallel import map_bands, usable_cores
 
 # F(2x2, 3x3): 4x4 input tiles, 2x2 output tiles. The data transforms B^T and A^T hold
@@ -135,11 +136,11 @@ def _parity_planes(x, t0, th, tw, relu_out=None):
     return planes
 
 
-def _band(x, t0, th, tw, u, bias, out, relu, relu_out):
+def _band(x, t0, th, tw, u, bias, out, relu, relu_out, pool_into):
     """Tile rows t0 .. t0+th-1 of the convolution of x (C, H, W) -> out (K, 2 th, 2 tw).
 
-    u: (alpha^2, K, C); bias: (K,) or None; relu, relu_out: see :func:`conv3x3`. Every
-    elementwise pass runs over contiguous memory: in the flattened parity planes, one
+    u: (alpha^2, K, C); bias: (K,) or None; relu, relu_out, pool_into: see :func:`conv3x3`.
+    Every elementwise pass runs over contiguous memory: in the flattened parity planes, one
     entry (a, b) of every tile is one slice.
     """
     C = x.shape[0]
@@ -180,18 +181,24 @@ def _band(x, t0, th, tw, u, bias, out, relu, relu_out):
     y = np.empty((M_OUT, M_OUT, K, L), dtype=x.dtype)
     for p in range(M_OUT):
         _combine(A_T, list(y1[p]), y[p])
-    # out[k, 2 t + p, 2 s + q] = Y[p, q, k, t w1 + s]  for s < tw (the spare tile dropped),
-    # or max(Y, 0) with the ReLU fused in: the same pass
-    for p in range(M_OUT):
-        for q_ in range(M_OUT):
-            y_pq = y[p, q_].reshape(K, th, w1)[:, :, :tw]
-            if relu:
-                np.maximum(y_pq, 0, out=out[:, p::M_OUT, q_::M_OUT])
-            else:
-                out[:, p::M_OUT, q_::M_OUT] = y_pq
+    if relu:
+        np.maximum(y, 0, out=y)
+    # out[k, 2 t + p, 2 s + q] = Y[p, q, k, t w1 + s]  for s < tw (the spare tile dropped)
+    tiles = [y[p, q_].reshape(K, th, w1)[:, :, :tw] for p, q_ in layers.WINDOW_OFFSETS]
+    for (p, q_), y_pq in zip(layers.WINDOW_OFFSETS, tiles):
+        out[:, p::M_OUT, q_::M_OUT] = y_pq
+    if pool_into is not None:
+        # A 2x2 output tile is a 2x2 pooling window, and Y[p, q] holds entry (p, q) of every
+        # window, contiguous: the pool costs a few fast passes here. A tile row or column
+        # that overhangs an odd side is in no window (floor).
+        pooled, first = pool_into
+        rows, cols = max(0, min(th, pooled.shape[1] - t0)), pooled.shape[2]
+        pooled[:, t0:t0 + rows], first[:, t0:t0 + rows] = layers.max_of_window_entries(
+            *(y_pq[:, :rows, :cols] for y_pq in tiles))
 
 
-def conv3x3(x, u, bias=None, relu=False, relu_out=None, band_bytes=BAND_BYTES, threads=None):
+def conv3x3(x, u, bias=None, relu=False, relu_out=None, pool_into=None,
+            band_bytes=BAND_BYTES, threads=None):
     """Stride-1, pad-1 3x3 correlation of x (C, H, W) with a transformed kernel u.
 
     u: (alpha^2, K, C) from :func:`kernel_transform`; bias: optional (K,).
@@ -199,7 +206,10 @@ def conv3x3(x, u, bias=None, relu=False, relu_out=None, band_bytes=BAND_BYTES, t
     Two neighbours of a conv in a network, fused into its passes over memory:
     relu: return max(conv, 0), the ReLU that follows the conv;
     relu_out: optional (C, H, W); convolve x * [relu_out > 0] instead of x, the backward
-    of the ReLU whose output was relu_out.
+    of the ReLU whose output was relu_out;
+    pool_into: optional pair of arrays (K, H//2, W//2), float and uint8, to receive the 2x2
+    max pool of the output and the index of each window's maximum
+    (:func:`nst_numpy.layers.max_pool_forward`).
     threads: bands processed at once (default: the module's ``THREADS``), see
     :func:`nst_numpy.parallel.map_bands`; 1 on images with fewer than
     ``MIN_TILES_PER_THREAD`` tiles per thread.
@@ -223,7 +233,7 @@ def conv3x3(x, u, bias=None, relu=False, relu_out=None, band_bytes=BAND_BYTES, t
 
     def run(t0):
         th = min(band, th_all - t0)
-        _band(x, t0, th, tw, u, bias, out[:, m * t0:m * (t0 + th)], relu, relu_out)
+        _band(x, t0, th, tw, u, bias, out[:, m * t0:m * (t0 + th)], relu, relu_out, pool_into)
 
     map_bands(run, range(0, th_all, band), threads)
     return out[:, :H, :W]
@@ -237,6 +247,28 @@ def conv2d_forward(x, w, b, u=None, u_flipped=None, relu=False):
     relu: return max(conv, 0) instead, the conv and the ReLU after it in one layer.
     Returns out: (K, H, W) and a cache for :func:`conv2d_backward_input`.
     """
+    u = _checked_kernel_transform(x, w, u)
+    # F = W * x + b   (or max(F, 0))
+    out = conv3x3(x, u, b.astype(x.dtype, copy=False), relu=relu)
+    return out, (x.shape, w, u_flipped)
+
+
+def conv_relu_pool_forward(x, w, b, u=None, u_flipped=None):
+    """Conv, ReLU and 2x2 max pool as one layer; arguments as :func:`conv2d_forward`.
+
+    Returns ``(out, cache), (pooled, pool_cache)``: out = max(conv, 0): (K, H, W) and the
+    conv's cache, as from ``conv2d_forward(..., relu=True)``; pooled: (K, H//2, W//2) and
+    the pool's cache, as from :func:`nst_numpy.layers.max_pool_forward` (out).
+    """
+    u = _checked_kernel_transform(x, w, u)
+    pooled_shape = (w.shape[0], x.shape[1] // 2, x.shape[2] // 2)
+    pooled, first = np.empty(pooled_shape, x.dtype), np.empty(pooled_shape, np.uint8)
+    out = conv3x3(x, u, b.astype(x.dtype, copy=False), relu=True, pool_into=(pooled, first))
+    return (out, (x.shape, w, u_flipped)), (pooled, (first, out.shape))
+
+
+def _checked_kernel_transform(x, w, u):
+    """u, or the kernel transform of w when u is None, after checking x and w fit."""
     K, C, kh, kw = w.shape
     if (kh, kw) != (3, 3):
         raise ValueError(f"winograd conv: kernel {w.shape} is not 3x3; use nst_numpy.layers.conv2d_forward")
@@ -244,11 +276,7 @@ def conv2d_forward(x, w, b, u=None, u_flipped=None, relu=False):
         raise ValueError(
             f"winograd conv: input of shape {x.shape} does not match kernel of shape {w.shape}; "
             f"expected (C, H, W) with C = {C}")
-    if u is None:
-        u = kernel_transform(w.astype(x.dtype, copy=False))
-    # F = W * x + b   (or max(F, 0))
-    out = conv3x3(x, u, b.astype(x.dtype, copy=False), relu=relu)
-    return out, (x.shape, w, u_flipped)
+    return kernel_transform(w.astype(x.dtype, copy=False)) if u is None else u
 
 
 def conv2d_backward_input(dout, cache, relu_out=None):

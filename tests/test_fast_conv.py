@@ -109,6 +109,26 @@ def test_fused_relu_equals_the_separate_layer(shape, monkeypatch):
     np.testing.assert_array_equal(banded, separate)
 
 
+@pytest.mark.parametrize("shape", SHAPES)
+def test_fused_relu_and_pool_equal_the_separate_layers(shape, monkeypatch):
+    """conv_relu_pool_forward pools each output tile in its band: the same numbers, the same
+    index of each window's maximum, odd sides floored, in bands and threads too."""
+    monkeypatch.setattr(winograd, "MIN_TILES_PER_THREAD", 1)
+    x, w, b = random_conv(shape, seed=16)
+    b[::2] = -1e3                              # every other channel 0 after the ReLU: ties
+    relu_out = L.relu_forward(winograd.conv2d_forward(x, w, b)[0])[0]
+    pooled, (first, shape_in) = L.max_pool_forward(relu_out)
+    (out, _), (fused_pooled, (fused_first, fused_shape_in)) = winograd.conv_relu_pool_forward(x, w, b)
+    np.testing.assert_array_equal(out, relu_out)
+    np.testing.assert_array_equal(fused_pooled, pooled)
+    np.testing.assert_array_equal(fused_first, first)
+    assert fused_shape_in == shape_in and fused_first.dtype == np.uint8
+    banded = np.empty_like(pooled), np.empty_like(first)
+    winograd.conv3x3(x, winograd.kernel_transform(w), b, relu=True, pool_into=banded, band_bytes=1, threads=3)
+    np.testing.assert_array_equal(banded[0], pooled)
+    np.testing.assert_array_equal(banded[1], first)
+
+
 def test_vgg_fuses_the_relus_into_winograd_convs_only_where_it_may(monkeypatch):
     """The ReLU after a Winograd conv runs inside it, forward and backward, except where the
     conv's own output is asked for or receives a gradient; conv1_1 (im2col) keeps its own."""
@@ -124,6 +144,30 @@ def test_vgg_fuses_the_relus_into_winograd_convs_only_where_it_may(monkeypatch):
     out = model.forward(x, ["conv2_2", "relu3_1"])
     model.backward({"relu3_1": out["relu3_1"], "conv2_2": out["conv2_2"]})
     assert calls == ["f", "f", "b", "b"]       # relu1_1 and relu2_2, both ways
+
+
+def test_vgg_fuses_max_pools_into_winograd_convs_only_where_it_may(monkeypatch):
+    """A max pool runs inside the Winograd conv two layers before it, unless that conv's
+    output is wanted; average pooling runs on its own; a too small image still gets the
+    clear error of the pool layer."""
+    calls = []
+    pool_forward, pool_backward = vgg.POOLING["max"]
+    monkeypatch.setitem(vgg.POOLING, "max", (lambda x: calls.append(x.shape) or pool_forward(x), pool_backward))
+    weights = random_vgg_weights()
+    model = vgg.VGG(weights, conv_impl="winograd")
+    x = np.random.default_rng(17).normal(size=(3, 12, 10))
+    model.forward(x, ["relu3_1"])
+    assert calls == []                         # pool1 and pool2 fused
+    model.forward(x, ["conv2_2", "relu3_1"])
+    assert calls == [(128, 6, 5)]              # pool2 on its own
+    with pytest.raises(ValueError, match="too small to reach pool4"):
+        model.forward(np.ones((3, 8, 8)), ["relu5_1"])
+    calls.clear()
+    avg_pool = vgg.VGG(weights, pooling="avg", conv_impl="winograd")
+    monkeypatch.setitem(vgg.POOLING, "avg", (lambda x: calls.append(x.shape) or L.avg_pool_forward(x),
+                                             L.avg_pool_backward))
+    avg_pool.forward(x, ["relu3_1"])
+    assert calls == [(64, 12, 10), (128, 6, 5)]
 
 
 @pytest.mark.parametrize("C,K,H", [(16, 8, 13), (64, 32, 12), (256, 16, 6)])
