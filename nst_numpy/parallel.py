@@ -9,15 +9,18 @@ for each other then crawl (measured 6x slower on a busy machine).
 :func:`map_bands` therefore limits BLAS to one thread (process-wide, through
 ``threadpoolctl``) while its threads run, and restores it afterwards.
 
-Because the limit is process-wide, two VGG passes run at the same time from different
-threads of one process can restore each other's setting in the wrong order; run them one
+The limit is process-wide: while any pass holds it, every BLAS call of the process runs
+on one thread, and it is lifted when the last one leaves. Two VGG passes run at the same
+time from different threads therefore share the cores correctly but slowly; run them one
 after the other (or in separate processes). ``threadpoolctl`` controls OpenBLAS, MKL and
 BLIS; with a BLAS it cannot control, the bands still run in threads, and the cores may be
-oversubscribed.
+oversubscribed. The band threads are started once and kept (:func:`map_bands`).
 """
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 from threadpoolctl import ThreadpoolController
 
@@ -40,14 +43,46 @@ def _blas_libraries():
     return _blas
 
 
+# single_threaded_blas: how many are open, and the limiter of the first one
+_blas_users, _blas_limiter, _blas_lock = 0, None, threading.Lock()
+
+
+@contextmanager
 def single_threaded_blas():
     """Context manager: BLAS runs on one thread inside it (process-wide), as before after.
 
     For code that does all its parallel work with :func:`map_bands`: in between, BLAS
     threads left spinning by a multithreaded matrix product would compete with the band
-    threads for the cores.
+    threads for the cores. Nested or overlapping uses share one limit, set by the first to
+    enter and lifted by the last to leave (an inner one costs nothing).
     """
-    return _blas_libraries().limit(limits=1)
+    global _blas_users, _blas_limiter
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_limiter = _blas_libraries().limit(limits=1)
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None
+
+
+# One pool of band threads per thread count, kept between calls: starting threads for
+# every convolution cost ~0.3 ms a call. A child process made by fork() has none of its
+# parent's threads, so it starts with no pools.
+_pools = {}
+if hasattr(os, "register_at_fork"):   # (not on Windows, which has no fork)
+    os.register_at_fork(after_in_child=_pools.clear)
+
+
+def _pool(threads):
+    if threads not in _pools:
+        _pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix="nst_numpy_band")
+    return _pools[threads]
 
 
 def map_bands(work, bands, threads):
@@ -62,5 +97,5 @@ def map_bands(work, bands, threads):
         for band in bands:
             work(band)
         return
-    with single_threaded_blas(), ThreadPoolExecutor(threads) as pool:
-        list(pool.map(work, bands))
+    with single_threaded_blas():
+        list(_pool(threads).map(work, bands))

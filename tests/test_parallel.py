@@ -1,6 +1,7 @@
 """map_bands: every band once, single-threaded BLAS inside its threads, restored after;
 and the VGG passes that rely on it."""
 
+import multiprocessing
 import threading
 
 import numpy as np
@@ -9,7 +10,7 @@ from conftest import random_vgg_weights
 from threadpoolctl import threadpool_info
 
 from nst_numpy import layers, vgg
-from nst_numpy.parallel import map_bands, usable_cores
+from nst_numpy.parallel import map_bands, single_threaded_blas, usable_cores
 
 
 def blas_threads():
@@ -56,6 +57,50 @@ def test_an_error_in_a_band_is_raised_and_blas_restored():
     with pytest.raises(ValueError, match="band 2 failed"):
         map_bands(work, range(4), threads=2)
     assert blas_threads() == before
+
+
+def test_nested_limits_are_lifted_by_the_outermost_only():
+    before = blas_threads()
+    with single_threaded_blas():
+        with single_threaded_blas():
+            assert blas_threads() == [1] * len(before)
+        assert blas_threads() == [1] * len(before)     # still inside the outer one
+        map_bands(lambda band: None, range(4), threads=2)
+        assert blas_threads() == [1] * len(before)
+    assert blas_threads() == before
+
+
+def test_band_threads_are_kept_between_calls():
+    first, second = set(), set()
+    map_bands(lambda band: first.add(threading.get_ident()), range(8), threads=2)
+    map_bands(lambda band: second.add(threading.get_ident()), range(8), threads=2)
+    assert second <= first
+
+
+def _bands_in_child(queue):
+    out = np.zeros(6)
+
+    def work(band):
+        out[band] = band
+
+    map_bands(work, range(6), threads=2)
+    queue.put(out.tolist())
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork here")
+def test_a_forked_child_gets_its_own_band_threads():
+    """A child made by fork() has none of the parent's threads: reusing the parent's pool
+    would wait forever."""
+    map_bands(lambda band: None, range(4), threads=2)     # the parent's pool exists
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_bands_in_child, args=(queue,))
+    child.start()
+    child.join(timeout=60)
+    if child.is_alive():
+        child.kill()
+    assert child.exitcode == 0, "the child hung or failed"
+    assert queue.get(timeout=5) == [0, 1, 2, 3, 4, 5]
 
 
 def test_usable_cores_is_positive():
