@@ -157,6 +157,16 @@ class VGG:
             self._params_by_dtype[dtype] = params
         return self._params_by_dtype[dtype]
 
+    def _winograd_conv_takes_over(self, index, injected, stop):
+        """Whether layer ``index`` of the last forward, a ReLU or a pool after one, may leave
+        its backward to the conv below: a Winograd conv, with no gradient injected at the
+        layers in between and ``to`` not stopping there."""
+        names = [name for name, _, _ in self._caches]
+        n_below = 2 if names[index].startswith("pool") else 1   # (conv, ReLU) or conv
+        below = names[index - n_below:index]
+        return (self._impl_of[below[0]] == "winograd"
+                and not any(name in injected or name == stop for name in below))
+
     def resolve(self, name):
         """Paper name of a layer, for a paper name or a Keras alias; error if unknown."""
         canonical = canonical_name(name)
@@ -255,8 +265,11 @@ class VGG:
         pool_backward = POOLING[self.pooling][1]
 
         dout = None
-        relu_out = None   # a ReLU whose backward the conv below applies on its way in
-        for name, cache, out_shape in reversed(self._caches):
+        # The backward of a ReLU, and of a max pool after it, left to the Winograd conv below
+        # them, which applies it on its way in (winograd.conv3x3)
+        relu_out, pool_cache = None, None
+        for index in reversed(range(len(self._caches))):
+            name, cache, out_shape = self._caches[index]
             if name in injected:
                 g = injected[name]
                 dout = g if dout is None else dout + g
@@ -267,18 +280,20 @@ class VGG:
                 continue  # deeper than any injected gradient: nothing flows yet
             if name.startswith("conv"):
                 conv_backward = CONV_IMPLS[self._impl_of[name]][1]
-                if relu_out is None:
-                    dout = conv_backward(dout, cache)
+                if pool_cache is not None:
+                    dout = winograd.conv_relu_pool_backward(dout, cache, relu_out, pool_cache)
+                elif relu_out is not None:
+                    dout = conv_backward(dout, cache, relu_out=relu_out)
                 else:
-                    dout, relu_out = conv_backward(dout, cache, relu_out=relu_out), None
+                    dout = conv_backward(dout, cache)
+                relu_out, pool_cache = None, None
             elif name.startswith("relu"):
-                conv = "conv" + name[len("relu"):]
-                # A Winograd conv can take the ReLU's backward into its first pass, unless
-                # the gradient is needed at the conv's output itself.
-                if self._impl_of[conv] == "winograd" and conv not in injected and conv != stop:
+                if self._winograd_conv_takes_over(index, injected, stop):
                     relu_out = cache
                 else:
                     dout = L.relu_backward(dout, cache)
+            elif self.pooling == "max" and self._winograd_conv_takes_over(index, injected, stop):
+                pool_cache = cache
             else:
                 dout = pool_backward(dout, cache)
         return dout

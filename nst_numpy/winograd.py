@@ -106,7 +106,7 @@ def _combine(mat, parts, out):
             (np.add if coef == 1 else np.subtract)(out[i], part, out=out[i])
 
 
-def _parity_planes(x, t0, th, tw, relu_out=None):
+def _parity_planes(x, t0, th, tw, relu_out=None, pool_first=None):
     """The zero-padded input under tile rows t0 .. t0+th-1, split by row and column parity.
 
     x: (C, H, W). Returns planes: (2, 2, C, th + 2, tw + 1) with
@@ -115,31 +115,45 @@ def _parity_planes(x, t0, th, tw, relu_out=None):
 
     where ``x_padded`` is x with one row/column of zeros around it (the convolution's
     padding) and zeros beyond. One spare row at the bottom: see :func:`_band`.
-    relu_out: optional, shaped like x; then x is taken times [relu_out > 0] (the backward
-    of a ReLU, applied on the way in).
+    Fused backward passes of the layers after the conv (see :func:`conv3x3`):
+    relu_out: shaped like x; x is taken times [relu_out > 0], a ReLU's backward.
+    pool_first: with relu_out; x is then the gradient at the output of a 2x2 max pool,
+    (C, H//2, W//2), and is first sent to each window's maximum, entry pool_first.
     """
-    planes = np.zeros((2, 2, x.shape[0], th + 2, tw + 1), dtype=x.dtype)
+    C, H, W = x.shape if pool_first is None else relu_out.shape
+    planes = np.zeros((2, 2, C, th + 2, tw + 1), dtype=x.dtype)
     for e in range(2):
         y0 = 2 * t0 + e - 1                             # x row under plane row 0
         r0 = 1 if y0 < 0 else 0                         # (row -1 is padding)
         rows = slice(y0 + 2 * r0, y0 + 2 * (th + 2), 2)  # x rows under plane rows r0, r0 + 1, ...
-        n_rows = len(range(*rows.indices(x.shape[1])))
+        n_rows = len(range(*rows.indices(H)))
         for f in range(2):
             s0 = 1 - f                                  # (column -1 is padding)
             cols = slice(2 * s0 + f - 1, None, 2)       # x columns 2 s + f - 1 for s >= s0
-            n_cols = len(range(*cols.indices(x.shape[2])))
+            n_cols = len(range(*cols.indices(W)))
+            if pool_first is None:
+                source = x[:, rows, cols]
+            else:
+                # These rows and columns are entry (i, j) of windows from (rows.start // 2, 0)
+                # on; a last odd row or column is in no window and keeps gradient 0.
+                i, j = rows.start % 2, cols.start % 2
+                windows = (slice(rows.start // 2, rows.start // 2 + n_rows), slice(0, n_cols))
+                first = pool_first[:, windows[0], windows[1]]
+                n_rows, n_cols = first.shape[1:]
+                source = x[:, windows[0], windows[1]] * (first == 2 * i + j)
+                rows = slice(rows.start, rows.start + 2 * n_rows, 2)
             plane = planes[e, f, :, r0:r0 + n_rows, s0:s0 + n_cols]
             if relu_out is None:
-                plane[...] = x[:, rows, cols]
+                plane[...] = source
             else:
-                np.multiply(x[:, rows, cols], relu_out[:, rows, cols] > 0, out=plane)
+                np.multiply(source, relu_out[:, rows, cols][:, :, :n_cols] > 0, out=plane)
     return planes
 
 
-def _band(x, t0, th, tw, u, bias, out, relu, relu_out, pool_into):
+def _band(x, t0, th, tw, u, bias, out, relu, relu_out, pool_into, pool_first):
     """Tile rows t0 .. t0+th-1 of the convolution of x (C, H, W) -> out (K, 2 th, 2 tw).
 
-    u: (alpha^2, K, C); bias: (K,) or None; relu, relu_out, pool_into: see :func:`conv3x3`.
+    u: (alpha^2, K, C); bias: (K,) or None; relu ... pool_first: see :func:`conv3x3`.
     Every elementwise pass runs over contiguous memory: in the flattened parity planes, one
     entry (a, b) of every tile is one slice.
     """
@@ -147,7 +161,7 @@ def _band(x, t0, th, tw, u, bias, out, relu, relu_out, pool_into):
     K = u.shape[1]
     w1 = tw + 1                      # length of a plane row
     L = th * w1                      # tiles in the band, counted n = t w1 + s
-    flat = _parity_planes(x, t0, th, tw, relu_out).reshape(2, 2, C, (th + 2) * w1)
+    flat = _parity_planes(x, t0, th, tw, relu_out, pool_first).reshape(2, 2, C, (th + 2) * w1)
     # Entry (a, b) of tile (t, s), numbered n = t w1 + s, is
     #   x_padded[2 (t0 + t) + a, 2 s + b] = planes[a % 2, b % 2, :, t + a // 2, s + b // 2]
     #                                     = flat[a % 2, b % 2, :, n + (a // 2) w1 + b // 2]:
@@ -197,7 +211,7 @@ def _band(x, t0, th, tw, u, bias, out, relu, relu_out, pool_into):
             *(y_pq[:, :rows, :cols] for y_pq in tiles))
 
 
-def conv3x3(x, u, bias=None, relu=False, relu_out=None, pool_into=None,
+def conv3x3(x, u, bias=None, relu=False, relu_out=None, pool_into=None, pool_first=None,
             band_bytes=BAND_BYTES, threads=None):
     """Stride-1, pad-1 3x3 correlation of x (C, H, W) with a transformed kernel u.
 
@@ -209,13 +223,16 @@ def conv3x3(x, u, bias=None, relu=False, relu_out=None, pool_into=None,
     of the ReLU whose output was relu_out;
     pool_into: optional pair of arrays (K, H//2, W//2), float and uint8, to receive the 2x2
     max pool of the output and the index of each window's maximum
-    (:func:`nst_numpy.layers.max_pool_forward`).
+    (:func:`nst_numpy.layers.max_pool_forward`);
+    pool_first: optional such index (C, H//2, W//2), with relu_out (C, H, W); then x is
+    the gradient at the output of that pool, which is sent back to each window's maximum
+    and through the ReLU before the convolution (the backward of conv -> ReLU -> pool).
     threads: bands processed at once (default: the module's ``THREADS``), see
     :func:`nst_numpy.parallel.map_bands`; 1 on images with fewer than
     ``MIN_TILES_PER_THREAD`` tiles per thread.
     """
     threads = threads or THREADS
-    C, H, W = x.shape
+    C, H, W = x.shape if pool_first is None else relu_out.shape
     K = u.shape[1]
     m = M_OUT
     th_all, tw = -(-H // m), -(-W // m)     # tiles per side, rounded up
@@ -233,7 +250,8 @@ def conv3x3(x, u, bias=None, relu=False, relu_out=None, pool_into=None,
 
     def run(t0):
         th = min(band, th_all - t0)
-        _band(x, t0, th, tw, u, bias, out[:, m * t0:m * (t0 + th)], relu, relu_out, pool_into)
+        _band(x, t0, th, tw, u, bias, out[:, m * t0:m * (t0 + th)], relu, relu_out, pool_into,
+              pool_first)
 
     map_bands(run, range(0, th_all, band), threads)
     return out[:, :H, :W]
@@ -286,7 +304,23 @@ def conv2d_backward_input(dout, cache, relu_out=None):
     gradient at that output, and the ReLU's backward, dout * [relu_out > 0], is applied
     on the way in.
     """
-    x_shape, w, u_flipped = cache
+    return conv3x3(dout, _flipped_kernel_transform(cache, dout.dtype), relu_out=relu_out)
+
+
+def conv_relu_pool_backward(dpooled, cache, relu_out, pool_cache):
+    """The backward of :func:`conv_relu_pool_forward`: dpooled (K, H//2, W//2) -> dx (C, H, W).
+
+    cache, pool_cache: its two caches; relu_out: its out. The pool's and the ReLU's
+    backward run on the way in, inside the bands.
+    """
+    first, _ = pool_cache
+    u_flipped = _flipped_kernel_transform(cache, dpooled.dtype)
+    return conv3x3(dpooled, u_flipped, relu_out=relu_out, pool_first=first)
+
+
+def _flipped_kernel_transform(cache, dtype):
+    """The transformed kernel of the input gradient: the cached one, or computed."""
+    _, w, u_flipped = cache
     if u_flipped is None:
-        u_flipped = kernel_transform(flip_kernel(w).astype(dout.dtype, copy=False))
-    return conv3x3(dout, u_flipped, relu_out=relu_out)
+        u_flipped = kernel_transform(flip_kernel(w).astype(dtype, copy=False))
+    return u_flipped
