@@ -35,9 +35,9 @@ INITS = ("content", "noise", "style")
 PRESERVE_COLOR = (None, "luminance", "histogram")
 # beta = STYLE_PER_POSITION * M_l at the first content layer: see default_beta.
 STYLE_PER_POSITION = 0.3
-# The convolution stylize uses unless told: the fast path. A whole evaluation took 1.14x
-# (256 px) and 1.19x (512 px) as long with im2col as with Winograd on the project's 2-core
-# machine (benchmarks/bench_stylize.py prints this ratio for each size it runs).
+# The convolution stylize uses unless told: the fast path. One VGG19 forward + backward took
+# 1.6x (256 px) and 1.7x (512 px) as long with im2col as with Winograd on the project's 2-core
+# machine (docs/benchmarks.md; benchmarks/bench_stylize.py compares whole runs).
 DEFAULT_CONV_IMPL = "winograd"
 
 
