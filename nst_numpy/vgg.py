@@ -206,7 +206,7 @@ class VGG:
                 # in its own passes over memory, unless the conv's output itself is wanted.
                 relu_fused = self._impl_of[name] == "winograd" and name not in wanted.values()
                 pool_fused = (relu_fused and self.pooling == "max" and min(x.shape[1:]) >= 2
-                              and names[index + 2:index + 3] == [f"pool{name[4]}"])
+                              and index + 2 < len(names) and names[index + 2].startswith("pool"))
                 if pool_fused:
                     (x, cache), pooled = winograd.conv_relu_pool_forward(x, *params[name])
                 elif relu_fused:
