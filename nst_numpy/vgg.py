@@ -161,9 +161,9 @@ class VGG:
         """Whether layer ``index`` of the last forward, a ReLU or a pool after one, may leave
         its backward to the conv below: a Winograd conv, with no gradient injected at the
         layers in between and ``to`` not stopping there."""
-        names = [name for name, _, _ in self._caches]
-        n_below = 2 if names[index].startswith("pool") else 1   # (conv, ReLU) or conv
-        below = names[index - n_below:index]
+        # (the caches follow self.layer_names from its start)
+        n_below = 2 if self.layer_names[index].startswith("pool") else 1   # (conv, ReLU) or conv
+        below = self.layer_names[index - n_below:index]
         return (self._impl_of[below[0]] == "winograd"
                 and not any(name in injected or name == stop for name in below))
 
