@@ -6,6 +6,8 @@ of the real shapes (the time does not depend on the values), max pooling. Each
 implementation runs in its own worker process; the parent asks them in turn for one
 iteration at a time (round-robin, the starting worker rotating each round), so a change in
 the machine's load hits all of them alike. Ratios are medians of the per-round ratios.
+On request (``--impls ... im2col-gemms``), a reference that computes nothing useful: the
+matrix products of the im2col pass alone, the least time any im2col pass can take here.
 
 Memory: each worker reports its resident-set high-water mark (``ru_maxrss``) at the end
 of its iterations minus its resident set at the end of its setup (libraries, weights, a
@@ -25,12 +27,25 @@ import time
 
 import numpy as np
 
-from . import winograd
+from . import layers, winograd
 from .vgg import VGG, conv_shapes
 
 LAST_LAYER = "relu5_1"
 NUMPY_IMPLS = ("im2col", "winograd")
+# Not a way to compute the gradient: only the matrix products of the im2col pass (see
+# _im2col_gemms_step), the least time any im2col pass can take on this machine.
+GEMMS_ONLY = "im2col-gemms"
 SETTLE_SECONDS = 0.5   # pause before each timed iteration (see measure)
+
+
+def _convs_up_to(last_conv, size):
+    """(kernel shape, side) of each VGG19 conv up to ``last_conv`` on a size x size image."""
+    convs = []
+    for name, shape in conv_shapes("vgg19").items():
+        convs.append((shape, size >> (int(name[4]) - 1)))   # block b runs at size / 2^(b-1)
+        if name == last_conv:
+            return convs
+    raise ValueError(f"no layer {last_conv}")
 
 
 def conv_flops(size, last_conv="conv5_1"):
@@ -39,13 +54,8 @@ def conv_flops(size, last_conv="conv5_1"):
     Each 3x3 conv costs 2*K*C*9*H*W flops one way (a multiply and an add per tap);
     the input gradient costs the same again.
     """
-    total = 0
-    for name, (K, C, kh, kw) in conv_shapes("vgg19").items():
-        side = size >> (int(name[4]) - 1)           # block b runs at size / 2^(b-1)
-        total += 2 * (2 * K * C * kh * kw * side * side)
-        if name == last_conv:
-            return total
-    raise ValueError(f"no layer {last_conv}")
+    return sum(2 * (2 * K * C * kh * kw * side * side)
+               for (K, C, kh, kw), side in _convs_up_to(last_conv, size))
 
 
 def random_weights(seed=0):
@@ -94,6 +104,55 @@ def _numpy_step(impl, weights):
     return step, lambda size: np.random.default_rng(1).standard_normal((3, size, size), dtype=np.float32)
 
 
+def im2col_products(size, itemsize=4):
+    """Shapes (K, 9C, n) of the matrix products of one im2col pass up to ``LAST_LAYER``.
+
+    One per band of output rows (``layers._row_bands``), as conv2d_forward computes
+    ``W @ cols`` ((K, 9C) @ (9C, n)); conv2d_backward_input multiplies ``W^T @ dF`` in the
+    same bands, with the same FLOPs.
+    """
+    return [(K, C * kh * kw, (y1 - y0) * side)
+            for (K, C, kh, kw), side in _convs_up_to(LAST_LAYER.replace("relu", "conv"), size)
+            for y0, y1 in layers._row_bands(C, kh, kw, side, side, itemsize)]
+
+
+def _im2col_gemms_step():
+    """The matrix products of the im2col pass and nothing else (:func:`im2col_products`),
+    with BLAS as configured: no column matrix built, no ReLU or pool. Its time is a floor
+    for any im2col pass on this machine.
+
+    The operands are views of scratch arrays reused by every band: random inputs, and no
+    product's result fed to another (the values would grow to inf).
+    """
+    products_at = {}
+
+    def products(size):
+        """(W, cols, F, dF, dcols) of every band at this size; W: a kernel matrix (K, 9C)."""
+        shapes = im2col_products(size)
+        rng = np.random.default_rng(0)
+        kernels = {(K, rows): rng.standard_normal((K, rows), dtype=np.float32) / np.sqrt(rows)
+                   for K, rows, _ in shapes}
+        most_cols = max(rows * n for _, rows, n in shapes)
+        most_out = max(K * n for K, _, n in shapes)
+        cols, d_cols = rng.standard_normal(most_cols, dtype=np.float32), np.empty(most_cols, np.float32)
+        d_out, out = rng.standard_normal(most_out, dtype=np.float32), np.empty(most_out, np.float32)
+
+        def view(flat, rows, n):
+            return flat[:rows * n].reshape(rows, n)
+        return [(kernels[K, rows], view(cols, rows, n), view(out, K, n), view(d_out, K, n),
+                 view(d_cols, rows, n)) for K, rows, n in shapes]
+
+    def step(x):
+        size = x.shape[-1]
+        if size not in products_at:
+            products_at.clear()
+            products_at[size] = products(size)
+        for kernel, cols, out, d_out, d_cols in products_at[size]:
+            np.matmul(kernel, cols, out=out)          # F = W cols
+            np.matmul(kernel.T, d_out, out=d_cols)    # dL/dcols = W^T dL/dF
+    return step, lambda size: np.zeros((3, size, size), dtype=np.float32)
+
+
 def _torch_step(weights):
     import torch
     import torch.nn.functional as F
@@ -124,7 +183,12 @@ def _worker(conn, impl, size, threads):
     if threads:
         winograd.THREADS = threads
     weights = random_weights()
-    step, make_input = _torch_step(weights) if impl == "torch" else _numpy_step(impl, weights)
+    if impl == "torch":
+        step, make_input = _torch_step(weights)
+    elif impl == GEMMS_ONLY:
+        step, make_input = _im2col_gemms_step()
+    else:
+        step, make_input = _numpy_step(impl, weights)
     step(make_input(32))                    # warm-up: libraries, kernel transforms
     x = make_input(size)
     baseline = _rss_mb()
@@ -207,7 +271,7 @@ def run(args):
         print(f"numpy.matmul float32 {n}x{n}: {matmul_gflops(n):.0f} GFLOP/s (best of 3)")
     print(f"VGG19 forward + backward-to-input through {LAST_LAYER}, float32, "
           f"{args.repeats} interleaved rounds after a warm-up round")
-    header = f"{'size':>5} {'impl':>9} {'median s':>9} {'min s':>7} {'GFLOP/s':>8} {'vs torch':>9} {'peak MB':>8}"
+    header = f"{'size':>5} {'impl':>12} {'median s':>9} {'min s':>7} {'GFLOP/s':>8} {'vs torch':>9} {'peak MB':>8}"
     print(header)
     for size in args.sizes:
         results = measure(size, impls, args.repeats, args.threads)
@@ -218,7 +282,7 @@ def run(args):
             if "torch" in results and impl != "torch":
                 # paired: each round's time over torch's time in the same round
                 ratio = f"{statistics.median(t / r for t, r in zip(times, results['torch'][0])):.2f}x"
-            print(f"{size:5d} {impl:>9} {median:9.3f} {min(times):7.3f} "
+            print(f"{size:5d} {impl:>12} {median:9.3f} {min(times):7.3f} "
                   f"{flops / median / 1e9:8.1f} {ratio:>9} {peak:8.0f}")
     return 0
 
@@ -229,8 +293,10 @@ def add_arguments(parser):
     parser.add_argument("--repeats", type=int, default=5,
                         help="timed rounds per size, each running every implementation once (default 5)")
     parser.add_argument("--impls", nargs="+", default=list(NUMPY_IMPLS),
-                        choices=list(NUMPY_IMPLS) + ["torch"],
-                        help="implementations to time (default: im2col winograd, plus torch if installed)")
+                        choices=list(NUMPY_IMPLS) + [GEMMS_ONLY, "torch"],
+                        help="implementations to time (default: im2col winograd, plus torch if "
+                             f"installed); {GEMMS_ONLY}: only the matrix products of im2col, "
+                             "a floor for its time")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
     parser.add_argument("--threads", type=int, default=None,
                         help="BLAS, PyTorch and Winograd-band threads in each worker "

@@ -15,6 +15,13 @@ def test_conv_flops_counts_forward_and_input_gradient_to_conv5_1():
     assert bench.conv_flops(512) == 4 * expected
 
 
+@pytest.mark.parametrize("size", [32, 256, 512])
+def test_im2col_products_are_the_direct_convolution_flops(size):
+    # forward W @ cols and backward W^T @ dF, each 2 K (9C) n flops per band
+    products = bench.im2col_products(size)
+    assert sum(2 * 2 * K * rows * n for K, rows, n in products) == bench.conv_flops(size)
+
+
 def test_bench_runs_end_to_end_on_a_tiny_image(capsys):
     code = cli.main(["bench", "--sizes", "32", "--repeats", "1", "--no-torch",
                      "--matmul-sizes", "64"])
@@ -23,6 +30,16 @@ def test_bench_runs_end_to_end_on_a_tiny_image(capsys):
     assert "numpy.matmul float32 64x64" in out
     rows = [line.split() for line in out.splitlines() if line.strip().startswith("32 ")]
     assert [row[1] for row in rows] == ["im2col", "winograd"]
+    assert all(float(row[2]) > 0 for row in rows)
+
+
+def test_bench_times_the_im2col_products_alone_on_request(capsys):
+    code = cli.main(["bench", "--sizes", "32", "--repeats", "1", "--no-torch",
+                     "--matmul-sizes", "64", "--impls", "im2col", bench.GEMMS_ONLY])
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()
+            if line.strip().startswith("32 ")]
+    assert code == 0
+    assert [row[1] for row in rows] == ["im2col", bench.GEMMS_ONLY]
     assert all(float(row[2]) > 0 for row in rows)
 
 
