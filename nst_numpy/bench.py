@@ -116,38 +116,40 @@ def im2col_products(size, itemsize=4):
             for y0, y1 in layers._row_bands(C, kh, kw, side, side, itemsize)]
 
 
+def im2col_operands(size):
+    """(W, cols, F, dF, dcols) for each of :func:`im2col_products`, float32: W (K, 9C) and
+    the inputs cols (9C, n), dF (K, n) random; F and dcols receive the products.
+
+    The band matrices are views of scratch arrays shared by every band: no more memory than
+    the largest band's, and no product's result is fed to another (it would grow to inf).
+    """
+    products = im2col_products(size)
+    rng = np.random.default_rng(0)
+    kernels = {(K, rows): rng.standard_normal((K, rows), dtype=np.float32) for K, rows, _ in products}
+    most_cols = max(rows * n for _, rows, n in products)
+    most_out = max(K * n for K, _, n in products)
+    cols, d_cols = rng.standard_normal(most_cols, dtype=np.float32), np.empty(most_cols, np.float32)
+    d_out, out = rng.standard_normal(most_out, dtype=np.float32), np.empty(most_out, np.float32)
+
+    def view(flat, rows, n):
+        return flat[:rows * n].reshape(rows, n)
+    return [(kernels[K, rows], view(cols, rows, n), view(out, K, n), view(d_out, K, n),
+             view(d_cols, rows, n)) for K, rows, n in products]
+
+
 def _im2col_gemms_step():
-    """The matrix products of the im2col pass and nothing else (:func:`im2col_products`),
+    """The matrix products of the im2col pass and nothing else (:func:`im2col_operands`),
     with BLAS as configured: no column matrix built, no ReLU or pool. Its time is a floor
     for any im2col pass on this machine.
-
-    The operands are views of scratch arrays reused by every band: random inputs, and no
-    product's result fed to another (the values would grow to inf).
     """
-    products_at = {}
-
-    def products(size):
-        """(W, cols, F, dF, dcols) of every band at this size; W: a kernel matrix (K, 9C)."""
-        shapes = im2col_products(size)
-        rng = np.random.default_rng(0)
-        kernels = {(K, rows): rng.standard_normal((K, rows), dtype=np.float32) / np.sqrt(rows)
-                   for K, rows, _ in shapes}
-        most_cols = max(rows * n for _, rows, n in shapes)
-        most_out = max(K * n for K, _, n in shapes)
-        cols, d_cols = rng.standard_normal(most_cols, dtype=np.float32), np.empty(most_cols, np.float32)
-        d_out, out = rng.standard_normal(most_out, dtype=np.float32), np.empty(most_out, np.float32)
-
-        def view(flat, rows, n):
-            return flat[:rows * n].reshape(rows, n)
-        return [(kernels[K, rows], view(cols, rows, n), view(out, K, n), view(d_out, K, n),
-                 view(d_cols, rows, n)) for K, rows, n in shapes]
+    operands = {}
 
     def step(x):
         size = x.shape[-1]
-        if size not in products_at:
-            products_at.clear()
-            products_at[size] = products(size)
-        for kernel, cols, out, d_out, d_cols in products_at[size]:
+        if size not in operands:
+            operands.clear()          # one size at a time (memory)
+            operands[size] = im2col_operands(size)
+        for kernel, cols, out, d_out, d_cols in operands[size]:
             np.matmul(kernel, cols, out=out)          # F = W cols
             np.matmul(kernel.T, d_out, out=d_cols)    # dL/dcols = W^T dL/dF
     return step, lambda size: np.zeros((3, size, size), dtype=np.float32)

@@ -1,5 +1,6 @@
 """``nst-numpy bench``: its FLOP count and a tiny end-to-end run (32 px, no PyTorch)."""
 
+import numpy as np
 import pytest
 
 from nst_numpy import bench, cli
@@ -20,6 +21,14 @@ def test_im2col_products_are_the_direct_convolution_flops(size):
     # forward W @ cols and backward W^T @ dF, each 2 K (9C) n flops per band
     products = bench.im2col_products(size)
     assert sum(2 * 2 * K * rows * n for K, rows, n in products) == bench.conv_flops(size)
+
+
+def test_im2col_operands_fit_the_products_in_float32():
+    # float32 throughout: one float64 operand would make NumPy cast and time the cast
+    for (K, rows, n), operands in zip(bench.im2col_products(64), bench.im2col_operands(64)):
+        kernel, cols, out, d_out, d_cols = operands
+        assert [a.shape for a in operands] == [(K, rows), (rows, n), (K, n), (K, n), (rows, n)]
+        assert all(a.dtype == np.float32 and a.flags.c_contiguous for a in operands)
 
 
 def test_bench_runs_end_to_end_on_a_tiny_image(capsys):
