@@ -214,8 +214,10 @@ class VGG:
                 else:
                     x, cache = conv_forward(x, *params[name])
             elif name.startswith("relu"):
-                # (a ReLU's cache is its output, as in layers.relu_forward)
-                x, cache = (x, x) if relu_fused else L.relu_forward(x)
+                # A ReLU's cache is its output, as in layers.relu_forward; a fused one's is
+                # the mask out > 0, all its backward needs, in a quarter of the memory
+                # (the output itself is freed once the next layer has read it).
+                x, cache = (x, x > 0) if relu_fused else L.relu_forward(x)
             elif pool_fused:
                 x, cache = pooled
             else:

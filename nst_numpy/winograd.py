@@ -116,7 +116,8 @@ def _parity_planes(x, t0, th, tw, relu_out=None, pool_first=None):
     where ``x_padded`` is x with one row/column of zeros around it (the convolution's
     padding) and zeros beyond. One spare row at the bottom: see :func:`_band`.
     Fused backward passes of the layers after the conv (see :func:`conv3x3`):
-    relu_out: shaped like x; x is taken times [relu_out > 0], a ReLU's backward.
+    relu_out: shaped like x, or its mask relu_out > 0; x is taken times [relu_out > 0],
+    a ReLU's backward.
     pool_first: with relu_out; x is then the gradient at the output of a 2x2 max pool,
     (C, H//2, W//2), and is first sent to each window's maximum, entry pool_first.
     """
@@ -220,7 +221,7 @@ def conv3x3(x, u, bias=None, relu=False, relu_out=None, pool_into=None, pool_fir
     Two neighbours of a conv in a network, fused into its passes over memory:
     relu: return max(conv, 0), the ReLU that follows the conv;
     relu_out: optional (C, H, W); convolve x * [relu_out > 0] instead of x, the backward
-    of the ReLU whose output was relu_out;
+    of the ReLU whose output was relu_out (the bool mask relu_out > 0 will do as well);
     pool_into: optional pair of arrays (K, H//2, W//2), float and uint8, to receive the 2x2
     max pool of the output and the index of each window's maximum
     (:func:`nst_numpy.layers.max_pool_forward`);
@@ -300,9 +301,9 @@ def _checked_kernel_transform(x, w, u):
 def conv2d_backward_input(dout, cache, relu_out=None):
     """dx = (flipped, transposed kernel) * dout_padded: dout (K, H, W) -> dx (C, H, W).
 
-    relu_out: optional (K, H, W) output of a ReLU after the conv; then dout is the
-    gradient at that output, and the ReLU's backward, dout * [relu_out > 0], is applied
-    on the way in.
+    relu_out: optional (K, H, W) output of a ReLU after the conv, or its mask relu_out > 0;
+    then dout is the gradient at that output, and the ReLU's backward,
+    dout * [relu_out > 0], is applied on the way in.
     """
     return conv3x3(dout, _flipped_kernel_transform(cache, dout.dtype), relu_out=relu_out)
 
@@ -310,8 +311,8 @@ def conv2d_backward_input(dout, cache, relu_out=None):
 def conv_relu_pool_backward(dpooled, cache, relu_out, pool_cache):
     """The backward of :func:`conv_relu_pool_forward`: dpooled (K, H//2, W//2) -> dx (C, H, W).
 
-    cache, pool_cache: its two caches; relu_out: its out. The pool's and the ReLU's
-    backward run on the way in, inside the bands.
+    cache, pool_cache: its two caches; relu_out: its out, or the mask out > 0. The pool's
+    and the ReLU's backward run on the way in, inside the bands.
     """
     first, _ = pool_cache
     u_flipped = _flipped_kernel_transform(cache, dpooled.dtype)

@@ -104,6 +104,8 @@ def test_fused_relu_equals_the_separate_layer(shape, monkeypatch):
     dout = np.random.default_rng(14).normal(size=out.shape)
     separate = winograd.conv2d_backward_input(L.relu_backward(dout, relu_out), cache)
     np.testing.assert_array_equal(winograd.conv2d_backward_input(dout, cache, relu_out=relu_out), separate)
+    # the mask relu_out > 0 (what the VGG keeps) in place of the output
+    np.testing.assert_array_equal(winograd.conv2d_backward_input(dout, cache, relu_out=relu_out > 0), separate)
     u_flipped = winograd.kernel_transform(winograd.flip_kernel(w))
     banded = winograd.conv3x3(dout, u_flipped, relu_out=relu_out, band_bytes=1, threads=3)
     np.testing.assert_array_equal(banded, separate)
@@ -135,6 +137,8 @@ def test_fused_relu_and_pool_equal_the_separate_layers(shape, monkeypatch):
         L.relu_backward(L.max_pool_backward(dpooled, pool_cache), relu_out), cache)
     np.testing.assert_array_equal(winograd.conv_relu_pool_backward(dpooled, cache, relu_out, pool_cache),
                                   separate)
+    np.testing.assert_array_equal(winograd.conv_relu_pool_backward(dpooled, cache, relu_out > 0, pool_cache),
+                                  separate)
     banded_dx = winograd.conv3x3(dpooled, winograd.kernel_transform(winograd.flip_kernel(w)),
                                  relu_out=relu_out, pool_first=first, band_bytes=1, threads=3)
     np.testing.assert_array_equal(banded_dx, separate)
@@ -155,6 +159,16 @@ def test_vgg_fuses_the_relus_into_winograd_convs_only_where_it_may(monkeypatch):
     out = model.forward(x, ["conv2_2", "relu3_1"])
     model.backward({"relu3_1": out["relu3_1"], "conv2_2": out["conv2_2"]})
     assert calls == ["f", "f", "b", "b"]       # relu1_1 and relu2_2, both ways
+
+
+def test_vgg_keeps_only_the_mask_of_a_fused_relu():
+    """The backward of a fused ReLU needs only where its output is positive: the VGG keeps
+    that bool mask (a quarter of a float32 output's memory), and a ReLU on its own its output."""
+    model = vgg.VGG(random_vgg_weights(), conv_impl="winograd")
+    model.forward(np.random.default_rng(19).normal(size=(3, 12, 12)), ["relu3_1"])
+    relu_caches = {name: cache for name, cache, _ in model._caches if name.startswith("relu")}
+    assert relu_caches["relu1_1"].dtype == np.float64                  # after the im2col conv1_1
+    assert all(relu_caches[name].dtype == bool for name in ("relu1_2", "relu2_1", "relu2_2", "relu3_1"))
 
 
 def test_vgg_fuses_max_pools_into_winograd_convs_only_where_it_may(monkeypatch):
