@@ -7,7 +7,7 @@ implementation runs in its own worker process; the parent asks them in turn for 
 iteration at a time (round-robin, the starting worker rotating each round), so a change in
 the machine's load hits all of them alike. Ratios are medians of the per-round ratios.
 On request (``--impls ... im2col-gemms``), a reference that computes nothing useful: the
-matrix products of the im2col pass alone, the least time any im2col pass can take here.
+matrix products of the im2col pass alone, the least time that pass can take here.
 
 Memory: each worker reports its resident-set high-water mark (``ru_maxrss``) at the end
 of its iterations minus its resident set at the end of its setup (libraries, weights, a
@@ -33,7 +33,7 @@ from .vgg import VGG, conv_shapes
 LAST_LAYER = "relu5_1"
 NUMPY_IMPLS = ("im2col", "winograd")
 # Not a way to compute the gradient: only the matrix products of the im2col pass (see
-# _im2col_gemms_step), the least time any im2col pass can take on this machine.
+# _im2col_gemms_step), the least time that pass can take on this machine.
 GEMMS_ONLY = "im2col-gemms"
 SETTLE_SECONDS = 0.5   # pause before each timed iteration (see measure)
 
@@ -139,8 +139,8 @@ def im2col_operands(size):
 
 def _im2col_gemms_step():
     """The matrix products of the im2col pass and nothing else (:func:`im2col_operands`),
-    with BLAS as configured: no column matrix built, no ReLU or pool. Its time is a floor
-    for any im2col pass on this machine.
+    with BLAS as configured: no column matrix built, no ReLU or pool. Its time is the least
+    an im2col pass with these products can take on this machine, however cheap the rest.
     """
     operands = {}
 
