@@ -36,8 +36,8 @@ PRESERVE_COLOR = (None, "luminance", "histogram")
 # beta = STYLE_PER_POSITION * M_l at the first content layer: see default_beta.
 STYLE_PER_POSITION = 0.3
 # The convolution stylize uses unless told: the fast path. One VGG19 forward + backward took
-# 1.6x (256 px) and 1.7x (512 px) as long with im2col as with Winograd on the project's 2-core
-# machine (docs/benchmarks.md; benchmarks/bench_stylize.py compares whole runs).
+# 1.7x (256 px) and 1.4-1.7x (512 px) as long with im2col as with Winograd on the project's
+# 2-core machine (docs/benchmarks.md; benchmarks/bench_stylize.py compares whole runs).
 DEFAULT_CONV_IMPL = "winograd"
 
 

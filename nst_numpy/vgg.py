@@ -95,8 +95,8 @@ class VGG:
     images: BGR channel order, 0-255 scale, ImageNet mean subtracted.
     pooling: "max" (as trained) or "avg" (Gatys et al.'s choice for synthesis).
     conv_impl: "im2col" (the plain convolution of :mod:`layers`) or "winograd" (the fast
-    one of :mod:`winograd`, ~1.5x faster over VGG19, ReLUs and max pools fused in;
-    equal up to round-off).
+    one of :mod:`winograd`, 1.4-1.7x faster over VGG19 (docs/benchmarks.md), ReLUs and
+    max pools fused in; equal up to round-off).
     """
 
     def __init__(self, weights, arch="vgg19", pooling="max", conv_impl="im2col"):
