@@ -1,0 +1,106 @@
+"""How much memory a job may take: what the machine has free, and a one-line refusal.
+
+A style transfer's memory grows with its pixel count (docs/benchmarks.md measures it per
+pixel). A size that does not fit would be killed by the operating system or end in a
+MemoryError deep inside NumPy; :func:`check_fits` refuses it before anything is allocated,
+naming the estimate, the memory available, and how to override the limit.
+"""
+
+import math
+import os
+import re
+
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+NO_LIMIT = ("off", "none", "inf")
+
+
+def available_bytes():
+    """Memory this process can still take, in bytes, or None where it cannot be read.
+
+    Linux: ``MemAvailable`` of /proc/meminfo, capped by the cgroup's limit less its usage
+    (containers); elsewhere the free physical pages, where ``os.sysconf`` knows them.
+    """
+    candidates = [_meminfo_available(), _cgroup_room()]
+    candidates = [c for c in candidates if c is not None]
+    if candidates:
+        return min(candidates)
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _meminfo_available():
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _cgroup_room():
+    """The cgroup's limit minus its usage (cgroup v2, then v1), or None without a limit."""
+    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            with open(limit_file) as f:
+                limit = f.read().strip()
+            with open(usage_file) as f:
+                usage = int(f.read().strip())
+        except (OSError, ValueError):
+            continue
+        if limit == "max" or int(limit) >= 2**60:   # no limit set
+            return None
+        return max(0, int(limit) - usage)
+    return None
+
+
+def format_bytes(n):
+    """1234567890 -> '1.1 GiB'."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(n) < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PiB"
+
+
+def parse_size(text):
+    """'12G', '500M', '2.5GiB', '1e9' -> bytes (float); 'off', 'none' or 'inf' -> math.inf.
+
+    A bare number is bytes. Raises ValueError with the accepted forms.
+    """
+    value = str(text).strip()
+    if value.lower() in NO_LIMIT:
+        return math.inf
+    match = re.fullmatch(r"([0-9.eE+]+)\s*([kKmMgGtT]?)(i?[bB])?", value)
+    try:
+        number = float(match.group(1)) if match else math.nan
+    except ValueError:
+        number = math.nan
+    if not match or not math.isfinite(number) or number <= 0:
+        raise ValueError(f"memory size {text!r} is not a positive size such as 8G, 500M or off")
+    return number * _UNITS[match.group(2).upper()]
+
+
+def check_fits(estimate, limit=None, what="this job", remedy="use a smaller size",
+               override=None):
+    """Raise a one-line ValueError when ``estimate`` bytes exceed the limit.
+
+    limit: bytes; None for :func:`available_bytes` (no check where that is unknown);
+    math.inf for no check. what: the job, for the message ("a 4096x4096 stylization");
+    remedy: what makes it smaller ("lower --size"); override: how the user raises the
+    limit ("--memory-limit", "memory_limit=").
+    """
+    if limit is None:
+        limit, source = available_bytes(), "available"
+    else:
+        source = "allowed"
+    if limit is None or math.isinf(limit) or estimate <= limit:
+        return
+    hint = f"; to try anyway, raise the limit with {override}" if override else ""
+    raise ValueError(f"{what} needs about {format_bytes(estimate)} of memory (estimated), "
+                     f"more than the {format_bytes(limit)} {source}: {remedy}{hint}")
