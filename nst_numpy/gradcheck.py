@@ -4,47 +4,85 @@ The central difference
 
     df/dx_i ~ (f(x + h e_i) - f(x - h e_i)) / (2h)
 
-has a truncation error of order ``h**2`` and a round-off error of order ``eps * |f| / h``.
-In float64 (``eps ~ 1e-16``) a step ``h = 1e-6`` balances the two at roughly ``1e-10``
-relative, so a correct gradient typically agrees to 1e-7 or better and a wrong one is off
-by 1e-2 or more. In float32 (``eps ~ 1e-7``) no step gives a useful check: always cast
-to float64 first (``x.astype(np.float64)``), and compute ``f`` in float64 too.
+has two errors. Truncation, of order ``h**2`` (the Taylor terms of odd order cancel), and
+round-off: each value of ``f`` carries an error of a few ``eps * |f|``, which the division
+by ``2h`` turns into about ``eps * |f| / h``.
 
-A kink (ReLU at 0, a tie in max pooling) inside ``[x_i - h, x_i + h]`` makes the
-difference quotient meaningless at that coordinate; keep ``h`` small and inputs random.
+**The rule, used by every check in this project.** Compute ``f`` in float64
+(``eps = 2.2e-16``). Take the step
+
+    h_i = eps**(1/3) * max(1, |x_i|)            (about 6e-6 for entries of order 1)
+
+which balances the two errors for a function whose scale of variation is that of ``x``.
+Then measure each entry's error relative to its own size, but never more finely than
+round-off allows:
+
+    err_i = |a_i - n_i| / max(|a_i| + |n_i|,  floor_fraction * max|n|,  noise_i / tol)
+    noise_i = ROUNDOFF_UNITS * eps * max(|f(x + h e_i)|, |f(x - h e_i)|) / h_i
+
+so a loss of 300 is judged as finely as its round-off permits, and a loss of 3e-3 no
+less finely. A gradient passes when every ``err_i <= tol``; the default ``tol = 1e-6``
+lies far above a correct gradient's truncation error (about ``h**2 ~ 4e-11`` relative)
+and far below what a wrong index, sign or factor gives (1e-3 to 1). When round-off alone
+is larger than ``RESOLUTION`` times the largest gradient entry, no conclusion is possible
+and the check reports itself inconclusive (not passed): rescale ``f``.
+
+In float32 (``eps ~ 1e-7``) no step gives a useful check: cast to float64 first
+(``x.astype(np.float64)``) and compute ``f`` in float64 too; a float32 ``x`` is cast and
+warned about. A kink (ReLU at 0, a tie in max pooling) within ``h`` of ``x_i`` makes the
+quotient meaningless at that entry; random inputs keep kinks away.
 """
 
 from dataclasses import dataclass
+import math
+import numbers
 import warnings
 
 import numpy as np
 
+EPS = float(np.finfo(np.float64).eps)
+# Round-off of one evaluation of f, in units of eps * |f|: a sum of many products
+# accumulates several units (docs/annotated/gradcheck.md).
+ROUNDOFF_UNITS = 8
+# Largest round-off, relative to the largest gradient entry, at which a check still
+# tells a right gradient from a wrong one.
+RESOLUTION = 1e-3
 
-def numerical_gradient(f, x, h=1e-6, indices=None):
+
+def default_step(x):
+    """h_i = eps^(1/3) max(1, |x_i|), the step that balances truncation and round-off."""
+    return EPS ** (1 / 3) * np.maximum(1.0, np.abs(np.asarray(x, dtype=np.float64)))
+
+
+def numerical_gradient(f, x, h=None, indices=None):
     """Central-difference gradient of a scalar function ``f`` at ``x``.
 
-    f: callable taking an array shaped like ``x`` and returning a float.
-    x: array of any shape; not modified (a float64 copy is perturbed).
+    f: callable taking an array shaped like ``x`` and returning a real number.
+    x: real array of any shape; not modified (a float64 copy is perturbed).
+    h: step, a number or an array shaped like ``x``; None for :func:`default_step`.
     indices: optional iterable of flat indices to evaluate; the others stay 0.
     Returns grad: array shaped like ``x``, float64. Costs two calls of ``f`` per index.
     """
-    x = np.asarray(x)
-    if x.dtype != np.float64:
-        warnings.warn(
-            f"numerical_gradient: x is {x.dtype}; finite differences need float64 to be "
-            "trustworthy -- pass x.astype(np.float64)", stacklevel=2)
-    x = x.astype(np.float64, copy=True)
-    flat = x.reshape(-1)
-    grad = np.zeros_like(flat)
-    for i in (range(flat.size) if indices is None else indices):
-        old = flat[i]
-        flat[i] = old + h
-        f_plus = float(f(x))
-        flat[i] = old - h
-        f_minus = float(f(x))
-        flat[i] = old
-        grad[i] = (f_plus - f_minus) / (2 * h)
+    x = _as_float64(x, "numerical_gradient")
+    grad = np.zeros(x.size)
+    indices = range(x.size) if indices is None else _flat_indices(indices, x.size)
+    for i, (quotient, _) in zip(indices, _quotients(f, x, _steps(h, x), indices)):
+        grad[i] = quotient
     return grad.reshape(x.shape)
+
+
+def _quotients(f, x, steps, indices):
+    """(difference quotient, its round-off noise) at each flat index in turn."""
+    flat = x.reshape(-1)
+    for i in indices:
+        old, h = flat[i], steps[i]
+        flat[i] = old + h
+        f_plus = _scalar(f(x))
+        flat[i] = old - h
+        f_minus = _scalar(f(x))
+        flat[i] = old
+        noise = ROUNDOFF_UNITS * EPS * max(abs(f_plus), abs(f_minus)) / h
+        yield (f_plus - f_minus) / (2 * h), noise
 
 
 def relative_error(a, b, floor=1e-12):
@@ -71,6 +109,9 @@ class GradCheckResult:
     worst_index: where it occurs, as a tuple index into ``x``.
     analytic, numerical: the two values there.
     n_checked: how many entries were compared. tol: the threshold used.
+    noise: the largest round-off of a difference quotient (module docstring);
+    inconclusive: True when that noise exceeds RESOLUTION times the largest gradient
+    entry, so that the check cannot tell a right gradient from a wrong one.
     """
 
     max_relative_error: float
@@ -79,51 +120,69 @@ class GradCheckResult:
     numerical: float
     n_checked: int
     tol: float
+    noise: float = 0.0
+    inconclusive: bool = False
 
     @property
     def passed(self):
-        return self.max_relative_error <= self.tol
+        return self.max_relative_error <= self.tol and not self.inconclusive
 
     def __bool__(self):
         return self.passed
 
     def __str__(self):
         verdict = "ok" if self.passed else "FAILED"
-        return (f"gradient check {verdict}: max relative error {self.max_relative_error:.2e} "
+        text = (f"gradient check {verdict}: max relative error {self.max_relative_error:.2e} "
                 f"(tol {self.tol:.0e}) over {self.n_checked} entries, worst at "
                 f"{self.worst_index}: analytic {self.analytic:.6e}, "
                 f"numerical {self.numerical:.6e}")
+        if self.inconclusive:
+            text += (f"; inconclusive: round-off in f ({self.noise:.1e}) swamps the gradient, "
+                     "rescale f or check a smaller problem")
+        return text
 
 
-def check_gradient(f, x, analytic, num_samples=None, h=1e-6, tol=1e-6, seed=0,
+def check_gradient(f, x, analytic, num_samples=None, h=None, tol=1e-6, seed=0,
                    floor_fraction=1e-3):
     """Compare an analytic gradient with central differences.
 
-    f: scalar function of an array shaped like ``x``; analytic: your dL/dx at ``x``.
-    num_samples: check that many random entries (for large ``x``), or all if None.
-    tol: largest accepted relative error. A correct gradient in float64 typically gives
-    1e-8 or less; a wrong index, sign or factor gives 1e-2 to 1.
+    Parameters
+    ----------
+    f : callable
+        Scalar function of an array shaped like ``x``, computed in float64.
+    x : array_like, real
+        Where to check; a float32 ``x`` is cast to float64 with a warning.
+    analytic : array_like
+        Your ``df/dx`` at ``x``, shaped like ``x``.
+    num_samples : int, optional
+        Check that many entries, drawn at random with ``seed``; None checks all.
+    h : float or array, optional
+        Step; None for the rule of the module docstring, ``eps**(1/3) max(1, |x_i|)``.
+    tol : float
+        Largest accepted relative error (module docstring: why 1e-6).
+    floor_fraction : float
+        Entries smaller than this fraction of the largest are judged against it.
 
-    Round-off in ``f`` makes the difference quotient's error *absolute* (about
-    ``eps * |f| / h``), so an entry far smaller than the largest one cannot be judged
-    relative to its own size: entries below ``floor_fraction * max|gradient|`` are
-    measured against that floor instead.
-    Returns a :class:`GradCheckResult`; ``bool(result)`` is ``result.passed``.
+    Returns
+    -------
+    GradCheckResult
+        ``bool(result)`` is ``result.passed``; ``str(result)`` says where it is worst.
     """
-    x = np.asarray(x)
-    analytic = np.asarray(analytic, dtype=np.float64)
+    x = _as_float64(x, "check_gradient")
+    analytic = np.asarray(analytic)
     if analytic.shape != x.shape:
         raise ValueError(
             f"check_gradient: analytic gradient has shape {analytic.shape}, x has {x.shape}")
-    if num_samples is None or num_samples >= x.size:
-        indices = np.arange(x.size)
-    else:
-        indices = np.random.default_rng(seed).choice(x.size, size=num_samples, replace=False)
-    numerical = numerical_gradient(f, x, h=h, indices=indices).reshape(-1)[indices]
+    analytic = _as_float64(analytic, "check_gradient (analytic)", warn=False)
+    if not (isinstance(tol, numbers.Real) and tol > 0):
+        raise ValueError(f"check_gradient: tol must be a positive number, got {tol!r}")
+    indices = _sample(x.size, num_samples, seed)
+    pairs = list(_quotients(f, x, _steps(h, x), indices))
+    numerical = np.array([q for q, _ in pairs])
+    noise = np.array([n for _, n in pairs])
     expected = analytic.reshape(-1)[indices]
-    largest = max(float(np.max(np.abs(expected), initial=0.0)),
-                  float(np.max(np.abs(numerical), initial=0.0)))
-    floor = max(floor_fraction * largest, 1e-12)
+    largest = max(float(np.max(np.abs(expected))), float(np.max(np.abs(numerical))))
+    floor = np.maximum(max(floor_fraction * largest, 1e-300), noise / tol)
     errors = _elementwise_relative_error(expected, numerical, floor)
     worst = int(np.argmax(errors))
     return GradCheckResult(
@@ -132,5 +191,70 @@ def check_gradient(f, x, analytic, num_samples=None, h=1e-6, tol=1e-6, seed=0,
         analytic=float(expected[worst]),
         numerical=float(numerical[worst]),
         n_checked=len(indices),
-        tol=tol,
+        tol=float(tol),
+        noise=float(noise.max()),
+        inconclusive=bool(noise.max() > RESOLUTION * largest),
     )
+
+
+# ---------------------------------------------------------------------------
+# Argument checks: one clear line for each way the call can be wrong
+# ---------------------------------------------------------------------------
+
+def _as_float64(x, where, warn=True):
+    """A float64 copy of a real array; one-line errors for what finite differences cannot use."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "biuf":
+        raise ValueError(f"{where}: x has dtype {x.dtype}; pass a real floating-point array")
+    if x.size == 0:
+        raise ValueError(f"{where}: x is empty (shape {x.shape}); nothing to check")
+    if warn and x.dtype != np.float64:
+        warnings.warn(
+            f"{where}: x is {x.dtype}; finite differences need float64 to be "
+            "trustworthy -- pass x.astype(np.float64)", stacklevel=3)
+    x = x.astype(np.float64, copy=True)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{where}: x holds NaN or infinite values")
+    return x
+
+
+def _steps(h, x):
+    """The step of each entry, flat: the default rule, or ``h`` checked and broadcast."""
+    if h is None:
+        return default_step(x).reshape(-1)
+    steps = np.broadcast_to(np.asarray(h, dtype=np.float64), x.shape).reshape(-1)
+    if not (np.all(np.isfinite(steps)) and np.all(steps > 0)):
+        raise ValueError(f"finite differences: the step h must be positive and finite, got {h!r}")
+    return steps
+
+
+def _sample(size, num_samples, seed):
+    """All flat indices, or ``num_samples`` of them drawn without replacement."""
+    if num_samples is None:
+        return np.arange(size)
+    if not isinstance(num_samples, numbers.Integral) or num_samples < 1:
+        raise ValueError(f"check_gradient: num_samples must be a positive integer or None, "
+                         f"got {num_samples!r}")
+    if num_samples >= size:
+        return np.arange(size)
+    return np.random.default_rng(seed).choice(size, size=num_samples, replace=False)
+
+
+def _flat_indices(indices, size):
+    indices = np.asarray(list(indices), dtype=np.int64)
+    if indices.size and (indices.min() < -size or indices.max() >= size):
+        raise ValueError(f"numerical_gradient: an index lies outside x's {size} entries")
+    return indices
+
+
+def _scalar(value):
+    """f's value as a finite float, or a one-line error saying what f returned."""
+    array = np.asarray(value)
+    if array.size != 1 or array.dtype.kind not in "biuf":
+        raise ValueError(f"finite differences: f must return one real number, got "
+                         f"{type(value).__name__} {getattr(array, 'shape', '')}".rstrip())
+    number = float(array.reshape(()))
+    if not math.isfinite(number):
+        raise ValueError(f"finite differences: f returned {number} near x; the check needs "
+                         "finite values")
+    return number

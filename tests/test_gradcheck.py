@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
+from nst_numpy import gradcheck
 from nst_numpy.gradcheck import check_gradient, numerical_gradient, relative_error
 
 
@@ -13,7 +14,7 @@ def test_numerical_gradient_of_known_function():
     x = np.random.default_rng(0).normal(size=(3, 4))
     numeric = numerical_gradient(lambda v: np.sum(np.sin(v) * v**2), x)
     exact = np.cos(x) * x**2 + 2 * x * np.sin(x)
-    # Central differences with h = 1e-6 in float64: error ~ h^2 + eps/h ~ 1e-10.
+    # The default step h ~ 6e-6 in float64: error ~ h^2 + eps/h ~ 1e-10.
     assert relative_error(numeric, exact) < 1e-7
 
 
@@ -67,3 +68,53 @@ def test_check_gradient_float64_emits_no_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_gradient(lambda v: np.sum(v), np.ones(4), np.ones(4))
+
+
+def test_default_step_follows_the_dtype_and_the_entry_scale():
+    x = np.array([0.0, 0.5, -3.0, 1e4])
+    h = gradcheck.default_step(x)
+    eps = np.finfo(np.float64).eps
+    np.testing.assert_allclose(h, eps ** (1 / 3) * np.array([1.0, 1.0, 3.0, 1e4]))
+
+
+def test_a_large_loss_with_a_right_gradient_passes_and_a_wrong_one_fails():
+    # |f| ~ 1e4 against gradient entries ~1e-2: round-off in f (~eps |f| / h ~ 4e-7 per
+    # quotient) is 1e-4 of each entry, far above tol = 1e-6 of it. Judged against its own
+    # size every entry would fail; judged no finer than round-off, the right gradient
+    # passes and a gradient 1% off still fails.
+    x = np.random.default_rng(3).normal(size=(4, 5)) * 1e-2
+    f = lambda v: 1e4 + 0.5 * np.sum(v ** 2)
+    right = check_gradient(f, x, x)
+    assert right.passed and not right.inconclusive, right
+    assert right.noise > 1e-6 * np.abs(x).max()        # the floor did matter
+    assert not check_gradient(f, x, 1.01 * x)
+
+
+def test_a_loss_whose_round_off_swamps_its_gradient_is_inconclusive():
+    x = np.random.default_rng(4).normal(size=6)
+    f = lambda v: 1e13 + 0.5 * np.sum(v ** 2)       # round-off ~0.3 per quotient, gradient ~1
+    result = check_gradient(f, x, x)
+    assert result.inconclusive and not result.passed
+    assert "inconclusive" in str(result) and "FAILED" in str(result)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: check_gradient(lambda v: v, np.ones(3), np.ones(3)), "one real number"),
+    (lambda: check_gradient(lambda v: None, np.ones(3), np.ones(3)), "one real number"),
+    (lambda: check_gradient(lambda v: np.nan, np.ones(3), np.ones(3)), "finite"),
+    (lambda: check_gradient(np.sum, np.ones(3), np.ones(3), h=0), "step h"),
+    (lambda: check_gradient(np.sum, np.ones(3), np.ones(3), h=-1e-6), "step h"),
+    (lambda: check_gradient(np.sum, np.ones(3), np.ones(3), num_samples=0), "num_samples"),
+    (lambda: check_gradient(np.sum, np.ones(3), np.ones(3), num_samples=2.5), "num_samples"),
+    (lambda: check_gradient(np.sum, np.ones(3), np.ones(3), tol=0), "tol"),
+    (lambda: check_gradient(np.sum, np.ones(0), np.ones(0)), "empty"),
+    (lambda: check_gradient(np.sum, np.array(["a", "b"]), np.ones(2)), "dtype"),
+    (lambda: check_gradient(np.sum, np.ones(2, complex), np.ones(2)), "dtype"),
+    (lambda: check_gradient(np.sum, np.array([1.0, np.inf]), np.ones(2)), "NaN or infinite"),
+    (lambda: check_gradient(np.sum, np.ones(2), np.array(["a", "b"])), "dtype"),
+    (lambda: numerical_gradient(np.sum, np.ones(3), indices=[5]), "outside"),
+])
+def test_bad_calls_are_one_line_value_errors(call, message):
+    with pytest.raises(ValueError, match=message) as info:
+        call()
+    assert "\n" not in str(info.value)

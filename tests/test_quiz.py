@@ -1,8 +1,8 @@
-"""One test per derivation of the quiz (../shared/seed/), and one per erratum.
+"""One test per derivation of the course quiz (neural style transfer), and one per erratum.
 
 Each test states the quiz's claim, then checks it (or its correction) numerically.
-float64, small shapes; finite differences with h = 1e-6 on the losses (tolerance 1e-6,
-see tests/test_layers.py) and h = 1e-5 through the network (see tests/test_vgg.py).
+float64, small shapes; every gradient check uses check_gradient's own step and tolerance
+(the rule is stated once, in nst_numpy/gradcheck.py), through the losses and the network alike.
 """
 
 import numpy as np
@@ -12,7 +12,7 @@ from nst_numpy import layers as L
 from nst_numpy import losses
 from nst_numpy.gradcheck import check_gradient, numerical_gradient, relative_error
 
-TOL = 1e-6
+TOL = 1e-6   # for relative_error of a whole numerical gradient, as check_gradient's tol
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def test_q2_content_layer_gradient_is_F_minus_P(rng):
     F, P = rng.normal(size=(3, 8)), rng.normal(size=(3, 8))
     _, grad = losses.content_layer_loss(F, P)
     np.testing.assert_array_equal(grad, F - P)
-    assert check_gradient(lambda f: losses.content_layer_loss(f, P)[0], F, F - P, tol=TOL)
+    assert check_gradient(lambda f: losses.content_layer_loss(f, P)[0], F, F - P)
 
 
 def test_q3_partial_derivative_over_layers_is_that_layers_F_minus_P(rng):
@@ -38,7 +38,7 @@ def test_q3_partial_derivative_over_layers_is_that_layers_F_minus_P(rng):
         np.testing.assert_array_equal(grads[layer], F[layer] - P[layer])
         # Vary F^l alone, every other layer's F held fixed: the quiz's partial derivative.
         only_l = lambda f, layer=layer: losses.content_loss({**F, layer: f}, P)[0]
-        assert check_gradient(only_l, F[layer], grads[layer], tol=TOL)
+        assert check_gradient(only_l, F[layer], grads[layer])
 
 
 # --- Q5: eq (6) and the style loss ------------------------------------------------------
@@ -67,7 +67,7 @@ def test_q5_weighted_style_gradient_is_w_l_times_eq6(rng):
         expected = weights[layer] * losses.style_layer_loss(F[layer], A[layer])[1]
         np.testing.assert_allclose(grads[layer], expected, rtol=1e-14)
         only_l = lambda f, layer=layer: losses.style_loss({**F, layer: f}, A, weights)[0]
-        assert check_gradient(only_l, F[layer], grads[layer], tol=TOL)
+        assert check_gradient(only_l, F[layer], grads[layer])
 
 
 # --- Q6: the total loss, w_l not w_1 --------------------------------------------------
@@ -88,7 +88,7 @@ def test_q6_combined_gradient_for_a_layer_in_both_sets(rng):
     expected = alpha * (Fl - Pl) + beta * weights["relu4_2"] * (G - Al) @ Fl / (N**2 * M**2)
     np.testing.assert_allclose(grads["relu4_2"], expected, rtol=1e-13)
     only_l = lambda f: losses.total_loss({**F, "relu4_2": f}, P, A, alpha, beta, weights)[0]
-    assert check_gradient(only_l, Fl, grads["relu4_2"], tol=TOL)
+    assert check_gradient(only_l, Fl, grads["relu4_2"])
 
 
 def test_q6_erratum_w1_would_use_the_wrong_layers_weight(rng):
@@ -98,8 +98,8 @@ def test_q6_erratum_w1_would_use_the_wrong_layers_weight(rng):
     weights = {"relu1_1": 1.0, "relu2_1": 3.0}
     with_w1 = weights["relu1_1"] * losses.style_layer_loss(F["relu2_1"], A["relu2_1"])[1]
     only_2 = lambda f: losses.style_loss({**F, "relu2_1": f}, A, weights)[0]
-    assert not check_gradient(only_2, F["relu2_1"], with_w1, tol=TOL)
-    assert check_gradient(only_2, F["relu2_1"], losses.style_loss(F, A, weights)[1]["relu2_1"], tol=TOL)
+    assert not check_gradient(only_2, F["relu2_1"], with_w1)
+    assert check_gradient(only_2, F["relu2_1"], losses.style_loss(F, A, weights)[1]["relu2_1"])
 
 
 # --- Q7 and eq (8): the update step --------------------------------------------------
@@ -145,7 +145,7 @@ def test_eq8_descent_lowers_the_loss_and_the_printed_sign_raises_it(small_vgg, r
 def test_q7_the_pixels_are_updated_with_the_back_propagated_gradient(small_vgg, rng):
     # dL/dx from model.backward (all dL/dF^l pushed through the network) is the real gradient.
     objective, x = _small_objective(small_vgg, rng)
-    result = check_gradient(lambda v: objective(v)[0], x, objective(x)[1], num_samples=20, h=1e-5, tol=TOL)
+    result = check_gradient(lambda v: objective(v)[0], x, objective(x)[1], num_samples=20)
     assert result, str(result)
 
 
@@ -171,8 +171,8 @@ def test_total_derivative_at_a_shallow_layer_includes_deeper_losses(small_vgg, r
         return losses.total_loss({"relu1_1": a, "relu2_1": h}, P, A, alpha=1.0, beta=beta)[0]
 
     assert loss_of_relu1_1(F["relu1_1"]) == pytest.approx(L_value, rel=1e-12)
-    assert check_gradient(loss_of_relu1_1, F["relu1_1"], total, num_samples=60, tol=TOL)
-    assert not check_gradient(loss_of_relu1_1, F["relu1_1"], partial, num_samples=60, tol=TOL)
+    assert check_gradient(loss_of_relu1_1, F["relu1_1"], total, num_samples=60)
+    assert not check_gradient(loss_of_relu1_1, F["relu1_1"], partial, num_samples=60)
     assert relative_error(total, partial) > 0.1
 
 

@@ -28,10 +28,8 @@ def random_vgg(dtype=np.float64, seed=0):
 def test_objective_gradient_matches_finite_differences():
     # float64, a 12x12 image, random weights: content at relu2_2, style at relu1_1 and
     # relu2_1, and TV, so alpha, beta, w_l and the TV weight all enter dL/dx, each term
-    # of a similar size. Pixels ~ N(0, 3) keep |L| ~ 1e4: central differences then carry
-    # a round-off of ~eps |L| / h ~ 1e-7 against gradients ~1e2 (h = 1e-5 balances it
-    # with the h^2 truncation error). A right gradient agrees to ~1e-7; a wrong factor,
-    # sign or missing term gives 1e-2 or more, so tol = 1e-5.
+    # of a similar size. check_gradient's own step and tolerance (nst_numpy/gradcheck.py):
+    # its round-off floor follows |L| ~ 1e4.
     model = random_vgg()
     rng = np.random.default_rng(1)
     content, style, x = (rng.normal(0, 3, (3, 12, 12)) for _ in range(3))
@@ -43,8 +41,7 @@ def test_objective_gradient_matches_finite_differences():
     parts = objective.last
     assert parts.total == pytest.approx(parts.content + parts.style + parts.tv)
     assert min(parts.content, parts.style, parts.tv) > 0.1 * parts.total
-    check = gradcheck.check_gradient(lambda v: objective(v)[0], x, grad, num_samples=24,
-                                     h=1e-5, tol=1e-5)
+    check = gradcheck.check_gradient(lambda v: objective(v)[0], x, grad, num_samples=24)
     assert check.passed, check
 
 

@@ -1,12 +1,11 @@
 """The VGG stack: structure, names, forward against the layers, and dL/dx against finite
 differences on a small image through all five blocks.
 
-float64, 3x16x16 image, small random (He-initialised) weights, sampled pixels. Step
-h = 1e-5: through sixteen layers the loss is large enough that round-off (eps*|L|/h) would
-dominate at h = 1e-6 (errors ~5e-7), while the truncation error (order h^2) stays below
-1e-9 at 1e-5; measured errors are then ~1e-8. Tolerance 1e-6: see tests/test_layers.py. A kink (ReLU at 0 or a max-pool tie) within h of
-a sampled pixel's perturbation would spoil that pixel; the seeds are fixed, so a failure is
-reproducible, not flaky.
+float64, 3x16x16 image, small random (He-initialised) weights, sampled pixels, and
+check_gradient's own step and tolerance (nst_numpy/gradcheck.py: the step follows the
+dtype, the round-off floor follows the loss's size). A kink (ReLU at 0 or a max-pool tie)
+within h of a sampled pixel's perturbation would spoil that pixel; the seeds are fixed, so a
+failure is reproducible, not flaky.
 """
 
 import numpy as np
@@ -18,8 +17,6 @@ from nst_numpy.gradcheck import check_gradient
 
 from conftest import random_vgg_weights
 
-TOL = 1e-6
-H = 1e-5
 STYLE_LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
 CONTENT_LAYERS = ["relu2_2", "relu4_2"]
 
@@ -127,7 +124,7 @@ def test_image_gradient_matches_finite_differences_through_all_five_blocks(small
     P, A = _targets(model, x, rng)
     objective = _objective(model, P, A, alpha, beta)
     _, dx = objective(x)
-    result = check_gradient(lambda v: objective(v)[0], x, dx, num_samples=40, h=H, tol=TOL, seed=4)
+    result = check_gradient(lambda v: objective(v)[0], x, dx, num_samples=40, seed=4)
     assert result, str(result)
 
 
@@ -137,7 +134,7 @@ def test_vgg16_image_gradient_matches_finite_differences(small_vgg):
     x = rng.normal(size=(3, 16, 16))
     P, A = _targets(model, x, rng)
     objective = _objective(model, P, A, 1.0, 1e4)
-    result = check_gradient(lambda v: objective(v)[0], x, objective(x)[1], num_samples=20, h=H, tol=TOL)
+    result = check_gradient(lambda v: objective(v)[0], x, objective(x)[1], num_samples=20)
     assert result, str(result)
 
 
