@@ -13,6 +13,14 @@ Memory: each worker reports its resident-set high-water mark (``ru_maxrss``) at 
 of its iterations minus its resident set at the end of its setup (libraries, weights, a
 32 px warm-up, the input), i.e. the peak extra memory of one iteration. RSS rather than
 ``tracemalloc`` because it counts PyTorch's allocator and NumPy's alike.
+
+Before any worker starts, each size's memory is estimated (:func:`memory_estimate`): the
+resident set of one worker, fitted as setup + per-pixel cost to this bench's own runs
+(``WORKER_MEMORY``), summed over the workers, which all live at once, times a safety factor
+of 1.25. A size whose estimate exceeds the memory available is refused in one line, unless
+``--memory-limit`` raises the limit (``off``: no check). A worker that dies anyway (killed
+by the operating system) or raises (a MemoryError) ends the run with a one-line error: the
+parent waits on a worker only while it is alive, however long a healthy one takes.
 """
 
 import argparse
@@ -21,13 +29,14 @@ import importlib.util
 import multiprocessing
 import os
 import resource
+import signal
 import statistics
 import sys
 import time
 
 import numpy as np
 
-from . import layers, winograd
+from . import layers, memory, winograd
 from .vgg import VGG, conv_shapes
 
 LAST_LAYER = "relu5_1"
@@ -36,6 +45,14 @@ NUMPY_IMPLS = ("im2col", "winograd")
 # _im2col_gemms_step), the least time that pass can take on this machine.
 GEMMS_ONLY = "im2col-gemms"
 SETTLE_SECONDS = 0.5   # pause before each timed iteration (see measure)
+POLL_SECONDS = 0.2     # how often a wait on a worker checks that it is still alive
+# Resident bytes of one worker at size x size px ~ a + b * size**2: (a, b) fitted to this
+# bench's runs (setup RSS + its peak MB column), see docs/benchmarks.md, Memory.
+WORKER_MEMORY = {"im2col": (224 * 2**20, 2736),
+                 "winograd": (512 * 2**20, 1435),
+                 GEMMS_ONLY: (268 * 2**20, 251)}
+WORKER_MEMORY["torch"] = WORKER_MEMORY["winograd"]   # PyTorch CPU measured about the same
+MEMORY_SAFETY = 1.25   # the estimate's margin over the fitted figures
 
 
 def _convs_up_to(last_conv, size):
@@ -178,7 +195,24 @@ def _torch_step(weights):
 
 
 def _worker(conn, impl, size, threads):
-    """Set up one implementation, then run one iteration per "run" message."""
+    """Set up one implementation, then run one iteration per "run" message.
+
+    An exception (a MemoryError at a size too large) is sent to the parent as
+    ``("error", "<type>: <message>")`` instead of a result.
+    """
+    try:
+        _serve(conn, impl, size, threads)
+    except Exception as error:   # noqa: BLE001 -- reported to the parent, which raises it
+        text = " ".join(f"{type(error).__name__}: {error}".split())
+        try:
+            conn.send(("error", text[:500]))
+        except OSError:
+            pass                 # the parent is gone
+    finally:
+        conn.close()
+
+
+def _serve(conn, impl, size, threads):
     if impl == "torch" and threads:
         import torch
         torch.set_num_threads(threads)
@@ -200,32 +234,95 @@ def _worker(conn, impl, size, threads):
         step(x)
         conn.send(time.perf_counter() - start)
     conn.send(_peak_rss_mb() - baseline)
-    conn.close()
+
+
+def _exit_reason(exitcode):
+    """'exit code -9: killed, probably out of memory' and the like."""
+    if exitcode is None:
+        return "closed its pipe while running"
+    if exitcode == -signal.SIGKILL:
+        return f"exit code {exitcode}: killed, probably out of memory"
+    if exitcode < 0:
+        try:
+            return f"exit code {exitcode}: {signal.Signals(-exitcode).name}"
+        except ValueError:
+            pass
+    return f"exit code {exitcode}"
+
+
+class _Worker:
+    """One worker process and the parent's end of its pipe. Every wait on it lasts only
+    as long as the process: a dead worker raises ChildProcessError (an OSError, so the CLI
+    prints it in one line), as does an exception the worker sent."""
+
+    def __init__(self, ctx, impl, size, threads):
+        self.impl, self.size = impl, size
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker, args=(child, impl, size, threads), daemon=True)
+        self.process.start()
+        child.close()   # the worker's copy is its own: its death now ends the pipe here
+
+    def _died(self):
+        self.process.join(timeout=5)   # reap it, for its exit code
+        return ChildProcessError(
+            f"bench worker {self.impl!r} died at {self.size} px "
+            f"({_exit_reason(self.process.exitcode)}); try a smaller --sizes")
+
+    def send(self, message):
+        try:
+            self.conn.send(message)
+        except OSError:     # BrokenPipeError: the worker is gone
+            raise self._died() from None
+
+    def recv(self):
+        """The worker's next message; no time limit while it is alive."""
+        while not self.conn.poll(POLL_SECONDS):
+            if not self.process.is_alive() and not self.conn.poll():
+                raise self._died()
+        try:
+            message = self.conn.recv()
+        except (EOFError, OSError):
+            raise self._died() from None
+        if isinstance(message, tuple) and message[:1] == ("error",):
+            hint = "; try a smaller --sizes" if message[1].startswith("MemoryError") else ""
+            raise ChildProcessError(
+                f"bench worker {self.impl!r} failed at {self.size} px: {message[1]}{hint}")
+        return message
+
+    def stop(self):
+        """End the process (if still running) and close the pipe."""
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout=5)
+        self.conn.close()
 
 
 def measure(size, impls, repeats, threads=None):
     """{impl: (list of times in s, peak extra MB)} for one image size, interleaved.
 
     threads: BLAS / PyTorch threads of each worker (default: the libraries' own choice).
+    A worker that dies or raises ends the measure with a one-line ChildProcessError, the
+    other workers ended; a live worker is waited for however long it takes.
     """
     ctx = multiprocessing.get_context("spawn")
     workers = {}
     saved = dict(os.environ)
-    if threads:   # read by OpenBLAS when a fresh worker imports NumPy
-        os.environ.update({var: str(threads) for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")})
     try:
-        for impl in impls:
-            parent, child = ctx.Pipe()
-            process = ctx.Process(target=_worker, args=(child, impl, size, threads), daemon=True)
-            process.start()
-            workers[impl] = (process, parent)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    try:
-        for impl, (_, conn) in workers.items():
-            if conn.recv() != "ready":
-                raise RuntimeError(f"bench worker {impl} failed to start")
+        if threads:   # read by OpenBLAS when a fresh worker imports NumPy
+            os.environ.update({var: str(threads)
+                               for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")})
+        try:
+            for impl in impls:
+                workers[impl] = _Worker(ctx, impl, size, threads)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        for impl, worker in workers.items():
+            if worker.recv() != "ready":
+                raise ChildProcessError(f"bench worker {impl!r} failed to start")
         times = {impl: [] for impl in impls}
         for round_ in range(repeats + 1):           # round 0 warms up at full size, untimed
             order = impls[round_ % len(impls):] + impls[:round_ % len(impls)]
@@ -234,36 +331,57 @@ def measure(size, impls, repeats, threads=None):
                 # a parallel call before they sleep: let the previous worker's go quiet,
                 # or they take a core from this one.
                 time.sleep(SETTLE_SECONDS)
-                workers[impl][1].send("run")
-                elapsed = workers[impl][1].recv()
+                workers[impl].send("run")
+                elapsed = workers[impl].recv()
                 if round_:
                     times[impl].append(elapsed)
         results = {}
-        for impl, (process, conn) in workers.items():
-            conn.send("stop")
-            results[impl] = (times[impl], conn.recv())
-            process.join()
+        for impl, worker in workers.items():
+            worker.send("stop")
+            results[impl] = (times[impl], worker.recv())
         return results
     finally:
-        for process, _ in workers.values():
-            if process.is_alive():
-                process.terminate()
+        for worker in workers.values():
+            worker.stop()
+
+
+def memory_estimate(size, impls):
+    """Bytes the workers of one size may take together, all alive at once: each one's
+    fitted ``WORKER_MEMORY`` (setup + per pixel; PyTorch's taken as Winograd's) times the
+    safety factor ``MEMORY_SAFETY`` (1.25)."""
+    return MEMORY_SAFETY * sum(a + b * size * size
+                               for a, b in (WORKER_MEMORY[impl] for impl in impls))
+
+
+def _check_memory(sizes, impls, limit):
+    """Refuse, in one line, the first size whose workers would not fit in ``limit`` bytes
+    (None: the memory available now)."""
+    for size in sorted(set(sizes)):
+        memory.check_fits(
+            memory_estimate(size, impls), limit,
+            what=f"bench at {size} px ({', '.join(impls)}: {len(impls)} worker"
+                 f"{'s' if len(impls) > 1 else ''} at once)",
+            remedy="try smaller --sizes or fewer --impls",
+            override="--memory-limit SIZE (or off)")
 
 
 def run(args):
     """Print the machine's matmul speed and the timing table."""
-    impls = list(args.impls)
+    _check_options(args)
+    limit = None
+    if args.memory_limit is not None:
+        try:
+            limit = memory.parse_size(args.memory_limit)
+        except ValueError as error:
+            raise ValueError(f"--memory-limit: {error}") from None
+    impls = list(dict.fromkeys(args.impls))   # each implementation once
     has_torch = importlib.util.find_spec("torch") is not None
     if "torch" in impls and not has_torch:
         print("PyTorch is not installed: no comparison (pip install torch for one)")
         impls.remove("torch")
     elif has_torch and not args.no_torch and "torch" not in impls:
         impls.append("torch")
-    if args.repeats < 1:
-        raise ValueError(f"--repeats {args.repeats}: time at least one round")
-    for size in args.sizes:
-        if size < 32:
-            raise ValueError(f"--sizes {size}: VGG19 needs at least 32 px to reach {LAST_LAYER}")
+    _check_memory(args.sizes, impls, limit)
     versions = f"numpy {np.__version__}"
     if "torch" in impls:
         versions += f", torch {importlib.metadata.version('torch')}"
@@ -289,6 +407,21 @@ def run(args):
     return 0
 
 
+def _check_options(args):
+    """One-line ValueErrors for option values out of range, each naming its option."""
+    if args.repeats < 1:
+        raise ValueError(f"--repeats {args.repeats}: time at least one round")
+    for size in args.sizes:
+        if size < 32:
+            raise ValueError(f"--sizes {size}: VGG19 needs at least 32 px to reach {LAST_LAYER}")
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads {args.threads}: use at least one thread "
+                         "(or leave the option out for the libraries' choice)")
+    for n in args.matmul_sizes:
+        if n < 1:
+            raise ValueError(f"--matmul-sizes {n}: a matrix needs at least 1 x 1")
+
+
 def add_arguments(parser):
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512],
                         help="square image sides in pixels (default: 256 512)")
@@ -305,6 +438,9 @@ def add_arguments(parser):
                              "(default: the libraries' choice)")
     parser.add_argument("--matmul-sizes", type=int, nargs="*", default=[2048, 4096],
                         help="n of the n x n matmul reference (default: 2048 4096)")
+    parser.add_argument("--memory-limit", metavar="SIZE", default=None,
+                        help="refuse sizes estimated to need more memory than this, e.g. 8G; "
+                             "off: no check (default: the memory available now)")
 
 
 def main(argv=None):

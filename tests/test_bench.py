@@ -1,9 +1,19 @@
-"""``nst-numpy bench``: its FLOP count and a tiny end-to-end run (32 px, no PyTorch)."""
+"""``nst-numpy bench``: its FLOP count, a tiny end-to-end run (32 px, no PyTorch), its
+memory refusal and its workers' deaths reported instead of waited on."""
+
+import multiprocessing
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
 
 import numpy as np
 import pytest
 
-from nst_numpy import bench, cli
+from nst_numpy import bench, cli, memory
 
 
 def test_conv_flops_counts_forward_and_input_gradient_to_conv5_1():
@@ -52,8 +62,129 @@ def test_bench_times_the_im2col_products_alone_on_request(capsys):
     assert all(float(row[2]) > 0 for row in rows)
 
 
-@pytest.mark.parametrize("argv,message", [(["--sizes", "16"], "at least 32 px"),
-                                          (["--repeats", "0"], "at least one round")])
-def test_bench_rejects_bad_options(argv, message, capsys):
+@pytest.mark.parametrize("argv,message", [
+    (["--sizes", "16"], "--sizes 16: VGG19 needs at least 32 px"),
+    (["--sizes", "0"], "--sizes 0: VGG19 needs at least 32 px"),
+    (["--sizes", "256", "-64"], "--sizes -64: VGG19 needs at least 32 px"),
+    (["--repeats", "0"], "--repeats 0: time at least one round"),
+    (["--repeats", "-2"], "--repeats -2: time at least one round"),
+    (["--threads", "0"], "--threads 0: use at least one thread"),
+    (["--threads", "-1"], "--threads -1: use at least one thread"),
+    (["--matmul-sizes", "0"], "--matmul-sizes 0: a matrix needs at least 1 x 1"),
+    (["--matmul-sizes", "64", "-8"], "--matmul-sizes -8: a matrix needs at least 1 x 1"),
+    (["--memory-limit", "lots"], "--memory-limit: memory size 'lots' is not a positive size"),
+    (["--memory-limit", "0"], "--memory-limit: memory size '0' is not a positive size"),
+])
+def test_bench_rejects_bad_options(argv, message, capsys, monkeypatch):
+    monkeypatch.setattr(bench, "matmul_gflops", _must_not_run)
+    monkeypatch.setattr(bench, "measure", _must_not_run)
     assert cli.main(["bench", *argv]) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+
+
+def _must_not_run(*args, **kwargs):
+    raise AssertionError("bench started work it should have refused")
+
+
+def test_memory_estimate_sums_the_workers_alive_at_once():
+    one = bench.memory_estimate(1024, ["im2col"])
+    both = bench.memory_estimate(1024, ["im2col", "winograd"])
+    assert both == pytest.approx(one + bench.memory_estimate(1024, ["winograd"]))
+    a, b = bench.WORKER_MEMORY["im2col"]
+    assert one == pytest.approx(bench.MEMORY_SAFETY * (a + b * 1024**2))
+    # grows with the pixels: four times the pixels, nearly four times the per-pixel part
+    assert 3 * one < bench.memory_estimate(2048, ["im2col"]) < 4 * one
+    assert bench.memory_estimate(512, ["torch"]) == bench.memory_estimate(512, ["winograd"])
+    assert set(bench.WORKER_MEMORY) == {*bench.NUMPY_IMPLS, bench.GEMMS_ONLY, "torch"}
+
+
+def test_bench_refuses_a_size_that_cannot_fit_before_starting_a_worker(capsys, monkeypatch):
+    monkeypatch.setattr(memory, "available_bytes", lambda: 16 * 2**30)
+    monkeypatch.setattr(bench, "matmul_gflops", _must_not_run)
+    monkeypatch.setattr(bench, "measure", _must_not_run)
+    start = time.perf_counter()
+    code = cli.main(["bench", "--sizes", "256", "100000", "--repeats", "1", "--no-torch",
+                     "--impls", "im2col", "--matmul-sizes"])
+    err = capsys.readouterr().err
+    assert code == 2 and time.perf_counter() - start < 5
+    assert err.count("\n") == 1
+    assert "bench at 100000 px" in err and "needs about" in err
+    assert "16.0 GiB available" in err and "--memory-limit" in err
+
+
+def test_bench_memory_limit_sets_or_lifts_the_limit(capsys, monkeypatch):
+    monkeypatch.setattr(memory, "available_bytes", lambda: 1)   # as if nothing were free
+    monkeypatch.setattr(bench, "measure", _must_not_run)
+    argv = ["bench", "--sizes", "1024", "--no-torch", "--matmul-sizes"]
+    assert cli.main([*argv, "--memory-limit", "1G"]) == 2
+    assert "more than the 1.0 GiB allowed" in capsys.readouterr().err
+
+    measured = []
+    monkeypatch.setattr(bench, "measure", lambda size, impls, repeats, threads=None:
+                        measured.append(size) or {impl: ([1.0], 10.0) for impl in impls})
+    assert cli.main([*argv, "--memory-limit", "off"]) == 0
+    assert measured == [1024]
+
+
+def _no_address_space_beyond(limit):
+    """For a child process: cap its address space, so that even where Linux overcommits
+    memory a runaway allocation fails at once instead of taking the machine's RAM."""
+    def preexec():
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    return preexec if sys.platform.startswith("linux") else None
+
+
+def test_bench_reports_a_worker_that_cannot_allocate_its_input():
+    # 3 x 100000 x 100000 float32 is 112 GiB: the worker's NumPy refuses it at once
+    # (MemoryError, capped at 16 GiB of address space here in any case), or, were it
+    # killed instead, its death must be reported as well. It used to hang forever.
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "nst_numpy.cli", "bench", "--sizes", "100000",
+         "--memory-limit", "off", "--repeats", "1", "--impls", "im2col", "--no-torch",
+         "--matmul-sizes"],
+        capture_output=True, text=True, timeout=120,
+        preexec_fn=_no_address_space_beyond(16 * 2**30))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert re.match(r"nst-numpy bench: error: bench worker 'im2col' (failed|died) at 100000 px",
+                    done.stderr), done.stderr
+    assert "MemoryError" in done.stderr or "exit code" in done.stderr
+    assert "smaller --sizes" in done.stderr
+    assert time.perf_counter() - start < 120
+
+
+def test_measure_reports_a_killed_worker_and_ends_the_others():
+    outcome = {}
+
+    def kill_a_worker():
+        deadline = time.monotonic() + 60
+        while len(multiprocessing.active_children()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)   # both started (their start-up data written): kill one
+        os.kill(multiprocessing.active_children()[0].pid, signal.SIGKILL)
+
+    def run_measure():
+        try:
+            outcome["result"] = bench.measure(32, ["im2col", "winograd"], repeats=10**6)
+        except Exception as error:   # noqa: BLE001 -- inspected below
+            outcome["error"] = error
+
+    killer = threading.Thread(target=kill_a_worker, daemon=True)
+    runner = threading.Thread(target=run_measure, daemon=True)
+    runner.start()
+    killer.start()
+    runner.join(timeout=120)
+    try:
+        assert not runner.is_alive(), "measure kept waiting on a dead worker"
+        error = outcome.get("error")
+        assert isinstance(error, ChildProcessError), outcome
+        assert re.fullmatch(r"bench worker '(im2col|winograd)' died at 32 px \(exit code -9: "
+                            r"killed, probably out of memory\); try a smaller --sizes",
+                            str(error)), str(error)
+        assert multiprocessing.active_children() == []   # the other worker ended too
+    finally:
+        for child in multiprocessing.active_children():
+            child.kill()
