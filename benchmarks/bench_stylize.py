@@ -1,27 +1,25 @@
 """Wall time of a whole style transfer: ``stylize`` with L-BFGS on the quiz's images.
 
-    python benchmarks/bench_stylize.py --sizes 256 512 --iterations 300 --out /work/out
+    python benchmarks/bench_stylize.py --sizes 256 512 --iterations 300 --out bench_out
 
-Content: ``green_sea_turtle.jpg``, style: ``great_wave.jpg`` (from ``../shared/data/images``
-beside the repository, or ``--images``). For each size it first times one objective
-evaluation (forward + backward) with each convolution, interleaved, then runs ``stylize``
-with the faster one (or ``--conv-impl``) and prints the wall time, iterations, evaluations
-and final loss; the pictures go to ``--out`` as ``stylize_<size>.png`` (and every
-``--save-every`` iterations to ``stylize_<size>_partial.png``).
+Content: ``green_sea_turtle.jpg``, style: ``great_wave.jpg`` (the copies shipped in
+``nst_numpy/data/``, from ``nst_numpy.image.quiz_images()``; ``--images`` names another folder
+that holds both). For each size it first times one objective evaluation (forward + backward)
+with each convolution, interleaved, then runs ``stylize`` with the faster one (or
+``--conv-impl``) and prints the wall time, iterations, evaluations and final loss; the
+pictures go to ``--out`` as ``stylize_<size>.png`` (and every ``--save-every`` iterations to
+``stylize_<size>_partial.png``).
 On a shared machine the times are noisy: compare ratios from one run, not across runs.
 """
 
 import argparse
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 
 from nst_numpy import image as im
 from nst_numpy import transfer
-
-IMAGES = Path(__file__).resolve().parents[2] / "shared" / "data" / "images"
 
 
 def time_evaluation(models, content, style, size, repeats=2):
@@ -39,16 +37,20 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--iterations", type=int, default=300)
-    parser.add_argument("--images", default=str(IMAGES))
-    parser.add_argument("--out", default="/work/out")
+    parser.add_argument("--images", help="folder with green_sea_turtle.jpg and great_wave.jpg "
+                        "(default: the copies shipped in nst_numpy/data/)")
+    parser.add_argument("--out", default="bench_out", help="folder for the pictures (default: ./bench_out)")
     parser.add_argument("--conv-impl", choices=["im2col", "winograd"],
                         help="skip the comparison and use this convolution")
     parser.add_argument("--save-every", type=int, default=25,
                         help="also write stylize_<size>_partial.png every N iterations")
     args = parser.parse_args(argv)
 
-    content = os.path.join(args.images, "green_sea_turtle.jpg")
-    style = os.path.join(args.images, "great_wave.jpg")
+    if args.images:
+        content = os.path.join(args.images, "green_sea_turtle.jpg")
+        style = os.path.join(args.images, "great_wave.jpg")
+    else:
+        content, style = im.quiz_images()
     os.makedirs(args.out, exist_ok=True)
     models = {impl: transfer.default_model(conv_impl=impl) for impl in ("im2col", "winograd")}
     print(f"numpy {np.__version__}, {os.cpu_count()} cpus, load average {os.getloadavg()}",

@@ -6,7 +6,6 @@ math module but not annotated, a README command changed) with a clearer message.
 """
 
 import ast
-import os
 from pathlib import Path
 import re
 import subprocess
@@ -77,18 +76,7 @@ def test_quiz_page_cites_every_quiz_test_and_every_erratum():
         assert f"(erratum-{number})=" in page, f"docs/quiz.md lacks erratum {number}"
 
 
-def quiz_images_available():
-    """The notebooks read the quiz's images from NST_IMAGES or ../shared/data/images."""
-    folders = [Path(os.environ["NST_IMAGES"])] if os.environ.get("NST_IMAGES") else []
-    folders.append(ROOT.parent / "shared" / "data" / "images")
-    return any((f / "green_sea_turtle.jpg").exists() and (f / "great_wave.jpg").exists()
-               for f in folders)
-
-
 def test_docs_build_offline_without_warnings(tmp_path):
-    if not quiz_images_available():
-        pytest.skip("the notebooks need the quiz's images: put shared/ beside the repository "
-                    "or set NST_IMAGES to the folder holding green_sea_turtle.jpg and great_wave.jpg")
     out = tmp_path / "html"
     # -j auto: notebooks are executed in parallel, one per core.
     cmd = [sys.executable, "-m", "sphinx", "-j", "auto", "-W", "--keep-going", "-q", "-b", "html",
