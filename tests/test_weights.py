@@ -152,6 +152,186 @@ def test_missing_and_non_hdf5_files(tmp_path):
 
 
 # ---------------------------------------------------------------------------
+# Crafted bad files: each is one clear one-line ValueError, never a traceback or a huge read
+# ---------------------------------------------------------------------------
+
+def one_line_error(path, match):
+    """load_weights(path) raises a one-line ValueError naming the file and matching ``match``."""
+    with pytest.raises(ValueError, match=match) as info:
+        W.load_weights(path)
+    message = str(info.value)
+    assert str(path) in message and "\n" not in message
+    return message
+
+
+def cli_error(path, capsys):
+    """`nst-numpy weights info PATH` fails with status 2 and exactly one line on stderr."""
+    capsys.readouterr()
+    assert main(["weights", "info", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err
+    return err
+
+
+def keras_layer1(path, kernel=((3, 3, 3, 64), "float32"), bias=((64,), "float32")):
+    """A Keras-layout file holding only block1_conv1, its kernel and bias declared as (shape, dtype)
+    but never written: HDF5 allocates lazily, so even a huge declared kernel gives a tiny file."""
+    with h5py.File(path, "w") as f:
+        group = f.create_group("block1_conv1")
+        group.attrs["weight_names"] = np.array([b"kernel:0", b"bias:0"])
+        group.create_dataset("kernel:0", shape=kernel[0], dtype=kernel[1])
+        group.create_dataset("bias:0", shape=bias[0], dtype=bias[1])
+    return path
+
+
+def test_crafted_keras_layer_control(tmp_path):
+    # The well-formed layer passes every check; the next layer is what is missing.
+    one_line_error(keras_layer1(tmp_path / "ok.h5"), "layer block1_conv2 is missing")
+
+
+@pytest.mark.parametrize("content", ["", "\n", "   \n", "not-a-checksum  copy.h5\n",
+                                     "abc123  copy.h5\n", "g" * 64 + "  copy.h5\n",
+                                     W.DEFAULT_SHA256 + "0  copy.h5\n"])
+def test_sidecar_without_a_checksum(copy_of_default, capsys, content):
+    sidecar = Path(str(copy_of_default) + ".sha256")
+    sidecar.write_text(content)
+    message = one_line_error(copy_of_default, "copy.h5.sha256: does not start with a SHA-256")
+    assert "delete it" in message and "sha256sum copy.h5 > copy.h5.sha256" in message
+    assert "does not start with a SHA-256" in cli_error(copy_of_default, capsys)
+
+
+def test_sidecar_binary_garbage_and_upper_case(copy_of_default):
+    sidecar = Path(str(copy_of_default) + ".sha256")
+    sidecar.write_bytes(bytes(range(256)) * 8)
+    one_line_error(copy_of_default, "does not start with a SHA-256")
+    # sha256sum's own format, upper or lower case, is accepted and checked.
+    sidecar.write_text(f"{W.DEFAULT_SHA256.upper()}  copy.h5\n")
+    assert W.load_weights(copy_of_default)[0] == "vgg19"
+
+
+@pytest.mark.parametrize("name, value, match", [
+    ("format", np.array([1, 2]), r"attribute 'format' of / is an array int64 \(2,\), not a single string"),
+    ("architecture", np.array([b"vgg19", b"vgg16"]), "attribute 'architecture' of / is an array"),
+    ("architecture", np.float64(19.0), "attribute 'architecture' of / is float64, not a single string"),
+    ("format_version", np.array([1, 1]), "attribute 'format_version' of / is an array"),
+    ("format_version", "1", "attribute 'format_version' of / is str, not a single integer"),
+])
+def test_quantized_attribute_of_the_wrong_kind(copy_of_default, capsys, name, value, match):
+    with h5py.File(copy_of_default, "r+") as f:
+        f.attrs[name] = value
+    one_line_error(copy_of_default, match)
+    assert "not a single" in cli_error(copy_of_default, capsys)
+
+
+@pytest.mark.parametrize("value", [np.array([[b"kernel:0", b"bias:0"]]), np.array([1, 2]),
+                                   np.bytes_(b"kernel:0"), h5py.Empty("S8")])
+def test_keras_weight_names_of_the_wrong_kind(tmp_path, capsys, value):
+    path = keras_layer1(tmp_path / "names.h5")
+    with h5py.File(path, "r+") as f:
+        f["block1_conv1"].attrs["weight_names"] = value
+    one_line_error(path, "layer block1_conv1 has a weight_names attribute that is .*, not a list of names")
+    assert "weight_names" in cli_error(path, capsys)
+
+
+@pytest.mark.parametrize("kernel, bias", [
+    (((512, 512, 3, 3_000_000), "float32"), ((64,), "float32")),
+    (((3, 3, 3, 64), "float32"), ((10 ** 12,), "float64")),
+    (((1 << 20, 1 << 20, 1 << 20), "float32"), ((64,), "float32")),  # 3-D: not even a kernel
+])
+def test_keras_huge_declared_dataset_is_not_read(tmp_path, kernel, bias):
+    path = keras_layer1(tmp_path / "huge.h5", kernel, bias)
+    assert path.stat().st_size < 100_000
+    # The shape is checked from the metadata: a ValueError, not a MemoryError from reading it.
+    one_line_error(path, "layer block1_conv1 (has kernel|should name one kernel)")
+
+
+@pytest.mark.parametrize("part, shape, dtype", [
+    ("codes", (64, 3, 3, 3 * 10 ** 9), "uint8"),
+    ("centroids", (10 ** 12,), "float32"),
+    ("bias", (10 ** 12,), "float32"),
+])
+def test_quantized_huge_declared_dataset_is_not_read(copy_of_default, part, shape, dtype):
+    with h5py.File(copy_of_default, "r+") as f:
+        del f["block1_conv1"][part]
+        f["block1_conv1"].create_dataset(part, shape=shape, dtype=dtype)
+    one_line_error(copy_of_default, "layer block1_conv1 has codes .*; expected")
+
+
+@pytest.mark.parametrize("which", ["kernel", "bias"])
+@pytest.mark.parametrize("dtype", ["complex64", "complex128", "S4", h5py.string_dtype(), "bool",
+                                   "int32", "uint8"])
+def test_keras_kernel_and_bias_must_be_real_floats(tmp_path, which, dtype):
+    layers = {"kernel": ((3, 3, 3, 64), "float32"), "bias": ((64,), "float32")}
+    layers[which] = (layers[which][0], dtype)
+    path = keras_layer1(tmp_path / "dtype.h5", **layers)
+    one_line_error(path, f"layer block1_conv1 has {which}:0 of dtype .*; expected float16 or float32")
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float64", ">f4"])
+def test_keras_other_real_floats_are_accepted(tmp_path, dtype):
+    path = keras_layer1(tmp_path / "f.h5", ((3, 3, 3, 64), dtype), ((64,), dtype))
+    one_line_error(path, "layer block1_conv2 is missing")
+
+
+@pytest.mark.parametrize("part, dtype, expected", [
+    ("codes", "int16", "uint8"), ("codes", "float32", "uint8"),
+    ("centroids", "float64", "float32"), ("centroids", "complex64", "float32"),
+    ("bias", "complex64", "float16 or float32"), ("bias", "S4", "float16 or float32"),
+])
+def test_quantized_dtypes_are_checked(copy_of_default, part, dtype, expected):
+    with h5py.File(copy_of_default, "r+") as f:
+        shape = f["block3_conv2"][part].shape
+        del f["block3_conv2"][part]
+        f["block3_conv2"].create_dataset(part, shape=shape, dtype=dtype)
+    one_line_error(copy_of_default, f"layer block3_conv2 has {part} of dtype .*; expected {expected}")
+
+
+def test_groups_where_datasets_belong_and_back(copy_of_default, tmp_path):
+    with h5py.File(copy_of_default, "r+") as f:
+        del f["block1_conv2/codes"]
+        f["block1_conv2"].create_group("codes")
+    one_line_error(copy_of_default, "layer block1_conv2 is missing or lacks codes/centroids/bias")
+    # Keras: a weight name that is a group (here "/", the file itself) is neither kernel nor bias.
+    path = keras_layer1(tmp_path / "group.h5")
+    with h5py.File(path, "r+") as f:
+        f["block1_conv1"].attrs["weight_names"] = np.array([b"kernel:0", b"/"])
+    one_line_error(path, "should name one kernel and one bias")
+    # A dataset where a layer group should be, and one where model_weights should be.
+    layer = tmp_path / "layer.h5"
+    with h5py.File(layer, "w") as f:
+        f.create_dataset("block1_conv1", shape=(10 ** 12,), dtype="float32")
+    one_line_error(layer, "layer block1_conv1 is missing or not a group")
+    nested = tmp_path / "nested.h5"
+    with h5py.File(nested, "w") as f:
+        f.create_dataset("model_weights", shape=(10 ** 12,), dtype="S16")
+    one_line_error(nested, "neither a Keras VGG weight file")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this platform")
+def test_fifo_is_not_a_regular_file(tmp_path, capsys):
+    fifo = tmp_path / "pipe.h5"
+    os.mkfifo(fifo)
+    # Opening a FIFO for reading would block until a writer comes: it must not be opened at all.
+    one_line_error(fifo, "pipe.h5: not a regular file")
+    assert "not a regular file" in cli_error(fifo, capsys)
+
+
+def test_directory_is_not_a_regular_file(tmp_path):
+    one_line_error(tmp_path, "not a regular file")
+
+
+@pytest.mark.parametrize("signature", [b"TREE", b"HEAP", b"SNOD"])
+def test_damaged_hdf5_structure(tmp_path, capsys, signature):
+    # h5py raises RuntimeError (not OSError) for these: a damaged B-tree, heap or symbol table.
+    path = keras_layer1(tmp_path / "damaged.h5")
+    data = bytearray(path.read_bytes())
+    data[data.index(signature)] ^= 0xFF
+    path.write_bytes(bytes(data))
+    one_line_error(path, "not a readable HDF5 file .*truncated or corrupt")
+    assert "not a readable HDF5 file" in cli_error(path, capsys)
+
+
+# ---------------------------------------------------------------------------
 # Keras-layout files, generated here in the exact layout of the notop files
 # ---------------------------------------------------------------------------
 
