@@ -5,13 +5,21 @@ import argparse
 import sys
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: what is wrong, and where help is."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="nst-numpy",
         description="Neural style transfer in NumPy, every gradient derived by hand.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in SUBCOMMANDS:
         add(subparsers)
+    parser.set_defaults(subcommands=subparsers.choices)
     return parser
 
 
@@ -67,7 +75,12 @@ SUBCOMMANDS = [_add_weights, _add_stylize, _add_demo, _add_bench]
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:   # said by the subcommand's parser, which names it
+            args.subcommands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    except SystemExit as stop:   # --help, or a bad option (already said in one line)
+        return stop.code
     try:
         return args.handler(args) or 0
     except BrokenPipeError:

@@ -1,10 +1,16 @@
 """``nst-numpy stylize`` and ``nst-numpy demo``: parsers and handlers.
 
 :mod:`nst_numpy.cli` registers them; the heavy imports happen inside the handlers.
+Every option value is checked by the parser (one line naming the option), and the output
+is checked before the first iteration: a run never ends unable to save, and nothing a
+user had is overwritten except ``-o`` itself, by a run that succeeded.
 """
 
+import argparse
+import math
 import os
 import sys
+import warnings
 from pathlib import Path
 
 DEMO_OUTPUT = "nst_demo.png"
@@ -45,41 +51,101 @@ def add_demo_parser(subparsers):
     parser.set_defaults(handler=run_demo)
 
 
+# --- option types: each raises argparse's error, which names the option ---------------
+
+def _number(text, minimum, integer=False, strict=False):
+    try:
+        value = int(text) if integer else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not {'an integer' if integer else 'a number'}") from None
+    if not math.isfinite(value) or value < minimum or (strict and value == minimum):
+        bound = f"> {minimum}" if strict else f">= {minimum}"
+        raise argparse.ArgumentTypeError(f"must be a finite number {bound}, got {text}")
+    return value
+
+
+def positive_int(text):
+    return _number(text, 1, integer=True)
+
+
+def non_negative_int(text):
+    return _number(text, 0, integer=True)
+
+
+def positive_float(text):
+    return _number(text, 0, strict=True)
+
+
+def non_negative_float(text):
+    return _number(text, 0)
+
+
+def non_negative_floats(text):
+    """'1,0.5,2' -> [1.0, 0.5, 2.0], each finite and >= 0."""
+    return [non_negative_float(v) for v in text.split(",")]
+
+
+def layer_list(text):
+    """'relu1_1,relu2_1' -> ['relu1_1', 'relu2_1'], each once."""
+    layers = [name.strip() for name in text.split(",") if name.strip()]
+    repeated = sorted({name for name in layers if layers.count(name) > 1})
+    if repeated:
+        raise argparse.ArgumentTypeError(f"{', '.join(repeated)} named more than once; "
+                                         "name each layer once")
+    return layers
+
+
+def memory_size(text):
+    from .memory import parse_size
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _add_tuning_options(parser, size, iterations):
     from .transfer import CONTENT_LAYERS, DEFAULT_CONV_IMPL, STYLE_LAYERS
 
     g = parser.add_argument_group("size and optimisation")
-    g.add_argument("--size", type=int, default=size,
+    g.add_argument("--size", type=positive_int, default=size,
                    help=f"longest side of the output in pixels (default {size})")
-    g.add_argument("--iterations", type=int, default=iterations,
+    g.add_argument("--iterations", type=positive_int, default=iterations,
                    help=f"optimizer iterations (default {iterations})")
     g.add_argument("--optimizer", choices=["lbfgs", "adam", "gd"], default="lbfgs",
                    help="L-BFGS-B with pixel bounds (default), Adam, or plain gradient descent")
-    g.add_argument("--lr", type=float,
-                   help="step size for adam/gd in pixel units (default 10 for adam, 1 for gd)")
+    g.add_argument("--lr", type=positive_float,
+                   help="step size for adam/gd in pixel units (default 10 for adam, 1 for gd); "
+                        "L-BFGS finds its own")
     g.add_argument("--init", choices=["content", "noise", "style"], default="content",
                    help="starting image (default content; noise is Gatys et al.'s choice)")
-    g.add_argument("--seed", type=int, default=0, help="random seed for --init noise (default 0)")
-    g.add_argument("--save-every", type=int, default=0, metavar="N",
-                   help="also write OUT_0010.png, ... every N iterations (default: never)")
+    g.add_argument("--seed", type=non_negative_int, default=0,
+                   help="random seed for --init noise, an integer >= 0 (default 0)")
+    g.add_argument("--save-every", type=non_negative_int, default=0, metavar="N",
+                   help="also write OUT_0010.png, ... every N iterations (default: never); "
+                        "refused if such a file exists")
+    g.add_argument("--memory-limit", type=memory_size, metavar="SIZE",
+                   help="refuse a run estimated to need more memory than this, e.g. 8G; "
+                        "off: no check (default: the memory available now)")
     g.add_argument("--quiet", action="store_true", help="no progress display")
 
     w = parser.add_argument_group("loss")
-    w.add_argument("--content-layers", default=",".join(CONTENT_LAYERS),
+    w.add_argument("--content-layers", type=layer_list, default=list(CONTENT_LAYERS),
                    help=f"comma-separated layers (default {','.join(CONTENT_LAYERS)})")
-    w.add_argument("--style-layers", default=",".join(STYLE_LAYERS),
+    w.add_argument("--style-layers", type=layer_list, default=list(STYLE_LAYERS),
                    help=f"comma-separated layers (default {','.join(STYLE_LAYERS)})")
-    w.add_argument("--layer-weights",
-                   help="comma-separated w_l, one per style layer (default: equal, 1/count)")
-    w.add_argument("--alpha", type=float, default=1.0, help="content weight alpha (default 1)")
-    w.add_argument("--beta", type=float,
+    w.add_argument("--layer-weights", type=non_negative_floats,
+                   help="comma-separated w_l >= 0, one per style layer (default: equal, 1/count)")
+    w.add_argument("--alpha", type=non_negative_float, default=1.0,
+                   help="content weight alpha (default 1)")
+    w.add_argument("--beta", type=non_negative_float,
                    help="style weight beta (default: balanced for the output size, see "
                         "nst_numpy.transfer.default_beta)")
-    w.add_argument("--tv-weight", type=float, default=None,
+    w.add_argument("--tv-weight", type=non_negative_float, default=None,
                    help="total-variation weight (default: see nst_numpy.transfer.stylize)")
-    w.add_argument("--style-blend", help="comma-separated weights, one per style image "
-                   "(default: equal)")
-    w.add_argument("--style-scale", type=float, default=1.0,
+    w.add_argument("--style-blend", type=non_negative_floats,
+                   help="comma-separated weights, one per style image (default: equal)")
+    w.add_argument("--style-scale", type=positive_float, default=1.0,
                    help="resize style images to this times --size (default 1)")
     w.add_argument("--preserve-color", choices=["luminance", "histogram"],
                    help="keep the content's colours: transfer luminance only, or match the "
@@ -94,30 +160,36 @@ def _add_tuning_options(parser, size, iterations):
                         f"{DEFAULT_CONV_IMPL})")
 
 
-def _floats(text, what):
-    try:
-        return [float(v) for v in text.split(",")]
-    except ValueError:
-        raise ValueError(f"{what} {text!r} is not a comma-separated list of numbers") from None
-
+# --- outputs ------------------------------------------------------------------------
 
 def check_output(output, inputs):
-    """Refuse an output that is a directory, has no image extension, lies in a missing
-    directory, or is one of the input files (nothing is overwritten)."""
-    from .image import SAVE_FORMATS
+    """Refuse an output that cannot be written (see :func:`nst_numpy.image.check_writable`)
+    or is one of the input files (inputs are never overwritten)."""
+    from .image import check_writable
 
-    path = Path(output)
-    if path.is_dir():
-        raise ValueError(f"output {output!r} is a directory; give a file name such as out.png")
-    if path.suffix.lower() not in SAVE_FORMATS:
-        raise ValueError(f"output {output!r} needs an image extension: one of "
-                         f"{', '.join(sorted(SAVE_FORMATS))}")
-    if not path.resolve().parent.is_dir():
-        raise ValueError(f"the folder of output {output!r} does not exist; create it first")
+    check_writable(output)
     for source in inputs:
-        if isinstance(source, (str, os.PathLike)) and _same_file(path, Path(source)):
+        if isinstance(source, (str, os.PathLike)) and _same_file(Path(output), Path(source)):
             raise ValueError(f"output {output!r} is the input image {os.fspath(source)!r}; "
                              "choose another output name (inputs are never overwritten)")
+
+
+def intermediate_paths(output, every, iterations):
+    """OUT_0010.png, ...: the pictures ``--save-every`` writes, in iteration order."""
+    if not every:
+        return {}
+    stem, ext = os.path.splitext(output)
+    return {k: f"{stem}_{k:04d}{ext}" for k in range(every, iterations + 1, every)}
+
+
+def check_intermediates(paths):
+    """Refuse to start when an intermediate picture's name is taken: --save-every never
+    overwrites a file (an input among them)."""
+    taken = [p for p in paths.values() if os.path.lexists(p)]
+    if taken:
+        more = f" (and {len(taken) - 1} more)" if len(taken) > 1 else ""
+        raise ValueError(f"--save-every would overwrite {taken[0]!r}{more}; move it away or "
+                         "choose another -o")
 
 
 def _same_file(a, b):
@@ -125,6 +197,8 @@ def _same_file(a, b):
         return os.path.samefile(a, b)
     return a.resolve() == b.resolve()
 
+
+# --- handlers -----------------------------------------------------------------------
 
 def run_stylize(args):
     if args.texture:
@@ -144,53 +218,75 @@ def run_demo(args):
     return _run(args, content, [style])
 
 
+def _stylize_options(args, content):
+    """stylize's keyword arguments from the parsed options, with the checks that need two
+    options at once (each message names them)."""
+    if args.lr is not None and args.optimizer == "lbfgs":
+        raise ValueError("--lr has no effect with --optimizer lbfgs (L-BFGS finds its own "
+                         "step); drop --lr, or choose --optimizer adam or gd")
+    layer_weights = None
+    if args.layer_weights is not None:
+        if len(args.layer_weights) != len(args.style_layers):
+            raise ValueError(f"--layer-weights has {len(args.layer_weights)} values for "
+                             f"{len(args.style_layers)} style layers; give one per layer")
+        layer_weights = dict(zip(args.style_layers, args.layer_weights))
+    options = dict(
+        size=args.size, iterations=args.iterations, optimizer=args.optimizer, lr=args.lr,
+        content_layers=args.content_layers, style_layers=args.style_layers,
+        layer_weights=layer_weights, alpha=args.alpha, beta=args.beta,
+        style_scale=args.style_scale, preserve_color=args.preserve_color,
+        init="noise" if content is None else args.init, seed=args.seed, pooling=args.pooling,
+        weights=args.weights, conv_impl=args.conv_impl, progress=not args.quiet,
+        style_blend=args.style_blend, memory_limit=args.memory_limit)
+    if args.tv_weight is not None:
+        options["tv_weight"] = args.tv_weight
+    return options
+
+
 def _run(args, content, styles):
     from . import transfer
     from .image import save_image
 
     inputs = ([content] if content else []) + list(styles)
     check_output(args.output, inputs)
-    if args.save_every < 0:
-        raise ValueError(f"--save-every must be >= 0, got {args.save_every}")
-    style_layers = [s for s in args.style_layers.split(",") if s]
-    layer_weights = None
-    if args.layer_weights:
-        values = _floats(args.layer_weights, "--layer-weights")
-        if len(values) != len(style_layers):
-            raise ValueError(f"--layer-weights has {len(values)} values for "
-                             f"{len(style_layers)} style layers; give one per layer")
-        layer_weights = dict(zip(style_layers, values))
-    stem, ext = os.path.splitext(args.output)
+    intermediates = intermediate_paths(args.output, args.save_every, args.iterations)
+    check_intermediates(intermediates)
+    options = _stylize_options(args, content)
 
     def save_intermediate(state):
-        if args.save_every and state.iteration % args.save_every == 0:
-            path = f"{stem}_{state.iteration:04d}{ext}"
-            check_output(path, inputs)
-            save_image(state.image(), path)
+        if state.iteration in intermediates:
+            save_image(state.image(), intermediates[state.iteration])
 
-    options = dict(
-        size=args.size, iterations=args.iterations, optimizer=args.optimizer, lr=args.lr,
-        content_layers=[c for c in args.content_layers.split(",") if c],
-        style_layers=style_layers, layer_weights=layer_weights, alpha=args.alpha,
-        beta=args.beta, style_scale=args.style_scale, preserve_color=args.preserve_color,
-        init="noise" if content is None else args.init, seed=args.seed, pooling=args.pooling,
-        weights=args.weights, conv_impl=args.conv_impl, callback=save_intermediate,
-        progress=not args.quiet,
-        style_blend=_floats(args.style_blend, "--style-blend") if args.style_blend else None)
-    if args.tv_weight is not None:
-        options["tv_weight"] = args.tv_weight
-    result = transfer.stylize(content, styles, **options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", transfer.NonFiniteLossWarning)   # said below, once
+        result = transfer.stylize(content, styles, callback=save_intermediate, **options)
+    return _save(args, result)
 
-    if result.stopped == "nonfinite":
-        save_image(result.image, args.output)
-        raise ValueError(f"{result.message}; saved it to {args.output}")
+
+def _save(args, result):
+    """Write the result where it belongs, by how the run ended; return the exit code."""
+    from .image import save_image
+
+    out = args.output
+    if result.failed:
+        # A failed run never replaces an existing picture. A run cut short by a NaN may
+        # leave its last good image in a new file; a run whose loss rose leaves nothing.
+        if result.stopped == "nonfinite" and result.iterations and not os.path.lexists(out):
+            save_image(result.image, out)
+            raise ValueError(f"{result.message}; saved the last good image to {out}")
+        kept = f"{out} was left as it was" if os.path.lexists(out) else "nothing was written"
+        raise ValueError(f"{result.message}; {kept}")
     if result.stopped == "interrupted":
-        save_image(result.best_image, args.output)
+        if not result.iterations:
+            print(f"nst-numpy {args.command}: {result.message}; nothing was written",
+                  file=sys.stderr)
+            return 130
+        save_image(result.best_image, out)
         print(f"nst-numpy {args.command}: {result.message}; saved the best image so far "
-              f"to {args.output}", file=sys.stderr)
+              f"to {out}", file=sys.stderr)
         return 130
-    save_image(result.image, args.output)
-    print(f"wrote {os.path.abspath(args.output)} ({result.image.shape[1]}x"
+    save_image(result.image, out)
+    print(f"wrote {os.path.abspath(out)} ({result.image.shape[1]}x"
           f"{result.image.shape[0]}, {result.iterations} iterations, {result.seconds:.0f} s, "
           f"final loss {result.loss:.4g})")
     return 0

@@ -1,6 +1,6 @@
 """Finite differences: check a hand-derived gradient against the definition.
 
-The central difference
+The central difference::
 
     df/dx_i ~ (f(x + h e_i) - f(x - h e_i)) / (2h)
 
@@ -9,13 +9,13 @@ round-off: each value of ``f`` carries an error of a few ``eps * |f|``, which th
 by ``2h`` turns into about ``eps * |f| / h``.
 
 **The rule, used by every check in this project.** Compute ``f`` in float64
-(``eps = 2.2e-16``). Take the step
+(``eps = 2.2e-16``). Take the step::
 
     h_i = eps**(1/3) * max(1, |x_i|)            (about 6e-6 for entries of order 1)
 
 which balances the two errors for a function whose scale of variation is that of ``x``.
 Then measure each entry's error relative to its own size, but never more finely than
-round-off allows:
+round-off allows::
 
     err_i = |a_i - n_i| / max(|a_i| + |n_i|,  floor_fraction * max|n|,  noise_i / tol)
     noise_i = ROUNDOFF_UNITS * eps * max(|f(x + h e_i)|, |f(x - h e_i)|) / h_i
@@ -50,7 +50,7 @@ RESOLUTION = 1e-3
 
 
 def default_step(x):
-    """h_i = eps^(1/3) max(1, |x_i|), the step that balances truncation and round-off."""
+    """``h_i = eps^(1/3) max(1, |x_i|)``, the step that balances truncation and round-off."""
     return EPS ** (1 / 3) * np.maximum(1.0, np.abs(np.asarray(x, dtype=np.float64)))
 
 

@@ -9,6 +9,10 @@ composited onto white and 16-bit or CMYK pixels mapped to 0-255.
 """
 
 import os
+import re
+import stat
+import tempfile
+import warnings
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -62,6 +66,12 @@ def demo_images():
     return (os.path.join(DATA_DIR, "demo_content.jpg"), os.path.join(DATA_DIR, "demo_style.jpg"))
 
 
+def quiz_images():
+    """Paths of the quiz's shipped images (turtle, wave); see ``data/LICENSES.md``."""
+    return (os.path.join(DATA_DIR, "green_sea_turtle.jpg"),
+            os.path.join(DATA_DIR, "great_wave.jpg"))
+
+
 def load_image(source, size=None):
     """Any image -> uint8 RGB array (H, W, 3).
 
@@ -82,19 +92,57 @@ def load_image(source, size=None):
     return rgb if size is None else resize_longest(rgb, size)
 
 
-def _open(path):
+def image_size(source):
+    """(H, W) of an image as :func:`load_image` would return it, without decoding its pixels.
+
+    Same one-line errors as :func:`load_image` for a file that cannot be read.
+    """
+    if isinstance(source, np.ndarray):
+        _check_array(source)
+        return source.shape[:2]
+    if isinstance(source, Image.Image):
+        return _upright_size(source)
+    if isinstance(source, (str, os.PathLike)):
+        return _open(source, header_only=True)
+    return load_image(source).shape[:2]   # the same error as load_image
+
+
+def _upright_size(im):
+    """(H, W) after the EXIF orientation (5-8 turn the picture by 90 degrees, see to_rgb)."""
+    W, H = im.size
+    return (W, H) if im.getexif().get(0x0112) in (5, 6, 7, 8) else (H, W)
+
+
+def _open(path, header_only=False):
+    """The decoded image at ``path`` (or only its upright (H, W)); one-line errors."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise ValueError(f"image {path!r} does not exist; check the path")
     if os.path.isdir(path):
         raise ValueError(f"image {path!r} is a directory; give an image file")
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise ValueError(f"image {path!r} is not a regular file (a pipe or a device); "
+                         "give an image file")
     try:
-        with Image.open(path) as im:
-            im.load()
-            return im
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        with warnings.catch_warnings():
+            # Pillow warns between 1x and 2x its pixel limit and refuses beyond; the memory
+            # check of stylize (nst_numpy.memory) judges what fits.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                if header_only:
+                    return _upright_size(im)
+                im.load()
+                return im
+    except Image.DecompressionBombError as error:
+        pixels = re.search(r"\((\d+) pixels\)", str(error))
+        size = f"{int(pixels.group(1)):,} pixels" if pixels else "too many pixels"
         raise ValueError(
-            f"cannot read image {path!r} ({error}); is it a PNG/JPEG file that opens elsewhere?"
+            f"image {path!r} has {size}, more than the {2 * Image.MAX_IMAGE_PIXELS:,} that Pillow "
+            "reads safely (a guard against decompression bombs); resize it first") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        reason = " ".join(str(error).split())
+        raise ValueError(
+            f"cannot read image {path!r} ({reason}); is it a PNG/JPEG file that opens elsewhere?"
         ) from None
 
 
@@ -129,18 +177,24 @@ def _grey_to_rgb(grey):
     return np.repeat(grey[:, :, None], 3, axis=2)
 
 
-def _array_to_rgb(a):
+def _check_array(a):
+    """One-line errors for an array that is not uint8 (H, W), (H, W, 3) or (H, W, 4)."""
     if a.dtype != np.uint8:
         raise ValueError(
             f"image array has dtype {a.dtype}; pass uint8 pixels 0-255 "
             "(e.g. np.clip(a, 0, 255).astype(np.uint8))")
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (3, 4))) or 0 in a.shape:
+        raise ValueError(f"image array has shape {a.shape}; expected (H, W), (H, W, 3) or "
+                         "(H, W, 4) with H, W >= 1")
+
+
+def _array_to_rgb(a):
+    _check_array(a)
     if a.ndim == 2:
         return np.repeat(a[:, :, None], 3, axis=2)
-    if a.ndim == 3 and a.shape[2] == 3:
+    if a.shape[2] == 3:
         return a.copy()
-    if a.ndim == 3 and a.shape[2] == 4:
-        return to_rgb(Image.fromarray(a, "RGBA"))
-    raise ValueError(f"image array has shape {a.shape}; expected (H, W), (H, W, 3) or (H, W, 4)")
+    return to_rgb(Image.fromarray(a, "RGBA"))
 
 
 # ---------------------------------------------------------------------------
@@ -167,21 +221,66 @@ def resize_longest(rgb, size):
 
 
 def save_image(rgb, path, quality=95):
-    """Write a uint8 RGB array (H, W, 3) as PNG/JPEG/... chosen by the file extension."""
+    """Write a uint8 RGB array (H, W, 3) as PNG/JPEG/... chosen by the file extension.
+
+    Atomic: the picture goes to a temporary file in the same folder, which then replaces
+    ``path`` in one step. An error, a full disk or Ctrl-C on the way leaves ``path`` as it
+    was (absent, or its old contents) and no temporary file behind.
+    """
     path = os.fspath(path)
-    ext = os.path.splitext(path)[1].lower()
-    if ext not in SAVE_FORMATS:
-        raise ValueError(
-            f"cannot tell the image format of {path!r}; end the name in one of "
-            f"{', '.join(sorted(SAVE_FORMATS))}")
-    if os.path.isdir(path):
-        raise ValueError(f"output {path!r} is a directory; give a file name such as out.png")
+    check_writable(path)
     rgb = np.asarray(rgb)
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"save_image: expected a uint8 (H, W, 3) array, got {rgb.dtype} {rgb.shape}")
-    options = {"quality": quality} if SAVE_FORMATS[ext] in ("JPEG", "WEBP") else {}
-    Image.fromarray(rgb).save(path, SAVE_FORMATS[ext], **options)
+    fmt = SAVE_FORMATS[os.path.splitext(path)[1].lower()]
+    options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    folder, name = os.path.split(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            Image.fromarray(rgb).save(out, fmt, **options)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, _new_file_mode(path))
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
     return path
+
+
+def check_writable(path):
+    """One-line ValueError unless an image can be written at ``path``: a known extension,
+    not a directory, in an existing folder where a file can be created, and not a
+    read-only file. Checked by creating (and removing) a temporary file there."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(f"output {path!r} is a directory; give a file name such as out.png")
+    if os.path.splitext(path)[1].lower() not in SAVE_FORMATS:
+        raise ValueError(
+            f"cannot tell the image format of {path!r} from its extension; end the name in "
+            f"one of {', '.join(sorted(SAVE_FORMATS))}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"the folder of output {path!r} does not exist; create it first")
+    if os.path.exists(path) and not (os.path.isfile(path) and os.access(path, os.W_OK)):
+        raise ValueError(f"output {path!r} exists and cannot be replaced (read-only or not a "
+                         "regular file); choose another name")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".nst_numpy_check_"):
+            pass
+    except OSError as error:
+        raise ValueError(f"cannot write into the folder of output {path!r} "
+                         f"({error.strerror or error}); choose a writable folder") from None
+
+
+def _new_file_mode(path):
+    """The permissions of the file being replaced, or those of a new file (0o666 - umask)."""
+    if os.path.exists(path):
+        return stat.S_IMODE(os.stat(path).st_mode)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 # ---------------------------------------------------------------------------

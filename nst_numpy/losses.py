@@ -15,10 +15,12 @@ adds them up through the network: see :meth:`nst_numpy.vgg.VGG.backward`.
 
 import numpy as np
 
+from ._checks import float_array, same_dtype
 
-def _as_matrix(F, name="F"):
-    """(N, M) or (C, H, W) -> the (N_l, M_l) matrix view."""
-    F = np.asarray(F)
+
+def _as_matrix(F, name="F", where="gram_matrix"):
+    """(N, M) or (C, H, W) float32/float64 -> the (N_l, M_l) matrix view."""
+    F = float_array(F, name, where)
     if F.ndim == 2:
         return F
     if F.ndim == 3:
@@ -32,7 +34,8 @@ def content_layer_loss(F, P):
 
     F, P: (N_l, M_l) or (C, H, W), the same shape. Returns (L, dL/dF shaped like F).
     """
-    F, P = np.asarray(F), np.asarray(P)
+    F, P = float_array(F, "F", "content_layer_loss"), float_array(P, "P", "content_layer_loss")
+    same_dtype(F, P, ("F", "P"), "content_layer_loss")
     if F.shape != P.shape:
         raise ValueError(
             f"content_layer_loss: F has shape {F.shape} but P has shape {P.shape}; "
@@ -82,9 +85,10 @@ def style_layer_loss(F, A):
     is (erratum 1). Derivation: with D = G - A (symmetric),
     dE/dG = 2D / (4N^2M^2) and G = F F^T give dE/dF = (dE/dG + dE/dG^T) F = D F / (N^2M^2).
     """
-    F_matrix = _as_matrix(F)
+    F_matrix = _as_matrix(F, where="style_layer_loss")
     N, M = F_matrix.shape
-    A = np.asarray(A)
+    A = float_array(A, "A", "style_layer_loss")
+    same_dtype(F_matrix, A, ("F", "A"), "style_layer_loss")
     if A.shape != (N, N):
         raise ValueError(
             f"style_layer_loss: A has shape {A.shape} but F has shape {F_matrix.shape}; "
@@ -120,17 +124,37 @@ def style_loss(F, A, weights=None):
     return total, grads
 
 
-def total_loss(F, P, A, alpha=1.0, beta=1e3, style_weights=None):
+def total_loss(F, P, A, alpha=1.0, beta=1e3, style_weights=None, terms=None):
     """Total loss, eq (7), and its gradient per layer (quiz Q6).
 
-    F: dict of the generated image's activations; P: content targets; A: style Grams.
-    Returns (L, {layer: dL/dF^l}). A layer in both sets gets the sum
-    ``alpha (F - P) + beta w_l (G - A) F / (N^2 M^2)`` (Q6 with ``w_l``, erratum 3).
+    Parameters
+    ----------
+    F : dict
+        ``{layer: activation (N_l, M_l) or (C, H, W)}`` of the generated image.
+    P : dict
+        Content targets ``{layer: P^l}``, shaped like ``F``'s (may be empty).
+    A : dict
+        Style targets ``{layer: Gram matrix A^l (N_l, N_l)}`` (may be empty).
+    alpha, beta : float
+        The content and style weights.
+    style_weights : dict, optional
+        ``{style layer: w_l}``; None for ``1 / len(A)`` each.
+    terms : dict, optional
+        Receives the weighted terms ``{"content": alpha L_content, "style": beta L_style}``,
+        for a caller that keeps a history of both.
+
+    Returns
+    -------
+    (L, grads)
+        The loss and ``{layer: dL/dF^l}``. A layer in both sets gets the sum
+        ``alpha (F - P) + beta w_l (G - A) F / (N^2 M^2)`` (Q6 with ``w_l``, erratum 3).
     """
     L_content, content_grads = content_loss(F, P)
     L_style, style_grads = style_loss(F, A, style_weights)
     # (7)  L_total = alpha L_content + beta L_style
     loss = alpha * L_content + beta * L_style
+    if terms is not None:
+        terms.update(content=alpha * L_content, style=beta * L_style)
     return loss, combine_gradients(content_grads, style_grads, alpha, beta)
 
 
@@ -155,7 +179,7 @@ def total_variation_loss(x):
     Returns (L, dL/dx: (C, H, W)). Each difference d = x_b - x_a adds 2d to x_b's
     gradient and -2d to x_a's.
     """
-    x = np.asarray(x)
+    x = float_array(x, "x", "total_variation_loss")
     if x.ndim != 3:
         raise ValueError(f"total_variation_loss: x has shape {x.shape}; expected (C, H, W)")
     down = x[:, 1:, :] - x[:, :-1, :]

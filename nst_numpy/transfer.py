@@ -12,12 +12,15 @@
 3. An optimizer from :mod:`nst_numpy.optim` (L-BFGS-B by default) moves the pixels,
    kept inside 0-255 by bounds.
 
-:func:`stylize` wraps the three with image loading, colour preservation, a progress
+:func:`stylize` runs the three in steps, each a function of its own: check the options,
+load and size the images (:func:`prepare_images`), check the memory, compute the targets,
+build the objective and the starting image, and run (:func:`run`), with a progress
 display, a per-iteration callback, and a record of the best image seen.
 """
 
 from dataclasses import dataclass, field
 import math
+import numbers
 import sys
 import time
 import warnings
@@ -25,7 +28,7 @@ import warnings
 import numpy as np
 
 from . import image as im
-from . import losses, optim
+from . import losses, memory, optim
 from .vgg import VGG
 from .weights import load_weights
 
@@ -33,16 +36,25 @@ CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 INITS = ("content", "noise", "style")
 PRESERVE_COLOR = (None, "luminance", "histogram")
+DTYPES = (np.float32, np.float64)
 # beta = STYLE_PER_POSITION * M_l at the first content layer: see default_beta.
 STYLE_PER_POSITION = 0.3
-# The convolution stylize uses unless told: the fast path. One VGG19 forward + backward took
-# 1.7x (256 px) and 1.4-1.7x (512 px) as long with im2col as with Winograd on the project's
-# 2-core machine (docs/benchmarks.md; benchmarks/bench_stylize.py compares whole runs).
+# The convolution stylize uses unless told: the fast path (docs/benchmarks.md).
 DEFAULT_CONV_IMPL = "winograd"
+# Peak resident memory of a whole stylize ~ a + b * pixels, for the pixels of the larger of
+# the output and the style images: (a, b) per convolution, fitted by
+# benchmarks/bench_memory.py (docs/benchmarks.md, "Memory of a whole run"); the estimate
+# adds MEMORY_MARGIN on top.
+MEMORY_PER_PIXEL = {"im2col": (242 * 2**20, 4035), "winograd": (557 * 2**20, 3321)}
+MEMORY_MARGIN = 1.25
 
 
 class NonFiniteLoss(FloatingPointError):
     """The loss or its gradient became NaN or infinite."""
+
+
+class NonFiniteLossWarning(RuntimeWarning):
+    """A run of :func:`stylize` ended early on a NaN or infinite loss."""
 
 
 # ---------------------------------------------------------------------------
@@ -132,6 +144,8 @@ class Objective:
     synthesis); A: style Grams; alpha, beta: eq (7)'s weights; layer_weights: w_l per
     style layer (None: 1 / number of layers); tv_weight: weight of the TV term.
     ``last`` holds the most recent :class:`Losses`, ``evaluations`` counts the calls.
+    A NaN or infinite loss or gradient raises :class:`NonFiniteLoss` (and only that: the
+    arithmetic warnings on the way there are silenced, the check below says it once).
     """
 
     def __init__(self, model, P, A, alpha=1.0, beta=1e3, layer_weights=None, tv_weight=0.0):
@@ -143,22 +157,20 @@ class Objective:
 
     def __call__(self, x):
         self.evaluations += 1
-        F = self.model.forward(x, self.layers)
-        # losses.total_loss, with the two terms kept apart for the history:
-        L_content, content_grads = losses.content_loss(F, self.P)
-        L_style, style_grads = losses.style_loss(F, self.A, self.layer_weights)
-        # (7)  L = alpha L_content + beta L_style, and its dL/dF^l at every layer (Q6)
-        loss = self.alpha * L_content + self.beta * L_style
-        grads = losses.combine_gradients(content_grads, style_grads, self.alpha, self.beta)
-        dx = self.model.backward(grads)
-        if self.tv_weight:
-            L_tv, d_tv = losses.total_variation_loss(x)
-            loss = loss + self.tv_weight * L_tv
-            dx = dx + x.dtype.type(self.tv_weight) * d_tv
-        else:
+        with np.errstate(all="ignore"):
+            F = self.model.forward(x, self.layers)
+            # (7) and its dL/dF^l at every layer (Q6), the two terms kept for the history
+            terms = {}
+            loss, grads = losses.total_loss(F, self.P, self.A, self.alpha, self.beta,
+                                            self.layer_weights, terms=terms)
+            dx = self.model.backward(grads)
             L_tv = 0.0
-        self.last = Losses(float(loss), float(self.alpha * L_content),
-                           float(self.beta * L_style), float(self.tv_weight * L_tv))
+            if self.tv_weight:
+                L_tv, d_tv = losses.total_variation_loss(x)
+                loss = loss + self.tv_weight * L_tv
+                dx = dx + x.dtype.type(self.tv_weight) * d_tv
+        self.last = Losses(float(loss), float(terms["content"]), float(terms["style"]),
+                           float(self.tv_weight * L_tv))
         if not (math.isfinite(self.last.total) and np.all(np.isfinite(dx))):
             raise NonFiniteLoss(f"the loss became {self.last.total} "
                                 f"(content {self.last.content}, style {self.last.style}, "
@@ -216,7 +228,7 @@ def _is_interactive(stream):
 
 
 # ---------------------------------------------------------------------------
-# stylize
+# stylize, step by step
 # ---------------------------------------------------------------------------
 
 def default_model(weights=None, pooling="max", conv_impl=DEFAULT_CONV_IMPL):
@@ -244,13 +256,16 @@ class StylizeResult:
     """image: uint8 RGB (H, W, 3), the final picture (the last good one if the run
     stopped early); best_image: the one with the lowest total loss seen;
     history: {"total", "content", "style", "tv"} -> per-iteration weighted losses;
-    iterations; evaluations (forward+backward passes); stopped: None when the
-    iterations ran out, else "callback", "interrupted", "nonfinite" or "converged";
-    message: a sentence saying why the run ended; seconds: wall time of the optimisation.
+    initial: the :class:`Losses` of the starting image; iterations; evaluations
+    (forward+backward passes); stopped: None when the iterations ran out, else
+    "callback", "interrupted", "nonfinite", "diverged" (the loss ended above its start)
+    or "converged"; message: a sentence saying why the run ended; seconds: wall time of
+    the optimisation; x: the final preprocessed image.
     """
     image: np.ndarray
     best_image: np.ndarray
     history: dict
+    initial: Losses
     iterations: int
     evaluations: int
     stopped: str
@@ -260,121 +275,197 @@ class StylizeResult:
 
     @property
     def loss(self):
-        return self.history["total"][-1] if self.history["total"] else math.nan
+        """The last iteration's total loss (the starting image's if none ran)."""
+        if self.history["total"]:
+            return self.history["total"][-1]
+        return self.initial.total if self.initial is not None else math.nan
+
+    @property
+    def failed(self):
+        """True when the run ended on a NaN/infinite loss or above its starting loss."""
+        return self.stopped in ("nonfinite", "diverged")
+
+
+@dataclass
+class Images:
+    """The pictures of one run, loaded and sized: content_rgb (H, W, 3) or None for a
+    texture, style_rgbs [(H_s, W_s, 3)], shape (H, W) of the output, and finish: x -> the
+    output picture (uint8 RGB, colours restored for luminance transfer)."""
+    content_rgb: np.ndarray
+    style_rgbs: list
+    shape: tuple
+    finish: object
+
+
+def prepare_images(content, styles, size=512, style_scale=1.0, preserve_color=None):
+    """Load and size the images (step 1 of :func:`stylize`); returns :class:`Images`.
+
+    The output takes the content's aspect ratio (the first style's for a texture) with
+    its longest side ``size`` (None: unchanged); the styles' longest side is
+    ``style_scale`` times the output's. Colour preservation prepares the pictures here.
+    """
+    style_rgbs = [im.load_image(s) for s in styles]
+    content_rgb = None if content is None else im.load_image(content)
+    H0, W0 = (style_rgbs[0] if content_rgb is None else content_rgb).shape[:2]
+    scale = 1.0 if size is None else int(size) / max(H0, W0)
+    H, W = max(1, round(H0 * scale)), max(1, round(W0 * scale))
+    if content_rgb is not None:
+        content_rgb = im.resize(content_rgb, H, W)
+    style_side = max(1, round(style_scale * max(H, W)))
+    style_rgbs = [im.resize_longest(s, style_side) for s in style_rgbs]
+    if preserve_color == "histogram":
+        style_rgbs = [im.match_colour(s, content_rgb) for s in style_rgbs]
+    colour_source = content_rgb
+    if preserve_color == "luminance":
+        style_rgbs = [im.luminance_image(s, like=content_rgb) for s in style_rgbs]
+        content_rgb = im.luminance_image(content_rgb)
+
+    def finish(x):
+        rgb = im.deprocess(x)
+        return im.combine_luminance(rgb, colour_source) if preserve_color == "luminance" else rgb
+
+    return Images(content_rgb, style_rgbs, (H, W), finish)
+
+
+def estimate_memory(shape, style_shapes=(), conv_impl="im2col"):
+    """Peak bytes of a stylization with output (H, W) and style images of style_shapes.
+
+    From :data:`MEMORY_PER_PIXEL` (measured whole runs) at the larger of the output's and
+    the largest style image's pixel count, times :data:`MEMORY_MARGIN`.
+    """
+    base, per_pixel = MEMORY_PER_PIXEL.get(conv_impl, MEMORY_PER_PIXEL["im2col"])
+    pixels = max([shape[0] * shape[1]] + [h * w for h, w in style_shapes])
+    return MEMORY_MARGIN * (base + per_pixel * pixels)
+
+
+def check_memory(content, styles, size, style_scale, conv_impl, limit=None):
+    """Refuse, in one line, a stylization that would not fit in ``limit`` bytes (None: the
+    memory available), from the images' sizes alone, before any pixel is decoded."""
+    shapes = [im.image_size(s) for s in styles]
+    H0, W0 = (shapes[0] if content is None else im.image_size(content))
+    scale = 1.0 if size is None else int(size) / max(H0, W0)
+    H, W = max(1, round(H0 * scale)), max(1, round(W0 * scale))
+    side = style_scale * max(H, W)
+    style_shapes = [(h * side / max(h, w), w * side / max(h, w)) for h, w in shapes]
+    memory.check_fits(estimate_memory((H, W), style_shapes, conv_impl), limit,
+                      what=f"a {W}x{H} stylization" + (
+                          f" with style images of {round(side)} px" if style_scale != 1 else ""),
+                      remedy="lower the size or the style scale",
+                      override="memory_limit (--memory-limit in the CLI)")
+
+
+def starting_image(init, images, seed, dtype):
+    """x0 (3, H, W): the content image, the first style image resized to the output, or
+    uniform noise from ``seed`` (also for a texture, which has no content image)."""
+    H, W = images.shape
+    if init == "content" and images.content_rgb is not None:
+        start = images.content_rgb
+    elif init == "style":
+        start = im.resize(images.style_rgbs[0], H, W)
+    else:
+        start = np.random.default_rng(seed).uniform(0, 255, size=(H, W, 3))
+    return im.preprocess(start, dtype)
 
 
 def stylize(content, style, *, model=None, size=512, iterations=300, optimizer="lbfgs",
             lr=None, content_layers=CONTENT_LAYERS, style_layers=STYLE_LAYERS,
             layer_weights=None, alpha=1.0, beta=None, tv_weight=10.0, style_blend=None,
             style_scale=1.0, preserve_color=None, init="content", seed=0, pooling="max",
-            weights=None, conv_impl=DEFAULT_CONV_IMPL, callback=None, progress=False, dtype=np.float32):
+            weights=None, conv_impl=DEFAULT_CONV_IMPL, callback=None, progress=False,
+            dtype=np.float32, memory_limit=None):
     """Neural style transfer: paint ``content`` in the style of ``style``.
 
-    content: a path, PIL image or uint8 RGB array; None synthesises a texture of ``style``.
-    style: one image or a list of them (blended by ``style_blend``, default equal).
-    model: a :class:`nst_numpy.vgg.VGG`; default: VGG19 from ``weights`` (a weight file;
-    None for the shipped one), ``pooling`` ("max"/"avg") and ``conv_impl`` ("im2col" or
-    "winograd"; default :data:`DEFAULT_CONV_IMPL`).
-    size: longest side of the output in pixels (None keeps the content image's size).
-    iterations: optimizer iterations; optimizer: "lbfgs" (default), "adam" or "gd"
-    (lr: step size for adam/gd, default 10 and 1).
-    content_layers, style_layers: layer names; layer_weights: {style layer: w_l}
-    (default 1/len(style_layers)). alpha, beta: eq (7)'s content and style weights
-    (beta/alpha is Gatys' style/content ratio; beta=None: :func:`default_beta`, which
-    scales with the output's area); tv_weight: total-variation weight.
-    style_scale: style images are resized to ``style_scale * size`` on their longest side.
-    preserve_color: None, "luminance" (transfer on luminance only, then the content's
-    colours) or "histogram" (recolour the styles to the content's colour statistics first).
-    init: "content", "noise" (uniform random pixels from ``seed``) or "style".
-    callback: f(IterationState) after each iteration; return True to stop.
-    progress: True to print the losses (see :class:`Progress`), or a Progress.
-    dtype: the network's dtype (float32; float64 for checks).
+    Parameters
+    ----------
+    content : path, PIL image, uint8 RGB array (H, W, 3), or None
+        The photo; None synthesises a texture of ``style``.
+    style : image or list of images
+        Blended by ``style_blend`` (one non-negative weight each; default equal).
+    model : VGG, optional
+        Default: VGG19 from ``weights`` (a weight file; None for the shipped one),
+        ``pooling`` ("max" or "avg") and ``conv_impl`` ("im2col", or "winograd", the default).
+    size : int or None
+        Longest side of the output in pixels (None keeps the content image's size).
+    iterations : int
+        Optimizer iterations (at least 1).
+    optimizer : {"lbfgs", "adam", "gd"}
+        L-BFGS-B (no step size), Adam or gradient descent with step ``lr`` (default 10, 1).
+    content_layers, style_layers : sequence of str (or one name)
+        Layer names, each at most once.
+    layer_weights : dict, optional
+        ``{style layer: w_l >= 0}``, one per style layer (default ``1 / len(style_layers)``).
+    alpha, beta, tv_weight : float >= 0
+        Eq (7)'s content and style weights (beta=None: :func:`default_beta`, which scales
+        with the output's area) and the total-variation weight; not all zero.
+    style_scale : float > 0
+        Style images are resized to ``style_scale * size`` on their longest side.
+    preserve_color : {None, "luminance", "histogram"}
+        Keep the content's colours: transfer the luminance only, or recolour the styles to
+        the content's colour statistics first (Gatys et al. 2016).
+    init : {"content", "noise", "style"}
+        The starting image; "noise" draws uniform pixels from ``seed`` (an integer >= 0).
+    callback : callable, optional
+        ``f(IterationState)`` after each iteration; return True to stop.
+    progress : bool or Progress
+        True prints the losses as the run goes (:class:`Progress`).
+    dtype : np.float32 or np.float64
+        The network's dtype (float64 for checks).
+    memory_limit : float, optional
+        Bytes the run may take; None: the memory available now; ``math.inf``: no check.
 
-    Returns a :class:`StylizeResult`. Ctrl-C and a non-finite loss end the run early
-    and still return the result, with the last good image (``stopped`` says why).
+    Returns
+    -------
+    StylizeResult
+        Ctrl-C, a non-finite loss and a loss that ends above its start end the run early
+        or flag it (``stopped``), and still return the last good image.
     """
-    if optimizer not in optim.OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {sorted(optim.OPTIMIZERS)}")
-    if init not in INITS:
-        raise ValueError(f"unknown init {init!r}; choose one of {INITS}")
-    if preserve_color not in PRESERVE_COLOR:
-        raise ValueError(f"unknown preserve_color {preserve_color!r}; choose one of {PRESERVE_COLOR}")
-    if size is not None and int(size) < 1:
-        raise ValueError(f"size must be a positive number of pixels, got {size}")
-    if int(iterations) < 1:
-        raise ValueError(f"iterations must be at least 1, got {iterations}")
-    for name, value in (("alpha", alpha), ("beta", 0.0 if beta is None else beta),
-                        ("tv_weight", tv_weight), ("style_scale", style_scale)):
-        if not (math.isfinite(value) and value >= 0):
-            raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    if style_scale <= 0:
-        raise ValueError(f"style_scale must be positive, got {style_scale}")
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
-    if not styles:
-        raise ValueError("give at least one style image")
-    if content is None and preserve_color is not None:
-        raise ValueError("preserve_color keeps a content image's colours; give a content image")
-    content_layers = [] if content is None else list(content_layers)
-    style_layers = list(style_layers)
-    if not style_layers and not content_layers:
-        raise ValueError("no content or style layer to optimise; name at least one layer")
-
-    # --- images -----------------------------------------------------------------------
-    style_rgbs = [im.load_image(s) for s in styles]
-    if content is None:
-        H0, W0 = style_rgbs[0].shape[:2]
-        content_rgb = None
-    else:
-        content_rgb = im.load_image(content)
-        H0, W0 = content_rgb.shape[:2]
-    if size is not None:
-        scale = int(size) / max(H0, W0)
-        H, W = max(1, round(H0 * scale)), max(1, round(W0 * scale))
-    else:
-        H, W = H0, W0
-    if content_rgb is not None:
-        content_rgb = im.resize(content_rgb, H, W)
-    style_side = max(1, round(style_scale * max(H, W)))
-    style_rgbs = [im.resize_longest(s, style_side) for s in style_rgbs]
-    if preserve_color == "histogram" and content_rgb is not None:
-        style_rgbs = [im.match_colour(s, content_rgb) for s in style_rgbs]
-    colour_source = content_rgb
-    if preserve_color == "luminance" and content_rgb is not None:
-        style_rgbs = [im.luminance_image(s, like=content_rgb) for s in style_rgbs]
-        content_rgb = im.luminance_image(content_rgb)
-
-    def finish(x):
-        """Preprocessed x -> the output picture, colours restored for luminance transfer."""
-        rgb = im.deprocess(x)
-        if preserve_color == "luminance" and colour_source is not None:
-            return im.combine_luminance(rgb, colour_source)
-        return rgb
-
-    # --- model and targets (computed once: quiz Q11) ----------------------------------
+    options = _check_options(
+        content=content, styles=styles, size=size, iterations=iterations,
+        optimizer=optimizer, lr=lr, content_layers=content_layers, style_layers=style_layers,
+        layer_weights=layer_weights, alpha=alpha, beta=beta, tv_weight=tv_weight,
+        style_scale=style_scale, preserve_color=preserve_color, init=init, seed=seed,
+        dtype=dtype)
+    check_memory(content, styles, size, style_scale,
+                 conv_impl if model is None else getattr(model, "conv_impl", "im2col"),
+                 memory_limit)
+    images = prepare_images(content, styles, size, style_scale, preserve_color)
     if model is None:
         model = default_model(weights, pooling, conv_impl)
-    P = {} if content_rgb is None else content_targets(model, im.preprocess(content_rgb, dtype),
-                                                          content_layers)
-    A = style_targets(model, [im.preprocess(s, dtype) for s in style_rgbs], style_layers,
-                      style_blend, output_shape=(H, W)) if style_layers else {}
+    options.check_layers(model)
+
+    # Targets, computed once (quiz Q11)
+    dtype = options.dtype
+    P = ({} if images.content_rgb is None else
+         content_targets(model, im.preprocess(images.content_rgb, dtype), options.content_layers))
+    A = (style_targets(model, [im.preprocess(s, dtype) for s in images.style_rgbs],
+                       options.style_layers, style_blend, output_shape=images.shape)
+         if options.style_layers else {})
     if beta is None:
-        beta = default_beta(model, (H, W), content_layers)
+        beta = default_beta(model, images.shape, options.content_layers)
     objective = Objective(model, P, A, alpha, beta, layer_weights, tv_weight)
+    x0 = starting_image(init, images, seed, dtype)
+    step = {} if lr is None or optimizer == "lbfgs" else {"lr": lr}
+    return run(objective, x0, images.finish, optimizer, iterations, step, callback, progress)
 
-    rng = np.random.default_rng(seed)
-    if init == "content" and content_rgb is not None:
-        start = content_rgb
-    elif init == "style":
-        start = im.resize(style_rgbs[0], H, W)
-    else:
-        start = rng.uniform(0, 255, size=(H, W, 3))
-    x0 = im.preprocess(start, dtype)
-    bounds = im.pixel_bounds(x0.shape, dtype)
 
-    # --- run ----------------------------------------------------------------------------
+def run(objective, x0, finish, optimizer="lbfgs", iterations=300, step=None, callback=None,
+        progress=False):
+    """Optimise ``objective`` from ``x0`` within the pixel bounds (the last step of
+    :func:`stylize`); returns a :class:`StylizeResult`, the pictures made by ``finish``.
+
+    step: the optimizer's keyword arguments (``{"lr": ...}``). Ctrl-C and a NaN or
+    infinite loss end the run early, keeping the last good image.
+    """
     history = {"total": [], "content": [], "style": [], "tv": []}
-    record = {"x": x0, "best_x": x0, "best": math.inf, "stopped": None}
+    record = {"x": x0, "best_x": x0, "best": math.inf, "stopped": None, "initial": None}
     display = Progress(iterations) if progress is True else (progress or None)
+
+    def evaluate(x):
+        out = objective(x)
+        if record["initial"] is None:
+            record["initial"] = objective.last
+        return out
 
     def on_iteration(k, x, loss):
         parts = objective.last  # the optimizers' last evaluation is at x (see optim)
@@ -391,27 +482,136 @@ def stylize(content, style, *, model=None, size=512, iterations=300, optimizer="
             return True
         return False
 
-    kwargs = {} if lr is None or optimizer == "lbfgs" else {"lr": lr}
     start_time = time.perf_counter()
     try:
-        result = optim.OPTIMIZERS[optimizer](objective, x0, iterations=int(iterations),
-                                             bounds=bounds, callback=on_iteration, **kwargs)
+        # A step too large overflows to inf and is clipped to the pixel bounds: the loss
+        # that follows says so (below), not an arithmetic warning on the way.
+        with np.errstate(over="ignore", invalid="ignore"):
+            result = optim.OPTIMIZERS[optimizer](evaluate, x0, iterations=int(iterations),
+                                                 bounds=im.pixel_bounds(x0.shape, x0.dtype),
+                                                 callback=on_iteration, **(step or {}))
         message = result.message
         if record["stopped"] is None and len(history["total"]) < int(iterations):
             record["stopped"] = "converged"
     except NonFiniteLoss as error:
         record["stopped"] = "nonfinite"
-        message = (f"{error} after {len(history['total'])} iterations; kept the last good "
-                   "image (lower the learning rate or the loss weights)")
-        warnings.warn(message, RuntimeWarning, stacklevel=2)
+        message = (f"{error} after {len(history['total'])} iterations (lower the learning "
+                   "rate or the loss weights)")
+        warnings.warn(message, NonFiniteLossWarning, stacklevel=3)
     except KeyboardInterrupt:
         record["stopped"] = "interrupted"
         message = f"interrupted after {len(history['total'])} iterations"
     finally:
         if display and hasattr(display, "close"):
             display.close()
-    seconds = time.perf_counter() - start_time
+    initial = record["initial"]
+    if record["stopped"] in (None, "converged") and history["total"] and \
+            history["total"][-1] > initial.total:
+        record["stopped"] = "diverged"
+        message = (f"the loss rose from {initial.total:.4g} to {history['total'][-1]:.4g} over "
+                   f"{len(history['total'])} iterations; lower the learning rate")
     return StylizeResult(
         image=finish(record["x"]), best_image=finish(record["best_x"]), history=history,
-        iterations=len(history["total"]), evaluations=objective.evaluations, stopped=record["stopped"],
-        message=message, seconds=seconds, x=record["x"])
+        initial=initial, iterations=len(history["total"]), evaluations=objective.evaluations,
+        stopped=record["stopped"], message=message, seconds=time.perf_counter() - start_time,
+        x=record["x"])
+
+
+# ---------------------------------------------------------------------------
+# The options of stylize, each checked once, in one place
+# ---------------------------------------------------------------------------
+
+@dataclass
+class _Options:
+    """stylize's options after checking: the layer lists as lists, the dtype as a type."""
+    content_layers: list
+    style_layers: list
+    layer_weights: dict
+    dtype: type
+
+    def check_layers(self, model):
+        """Each layer known to the model and named once (aliases count as the same layer)."""
+        for option, layers in (("content_layers", self.content_layers),
+                               ("style_layers", self.style_layers)):
+            seen = {}
+            for name in layers:
+                canonical = model.resolve(name)
+                if canonical in seen:
+                    raise ValueError(f"{option} names {canonical} twice ({seen[canonical]!r} "
+                                     f"and {name!r}); name each layer once")
+                seen[canonical] = name
+
+
+def _check_options(*, content, styles, size, iterations, optimizer, lr, content_layers,
+                   style_layers, layer_weights, alpha, beta, tv_weight, style_scale,
+                   preserve_color, init, seed, dtype):
+    """One-line ValueErrors for every option out of range; returns the checked _Options."""
+    _choice("optimizer", optimizer, tuple(optim.OPTIMIZERS))
+    _choice("init", init, INITS)
+    _choice("preserve_color", preserve_color, PRESERVE_COLOR)
+    if not styles:
+        raise ValueError("give at least one style image")
+    if content is None and preserve_color is not None:
+        raise ValueError("preserve_color keeps a content image's colours; give a content image")
+    if size is not None:
+        _integer("size", size, minimum=1)
+    _integer("iterations", iterations, minimum=1)
+    _integer("seed", seed, minimum=0)
+    if lr is not None:
+        if optimizer == "lbfgs":
+            raise ValueError("lr has no effect with optimizer='lbfgs' (L-BFGS finds its own "
+                             "step); leave lr out, or use optimizer='adam' or 'gd'")
+        _number("lr", lr, positive=True)
+    for name, value in (("alpha", alpha), ("tv_weight", tv_weight)) + \
+            ((("beta", beta),) if beta is not None else ()):
+        _number(name, value)
+    _number("style_scale", style_scale, positive=True)
+    if np.dtype(dtype) not in [np.dtype(d) for d in DTYPES]:
+        raise ValueError(f"dtype {np.dtype(dtype).name} is not supported; use np.float32 "
+                         "(fast) or np.float64 (for checks)")
+    content_layers = [] if content is None else _layer_list("content_layers", content_layers)
+    style_layers = _layer_list("style_layers", style_layers)
+    if not style_layers and not content_layers:
+        raise ValueError("no content or style layer to optimise; name at least one layer")
+    if layer_weights is not None:
+        if set(layer_weights) != set(style_layers):
+            raise ValueError(f"layer_weights has layers {sorted(layer_weights)} but the style "
+                             f"layers are {style_layers}; give one weight per style layer")
+        for layer, w in layer_weights.items():
+            _number(f"layer_weights[{layer!r}]", w)
+    content_on = bool(content_layers) and alpha > 0
+    style_on = bool(style_layers) and (beta is None or beta > 0) and \
+        (layer_weights is None or any(w > 0 for w in layer_weights.values()))
+    if not (content_on or style_on or tv_weight > 0):
+        raise ValueError("every loss weight is zero (alpha, beta or the style layer weights, "
+                         "tv_weight): nothing to optimise; give at least one a positive value")
+    return _Options(content_layers, style_layers, layer_weights, np.dtype(dtype).type)
+
+
+def _choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; choose one of {list(choices)}")
+
+
+def _integer(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _number(name, value, positive=False):
+    """A finite real number, >= 0 (or > 0 if ``positive``)."""
+    ok = (isinstance(value, numbers.Real) and not isinstance(value, bool)
+          and math.isfinite(value) and (value > 0 if positive else value >= 0))
+    if not ok:
+        raise ValueError(f"{name} must be a finite number {'>' if positive else '>='} 0, "
+                         f"got {value!r}")
+
+
+def _layer_list(name, layers):
+    """A list of layer names from one name or a sequence of names."""
+    if isinstance(layers, str):
+        return [layers]
+    layers = list(layers)
+    if not all(isinstance(layer, str) for layer in layers):
+        raise ValueError(f"{name} must be layer names such as 'relu4_2', got {layers!r}")
+    return layers

@@ -12,10 +12,12 @@ shallow layer picks up what flows back from the deeper ones (quiz erratum 5).
 """
 
 import functools
+import threading
 
 import numpy as np
 
 from . import layers as L
+from ._checks import FLOAT_DTYPES, float_array
 from . import winograd
 from .parallel import single_threaded_blas
 
@@ -95,8 +97,11 @@ class VGG:
     images: BGR channel order, 0-255 scale, ImageNet mean subtracted.
     pooling: "max" (as trained) or "avg" (Gatys et al.'s choice for synthesis).
     conv_impl: "im2col" (the plain convolution of :mod:`layers`) or "winograd" (the fast
-    one of :mod:`winograd`, 1.4-1.7x faster over VGG19 (docs/benchmarks.md), ReLUs and
-    max pools fused in; equal up to round-off).
+    one of :mod:`winograd`, ReLUs and max pools fused in; equal up to round-off).
+
+    Threads: one model may be shared by several threads. Each thread's :meth:`forward`
+    keeps its caches for that thread's :meth:`backward` only (thread-local state), so
+    passes in different threads never see each other's.
     """
 
     def __init__(self, weights, arch="vgg19", pooling="max", conv_impl="im2col"):
@@ -115,7 +120,7 @@ class VGG:
             name: "im2col" if k.shape[1] < WINOGRAD_MIN_CHANNELS else conv_impl
             for name, (k, _) in self.params.items()}
         self._params_by_dtype = {}
-        self._caches = None
+        self._thread = threading.local()   # .caches: this thread's last forward
 
     @classmethod
     def vgg19(cls, weights, pooling="max", conv_impl="im2col"):
@@ -182,14 +187,13 @@ class VGG:
         layers: names (paper or Keras). Returns {name as given: activation (C_l, H_l, W_l)}.
         Stops at the deepest requested layer and keeps the caches for :meth:`backward`.
         """
-        x = np.asarray(x)
-        if not np.issubdtype(x.dtype, np.floating):
-            raise ValueError(f"VGG.forward: x has dtype {x.dtype}; pass a float32 or float64 image")
+        x = float_array(x, "x", "VGG.forward")
         in_channels = self.params["conv1_1"][0].shape[1]
         if x.ndim != 3 or x.shape[0] != in_channels:
             raise ValueError(
                 f"VGG.forward: image of shape {x.shape} does not fit the first kernel "
                 f"{self.params['conv1_1'][0].shape}; expected ({in_channels}, H, W)")
+        layers = [layers] if isinstance(layers, str) else layers
         wanted = {name: self.resolve(name) for name in layers}
         if not wanted:
             raise ValueError("VGG.forward: ask for at least one layer")
@@ -229,7 +233,7 @@ class VGG:
             caches.append((name, cache, x.shape))
             if name in wanted.values():
                 activations[name] = x   # keep only what was asked for: memory
-        self._caches = caches
+        self._thread.caches, self._thread.dtype = caches, params["conv1_1"][0].dtype
         return {given: activations[name] for given, name in wanted.items()}
 
     @_cores_to_the_bands
@@ -237,15 +241,18 @@ class VGG:
         """Back-propagate injected gradients to the pixels.
 
         grads: {layer name: dL/d(activation at that layer)}, any set of layers reached
-        by the last :meth:`forward`. to: optionally a layer name; then return the total
+        by this thread's last :meth:`forward`, each real floating point (computed in the
+        forward pass's dtype). to: optionally a layer name; then return the total
         derivative dL/d(activation of ``to``) instead of dL/dx.
         Returns dL/dx: (3, H, W) (or the activation's shape), in the activations' dtype.
         """
-        if self._caches is None:
-            raise RuntimeError("VGG.backward: call forward first")
+        caches = getattr(self._thread, "caches", None)
+        if caches is None:
+            raise RuntimeError("VGG.backward: call forward first (in this thread)")
         if not grads:
             raise ValueError("VGG.backward: no gradient given")
-        shapes = {name: shape for name, _, shape in self._caches}
+        shapes = {name: shape for name, _, shape in caches}
+        dtype = self._thread.dtype
         reached = list(shapes)
         injected = {}
         for given, g in grads.items():
@@ -255,12 +262,15 @@ class VGG:
                     f"VGG.backward: gradient given at {given!r} but the last forward "
                     f"stopped at {reached[-1]!r}")
             g = np.asarray(g)
+            if g.dtype.kind != "f":
+                raise ValueError(f"VGG.backward: gradient at {given!r} has dtype {g.dtype}; "
+                                 "pass a floating-point array")
             if g.shape != shapes[name]:
                 raise ValueError(
                     f"VGG.backward: gradient at {given!r} has shape {g.shape}; "
                     f"the activation has shape {shapes[name]}")
+            g = g.astype(dtype, copy=False)
             injected[name] = injected[name] + g if name in injected else g
-        dtype = next(iter(injected.values())).dtype
         stop = self.resolve(to) if to is not None else None
         if stop is not None and stop not in reached:
             raise ValueError(f"VGG.backward: to={to!r} lies beyond the last forward ({reached[-1]!r})")
@@ -270,8 +280,8 @@ class VGG:
         # The backward of a ReLU, and of a max pool after it, left to the Winograd conv below
         # them, which applies it on its way in (winograd.conv3x3)
         relu_out, pool_cache = None, None
-        for index in reversed(range(len(self._caches))):
-            name, cache, out_shape = self._caches[index]
+        for index in reversed(range(len(caches))):
+            name, cache, out_shape = caches[index]
             if name in injected:
                 g = injected[name]
                 dout = g if dout is None else dout + g

@@ -165,7 +165,7 @@ def test_vgg_keeps_only_the_mask_of_a_fused_relu():
     that bool mask (a quarter of a float32 output's memory), and a ReLU on its own its output."""
     model = vgg.VGG(random_vgg_weights(), conv_impl="winograd")
     model.forward(np.random.default_rng(19).normal(size=(3, 12, 12)), ["relu3_1"])
-    relu_caches = {name: cache for name, cache, _ in model._caches if name.startswith("relu")}
+    relu_caches = {name: cache for name, cache, _ in model._thread.caches if name.startswith("relu")}
     assert relu_caches["relu1_1"].dtype == np.float64                  # after the im2col conv1_1
     assert all(relu_caches[name].dtype == bool for name in ("relu1_2", "relu2_1", "relu2_2", "relu3_1"))
 

@@ -172,3 +172,74 @@ def test_demo_images_are_shipped_and_small():
     for path in paths:
         rgb = im.load_image(path)
         assert rgb.ndim == 3 and max(rgb.shape[:2]) == 256
+
+
+def test_quiz_images_are_shipped_small_and_licensed():
+    turtle, wave = im.quiz_images()
+    for path in (turtle, wave):
+        assert os.path.getsize(path) < 500_000, path
+        with Image.open(path) as f:
+            assert f.format == "JPEG" and f.mode == "RGB", (path, f.format, f.mode)
+        rgb = im.load_image(path)
+        assert rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3
+        assert max(rgb.shape[:2]) <= 1600, (path, rgb.shape)
+    licenses = open(os.path.join(im.DATA_DIR, "LICENSES.md"), encoding="utf-8").read()
+    assert os.path.basename(turtle) in licenses and os.path.basename(wave) in licenses
+    assert "CC BY-SA 3.0" in licenses
+
+
+def test_save_is_atomic_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
+    # A full disk (or Ctrl-C) halfway through writing: the old picture must survive whole,
+    # and no temporary file may be left beside it.
+    path = tmp_path / "out.png"
+    im.save_image(gradient_rgb(), path)
+    before = path.read_bytes()
+
+    def full_disk(self, fp, *args, **kwargs):
+        fp.write(b"\x89PNG half a picture")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        im.save_image(gradient_rgb()[::-1], path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
+
+    def interrupted(self, fp, *args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(Image.Image, "save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        im.save_image(gradient_rgb(), tmp_path / "new.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
+
+
+def test_save_keeps_the_permissions_of_the_file_it_replaces(tmp_path):
+    path = tmp_path / "out.png"
+    im.save_image(gradient_rgb(), path)
+    os.chmod(path, 0o640)
+    im.save_image(gradient_rgb()[::-1], path)
+    assert (os.stat(path).st_mode & 0o777) == 0o640
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="a read-only folder is writable for root")
+def test_a_read_only_folder_is_refused_before_writing(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    os.chmod(locked, 0o555)
+    try:
+        with pytest.raises(ValueError, match="cannot write into the folder"):
+            im.check_writable(locked / "out.png")
+    finally:
+        os.chmod(locked, 0o755)
+
+
+def test_image_size_reads_the_header_only(tmp_path):
+    rgb = gradient_rgb(12, 20)
+    Image.fromarray(rgb).save(tmp_path / "a.png")
+    assert im.image_size(tmp_path / "a.png") == (12, 20)
+    assert im.image_size(rgb) == (12, 20) and im.image_size(Image.fromarray(rgb)) == (12, 20)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(rgb).save(tmp_path / "r.jpg", exif=exif)
+    assert im.image_size(tmp_path / "r.jpg") == im.load_image(tmp_path / "r.jpg").shape[:2] == (20, 12)

@@ -144,3 +144,42 @@ def test_gradients_injected_at_the_same_layer_add(small_vgg):
     g = model.forward(x, ["relu2_1"])["relu2_1"]
     both = model.backward({"relu2_1": g, "block2_conv1": g})
     np.testing.assert_allclose(both, 2 * model.backward({"relu2_1": g}), rtol=1e-13)
+
+
+def test_one_model_shared_by_threads_gives_each_its_own_result(small_vgg):
+    """Each thread's forward keeps its caches for its own backward (thread-local state):
+    two threads that both run forward before either runs backward (as two objectives
+    computing their losses in between would) each get their own image's gradient."""
+    import threading
+    model = small_vgg()
+    rng = np.random.default_rng(7)
+    images = [rng.normal(size=(3, 16, 16)) for _ in range(2)]
+
+    def gradient(x):
+        out = model.forward(x, ["relu3_1"])["relu3_1"]
+        return model.backward({"relu3_1": out})
+
+    expected = [gradient(x) for x in images]
+    results, both_forwards_done = [None, None], threading.Barrier(2)
+
+    def worker(i):
+        out = model.forward(images[i], ["relu3_1"])["relu3_1"]
+        both_forwards_done.wait()
+        results[i] = model.backward({"relu3_1": out})
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i in range(2):
+        np.testing.assert_array_equal(results[i], expected[i])
+
+
+def test_backward_runs_in_the_forward_dtype(small_vgg):
+    model = small_vgg()
+    x = np.random.default_rng(8).normal(size=(3, 8, 8)).astype(np.float32)
+    out = model.forward(x, ["relu2_1"])["relu2_1"]
+    dx = model.backward({"relu2_1": np.ones(out.shape)})          # float64 gradient
+    assert dx.dtype == np.float32
+    np.testing.assert_array_equal(dx, model.backward({"relu2_1": np.ones_like(out)}))

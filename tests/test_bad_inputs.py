@@ -1,0 +1,380 @@
+"""Bad input, table-driven: every row is what a user typed, the one line they must read, the
+exit code, and the folder's files before and after, byte for byte.
+
+A row runs ``nst-numpy`` in a folder holding small copies of the inputs (``content.png``,
+``style.png``) and, where the row says so, an existing ``out.png`` and other files. The
+folder's files are snapshotted before the run; afterwards every file that was there must be
+byte-for-byte unchanged (except ``-o`` after a successful run), and exactly the files the row
+names may be new. A failing run prints exactly one line on stderr, no traceback. Rows marked
+``subprocess`` run the real command in a fresh interpreter, so that everything it prints
+(warnings included) reaches the captured stderr, and a hang becomes a timeout.
+
+The rows cover what was broken (issue 14) and what is handled well and must stay so.
+"""
+
+from dataclasses import dataclass, field
+import os
+from pathlib import Path
+import struct
+import subprocess
+import sys
+import zlib
+
+import h5py
+import numpy as np
+import pytest
+from PIL import Image
+
+from nst_numpy import image as im
+from nst_numpy import memory
+from nst_numpy.cli import main
+
+FAST = ["--size", "24", "--iterations", "2", "--quiet"]
+OLD_OUTPUT = b"the user's previous picture"
+
+
+@dataclass
+class Row:
+    """argv: the command after ``nst-numpy``, with ``{d}`` for the folder; code: exit code;
+    message: a part of the one stderr line (None on success); setup(d): extra files;
+    new: the files the run may create; changed: existing files the run may replace."""
+    id: str
+    argv: list
+    code: int
+    message: str = None
+    setup: object = None
+    new: set = field(default_factory=set)
+    changed: set = field(default_factory=set)
+    subprocess: bool = False
+    patch: object = None
+
+
+# --- files the rows need --------------------------------------------------------------
+
+def small_rgb(size=24, seed=0):
+    y, x = np.mgrid[0:size, 0:size]
+    rng = np.random.default_rng(seed)
+    return (np.stack([x * 9, y * 9, (x + y) * 5], axis=2) % 256
+            + rng.integers(0, 20, (size, size, 3))).astype(np.uint8)
+
+
+def bomb_png(width=30000, height=30000):
+    """A 254-byte PNG that declares width x height pixels: a decompression bomb."""
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    rows = zlib.compress((b"\x00" + b"\x00" * 3 * width) * 2)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+
+
+def write(name, data):
+    def make(d):
+        (d / name).write_bytes(data(d) if callable(data) else data)
+    return make
+
+
+def save(name, make_image, **options):
+    def make(d):
+        make_image().save(d / name, **options)
+    return make
+
+
+def cmyk():
+    return Image.fromarray(small_rgb()).convert("CMYK")
+
+
+def sixteen_bit():
+    grey = (small_rgb()[:, :, 0].astype(np.uint16) * 257)
+    img = Image.new("I;16", grey.shape[::-1])
+    img.frombytes(grey.astype("<u2").tobytes())
+    return img
+
+
+def palette_with_transparency():
+    img = Image.fromarray(small_rgb()).convert("P")
+    img.info["transparency"] = 0
+    return img
+
+
+def exif_rotated(d):
+    exif = Image.Exif()
+    exif[0x0112] = 6                          # "rotate 90 degrees clockwise to display"
+    Image.fromarray(small_rgb()[:, :16]).save(d / "rotated.jpg", exif=exif)
+
+
+def animated(d):
+    frames = [Image.fromarray(small_rgb(seed=s)) for s in range(3)]
+    frames[0].save(d / "animated.gif", save_all=True, append_images=frames[1:], duration=100)
+
+
+def truncated_png(d):
+    Image.fromarray(small_rgb()).save(d / "full.png")
+    data = (d / "full.png").read_bytes()
+    (d / "full.png").unlink()
+    return data[:len(data) // 2]
+
+
+def fifo(d):
+    os.mkfifo(d / "pipe.png")
+
+
+def crafted_weights(d):
+    """An HDF5 file whose 'format' attribute is an array: once a "truth value" traceback."""
+    with h5py.File(d / "crafted.h5", "w") as f:
+        f.attrs["format"] = np.array([1, 2])
+        f.create_group("block1_conv1")
+
+
+def empty_sidecar(d):
+    (d / "w.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
+    (d / "w.h5.sha256").write_bytes(b"")
+
+
+def existing_output(d):
+    (d / "out.png").write_bytes(OLD_OUTPUT)
+
+
+def setups(*makers):
+    def make(d):
+        for maker in makers:
+            maker(d)
+    return make
+
+
+def unwritable_folder(monkeypatch, d):
+    """A folder where no file can be created (as a read-only folder is for a normal user;
+    root can write anywhere, so the creation itself is made to fail)."""
+    import tempfile
+    real = tempfile.NamedTemporaryFile
+
+    def refuse(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir) == d / "locked":
+            raise PermissionError(13, "Permission denied")
+        return real(*args, dir=dir, **kwargs)
+    (d / "locked").mkdir()
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", refuse)
+
+
+def little_memory(monkeypatch, d):
+    """A machine with 100 MiB free: even a 24 px run is estimated not to fit."""
+    monkeypatch.setattr(memory, "available_bytes", lambda: 100 * 2**20)
+
+
+IN = ["{d}/content.png", "{d}/style.png"]
+OUT = ["-o", "{d}/out.png"]
+
+ROWS = [
+    # --- images that cannot be read ----------------------------------------------------
+    Row("missing input", ["stylize", "{d}/nope.jpg", "{d}/style.png", *OUT], 2, "does not exist"),
+    Row("empty input", ["stylize", "{d}/empty.png", "{d}/style.png", *OUT], 2, "cannot read image",
+        setup=write("empty.png", b"")),
+    Row("truncated input", ["stylize", "{d}/half.png", "{d}/style.png", *OUT], 2, "cannot read image",
+        setup=write("half.png", truncated_png)),
+    Row("not an image", ["stylize", "{d}/text.jpg", "{d}/style.png", *OUT], 2, "cannot read image",
+        setup=write("text.jpg", b"just some text, not a JPEG")),
+    Row("directory as input", ["stylize", "{d}", "{d}/style.png", *OUT], 2, "is a directory"),
+    Row("FIFO as input", ["stylize", "{d}/pipe.png", "{d}/style.png", *OUT], 2,
+        "not a regular file", setup=fifo, subprocess=True),
+    Row("decompression bomb", ["stylize", "{d}/bomb.png", "{d}/style.png", *OUT], 2,
+        "decompression bombs", setup=write("bomb.png", bomb_png())),
+    # --- images in unusual but valid forms: a picture, exit 0 ----------------------------
+    Row("CMYK JPEG", ["stylize", "{d}/cmyk.jpg", "{d}/style.png", *OUT], 0,
+        setup=save("cmyk.jpg", cmyk), new={"out.png"}),
+    Row("16-bit grey PNG", ["stylize", "{d}/grey16.png", "{d}/style.png", *OUT], 0,
+        setup=save("grey16.png", sixteen_bit), new={"out.png"}),
+    Row("palette PNG with transparency", ["stylize", "{d}/content.png", "{d}/palette.png", *OUT],
+        0, setup=save("palette.png", palette_with_transparency), new={"out.png"}),
+    Row("EXIF-rotated JPEG", ["stylize", "{d}/rotated.jpg", "{d}/style.png", *OUT], 0,
+        setup=exif_rotated, new={"out.png"}),
+    Row("animated GIF", ["stylize", "{d}/content.png", "{d}/animated.gif", *OUT], 0,
+        setup=animated, new={"out.png"}),
+    # --- outputs: never an input, never lost ---------------------------------------------
+    Row("-o is the content image", ["stylize", *IN, "-o", "{d}/./content.png"], 2,
+        "is the input image"),
+    Row("-o in a missing folder", ["stylize", *IN, "-o", "{d}/no/out.png"], 2, "does not exist"),
+    Row("-o without an image extension", ["stylize", *IN, "-o", "{d}/out.txt"], 2, "extension"),
+    Row("-o is a directory", ["stylize", *IN, "-o", "{d}"], 2, "is a directory"),
+    Row("-o in a folder that cannot be written", ["stylize", *IN, "-o", "{d}/locked/out.png"], 2,
+        "cannot write into the folder", patch=unwritable_folder),
+    Row("a failed run keeps the existing -o", ["stylize", *IN, *OUT, "--beta", "1e300"], 2,
+        "out.png was left as it was", setup=existing_output),
+    Row("a failed run writes no new -o", ["stylize", *IN, *OUT, "--beta", "1e300"], 2,
+        "nothing was written"),
+    Row("the NaN guard says it in one line", ["stylize", *IN, *OUT, "--beta", "1e300"], 2,
+        "the loss became", subprocess=True),
+    Row("a successful run replaces -o", ["stylize", *IN, *OUT], 0, setup=existing_output,
+        changed={"out.png"}),
+    Row("--save-every would overwrite a file", ["stylize", *IN, *OUT, "--save-every", "1"], 2,
+        "--save-every would overwrite", setup=write("out_0001.png", b"keep me")),
+    Row("--save-every would overwrite an input", ["stylize", "{d}/out_0002.png", "{d}/style.png",
+        *OUT, "--save-every", "2"], 2, "--save-every would overwrite",
+        setup=save("out_0002.png", lambda: Image.fromarray(small_rgb()))),
+    Row("--save-every writes new files", ["stylize", *IN, *OUT, "--save-every", "1"], 0,
+        new={"out.png", "out_0001.png", "out_0002.png"}),
+    # --- memory ----------------------------------------------------------------------------
+    Row("--size 100000", ["stylize", *IN, *OUT, "--size", "100000"], 2, "needs about"),
+    Row("--style-scale 1000", ["stylize", *IN, *OUT, "--style-scale", "1000"], 2, "needs about"),
+    Row("memory estimate against a small machine", ["stylize", *IN, *OUT], 2,
+        "--memory-limit", patch=little_memory),
+    Row("--memory-limit lifts the limit", ["stylize", *IN, *OUT, "--memory-limit", "off"], 0,
+        new={"out.png"}, patch=little_memory),
+    Row("--memory-limit is checked", ["stylize", *IN, *OUT, "--memory-limit", "lots"], 2,
+        "argument --memory-limit"),
+    Row("bench at 100000 px", ["bench", "--sizes", "100000", "--repeats", "1", "--impls",
+        "im2col", "--no-torch", "--matmul-sizes"], 2, "needs about"),
+    # --- values that once gave a silently wrong picture with exit 0 -------------------------
+    Row("--lr inf", ["stylize", *IN, *OUT, "--optimizer", "adam", "--lr", "inf"], 2,
+        "argument --lr"),
+    Row("--lr 1e30 diverges", ["stylize", *IN, *OUT, "--optimizer", "adam", "--lr", "1e30"], 2,
+        "the loss rose", subprocess=True),
+    Row("negative --lr", ["stylize", *IN, *OUT, "--optimizer", "adam", "--lr=-10"], 2,
+        "argument --lr"),
+    Row("--lr with L-BFGS", ["stylize", *IN, *OUT, "--lr", "5"], 2, "--lr has no effect"),
+    Row("negative --layer-weights", ["stylize", *IN, *OUT, "--layer-weights=-1e6,1,1,1,1"], 2,
+        "argument --layer-weights"),
+    Row("a style layer twice", ["stylize", *IN, *OUT, "--style-layers", "relu1_1,relu1_1"], 2,
+        "named more than once"),
+    Row("a style layer twice by its alias", ["stylize", *IN, *OUT, "--style-layers",
+        "relu1_1,block1_conv1"], 2, "twice"),
+    Row("every weight zero", ["stylize", *IN, *OUT, "--alpha", "0", "--beta", "0",
+        "--tv-weight", "0"], 2, "every loss weight is zero"),
+    Row("--seed -1", ["stylize", *IN, *OUT, "--seed=-1"], 2, "argument --seed"),
+    Row("--size 0", ["stylize", *IN, *OUT, "--size", "0"], 2, "argument --size"),
+    Row("--iterations 0", ["stylize", *IN, *OUT, "--iterations", "0"], 2, "argument --iterations"),
+    Row("--style-scale 0", ["stylize", *IN, *OUT, "--style-scale", "0"], 2, "argument --style-scale"),
+    Row("--beta nan", ["stylize", *IN, *OUT, "--beta", "nan"], 2, "argument --beta"),
+    Row("--style-blend not numbers", ["stylize", *IN, *OUT, "--style-blend", "1,x"], 2,
+        "argument --style-blend"),
+    Row("--layer-weights count", ["stylize", *IN, *OUT, "--layer-weights", "1"], 2,
+        "--layer-weights has 1 values"),
+    Row("an unknown layer", ["stylize", *IN, *OUT, "--content-layers", "relu9_9"], 2,
+        "no layer 'relu9_9'"),
+    Row("an unknown option", ["stylize", *IN, *OUT, "--colour", "yes"], 2, "unrecognized"),
+    Row("no style image", ["stylize", "{d}/content.png", *OUT], 2, "at least one style image"),
+    # --- weight files ------------------------------------------------------------------------
+    Row("--weights missing", ["stylize", *IN, *OUT, "--weights", "{d}/none.h5"], 2,
+        "no such weights file"),
+    Row("--weights not HDF5", ["stylize", *IN, *OUT, "--weights", "{d}/junk.h5"], 2,
+        "not a readable HDF5 file", setup=write("junk.h5", b"junk" * 100)),
+    Row("an empty .sha256 beside the weights", ["weights", "info", "{d}/w.h5"], 2, "w.h5.sha256",
+        setup=empty_sidecar),
+    Row("crafted HDF5 attributes", ["weights", "info", "{d}/crafted.h5"], 2, "crafted.h5",
+        setup=crafted_weights),
+    Row("download refused by the server", ["weights", "download", "vgg19", "--url",
+        "http://127.0.0.1:9/none.h5", "--cache-dir", "{d}/cache", "--quiet"], 2, "failed"),
+]
+
+
+@pytest.fixture
+def folder(tmp_path):
+    im.save_image(small_rgb(), tmp_path / "content.png")
+    im.save_image(small_rgb(seed=1)[::-1], tmp_path / "style.png")
+    return tmp_path
+
+
+def snapshot(d):
+    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*"))
+            if p.is_file() and not p.is_fifo()}
+
+
+def run_command(row, argv, capsys):
+    if not row.subprocess:
+        code = main(argv)
+        captured = capsys.readouterr()
+        return code, captured.err
+    env = dict(os.environ, PYTHONWARNINGS="default")   # show every warning there is
+    proc = subprocess.run([sys.executable, "-m", "nst_numpy.cli", *argv], capture_output=True,
+                          text=True, timeout=300, env=env)
+    return proc.returncode, proc.stderr
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
+def test_bad_input(row, folder, capsys, monkeypatch):
+    if row.setup is not None:
+        row.setup(folder)
+    if row.patch is not None:
+        row.patch(monkeypatch, folder)
+    before = snapshot(folder)
+    argv = [a.replace("{d}", str(folder)) for a in row.argv]
+    if argv[0] == "stylize":
+        argv[1:1] = FAST          # first, so that the row's own options override them
+    code, err = run_command(row, argv, capsys)
+    after = snapshot(folder)
+
+    assert code == row.code, err
+    if row.code:
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in err, err
+        assert lines[0].startswith(f"nst-numpy {argv[0]}: ") and row.message in lines[0], lines[0]
+    for name, data in before.items():
+        if name not in row.changed:
+            assert after.get(name) == data, f"{name} was changed or removed"
+    assert set(after) - set(before) == row.new
+    for name in row.changed | row.new:
+        if name.endswith(".png"):
+            assert im.load_image(folder / name).ndim == 3, name   # a whole, readable picture
+
+
+def test_every_row_has_a_distinct_id():
+    ids = [row.id for row in ROWS]
+    assert len(ids) == len(set(ids))
+
+
+# --- the library's own entry points: one-line ValueErrors -------------------------------
+
+def _int8_content_loss():
+    from nst_numpy import losses
+    losses.content_layer_loss(np.full((1, 1), 100, np.int8), np.zeros((1, 1), np.int8))
+
+
+def _float16_forward():
+    from nst_numpy import vgg
+    from conftest import random_vgg_weights
+    vgg.VGG(random_vgg_weights()).forward(np.zeros((3, 8, 8), np.float16), ["relu1_1"])
+
+
+def _integer_gradient():
+    from nst_numpy import vgg
+    from conftest import random_vgg_weights
+    model = vgg.VGG(random_vgg_weights(), conv_impl="winograd")
+    out = model.forward(np.zeros((3, 8, 8)), ["relu2_1"])["relu2_1"]
+    model.backward({"relu2_1": np.ones(out.shape, np.int64)})
+
+
+def _stylize(**kwargs):
+    from nst_numpy import transfer
+    content, style = im.demo_images()
+    transfer.stylize(content, style, **{"size": 24, "iterations": 1, **kwargs})
+
+
+API_ROWS = [
+    ("int8 activations in a loss", _int8_content_loss, "dtype int8"),
+    ("float16 image in VGG.forward", _float16_forward, "dtype float16"),
+    ("integer gradient into VGG.backward", _integer_gradient, "dtype int64"),
+    ("stylize in float16", lambda: _stylize(dtype=np.float16), "float16 is not supported"),
+    ("stylize with a negative seed", lambda: _stylize(seed=-1), "seed"),
+    ("stylize with lr under L-BFGS", lambda: _stylize(lr=1.0), "lr has no effect"),
+    ("stylize with a style layer twice", lambda: _stylize(style_layers=["relu1_1", "relu1_1"]),
+     "twice"),
+    ("stylize with negative layer weights",
+     lambda: _stylize(style_layers=["relu1_1"], layer_weights={"relu1_1": -1.0}), "layer_weights"),
+    ("stylize with every weight zero", lambda: _stylize(alpha=0, beta=0, tv_weight=0), "zero"),
+    ("stylize beyond the memory", lambda: _stylize(size=100000), "needs about"),
+]
+
+
+@pytest.mark.parametrize("call, message", [row[1:] for row in API_ROWS],
+                         ids=[row[0] for row in API_ROWS])
+def test_bad_api_input(call, message):
+    with pytest.raises(ValueError, match=message) as info:
+        call()
+    assert "\n" not in str(info.value)
+
+
+def test_a_string_names_one_layer():
+    from nst_numpy import vgg
+    from conftest import random_vgg_weights
+    model = vgg.VGG(random_vgg_weights())
+    x = np.random.default_rng(0).normal(size=(3, 8, 8))
+    assert list(model.forward(x, "relu1_1")) == ["relu1_1"]
