@@ -17,7 +17,8 @@ import time
 
 import numpy as np
 
-from nst_numpy import layers, winograd
+from nst_numpy import layers
+from nst_numpy.fast import winograd
 from nst_numpy.vgg import conv_shapes
 
 SETTLE_SECONDS = 0.3
@@ -34,12 +35,12 @@ def vgg19_convs(size):
     return convs
 
 
-def time_pair(x, w, b, u, u_flipped, repeats, clock=time.perf_counter):
+def time_pair(x, w, b, u, u_flipped, repeats, clock=time.perf_counter, threads=None):
     """Best times of (im2col, winograd) forward + backward-to-input, interleaved."""
     best = {"im2col": np.inf, "winograd": np.inf}
     for _ in range(repeats):
         for impl in best:
-            # OpenBLAS threads spin for up to ~0.1 s after a multithreaded product before
+            # OpenBLAS threads spin for a while after a multithreaded product before
             # they sleep; left spinning, im2col's would take a core from Winograd's bands.
             time.sleep(SETTLE_SECONDS)
             start = clock()
@@ -47,7 +48,7 @@ def time_pair(x, w, b, u, u_flipped, repeats, clock=time.perf_counter):
                 out, cache = layers.conv2d_forward(x, w, b)
                 layers.conv2d_backward_input(out, cache)
             else:
-                out, cache = winograd.conv2d_forward(x, w, b, u, u_flipped)
+                out, cache = winograd.conv2d_forward(x, w, b, u, u_flipped, threads=threads)
                 winograd.conv2d_backward_input(out, cache)
             best[impl] = min(best[impl], clock() - start)
     return best["im2col"], best["winograd"]
@@ -60,11 +61,9 @@ def main(argv=None):
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                         help="wall time (default) or this process's CPU time")
     parser.add_argument("--threads", type=int, default=None,
-                        help="Winograd band threads (default: nst_numpy.winograd.THREADS)")
+                        help="Winograd band threads (default: nst_numpy.fast.winograd.THREADS)")
     args = parser.parse_args(argv)
     clock = time.perf_counter if args.clock == "wall" else time.process_time
-    if args.threads:
-        winograd.THREADS = args.threads
     rng = np.random.default_rng(0)
     print(f"{'layer':8} {'K x C':>10} {'H':>5} {'im2col s':>9} {'winograd s':>10} {'ratio':>6} {'wino GF/s':>9}")
     total = np.zeros(2)
@@ -74,7 +73,7 @@ def main(argv=None):
         b = np.zeros(K, np.float32)
         u = winograd.kernel_transform(w)
         u_flipped = winograd.kernel_transform(winograd.flip_kernel(w))
-        t_plain, t_wino = time_pair(x, w, b, u, u_flipped, args.repeats, clock)
+        t_plain, t_wino = time_pair(x, w, b, u, u_flipped, args.repeats, clock, args.threads)
         total += t_plain, t_wino
         flops = 2 * (2 * K * C * 9 * H * H)   # forward + input gradient, direct convolution
         print(f"{name:8} {f'{K}x{C}':>10} {H:5d} {t_plain:9.4f} {t_wino:10.4f} "

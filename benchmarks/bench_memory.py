@@ -2,10 +2,11 @@
 
     python benchmarks/bench_memory.py --sizes 128 256 384 512 --iterations 3
 
-Each (size, convolution) runs ``stylize`` on the shipped demo images (L-BFGS, the default
+Each (size, network) runs ``stylize`` on the shipped demo images (L-BFGS, the default
 layers, ``style_scale=1``) in a fresh process and prints that process's peak resident set
 (``ru_maxrss``), then a least-squares fit ``peak = a + b * pixels`` per convolution, where
-pixels is the larger of the output's and the style image's pixel count. ``stylize`` refuses
+pixels is the larger of the output's and the style image's pixel count, for the plain
+network (``im2col``) and the fast one (``winograd``). ``stylize`` refuses
 a job whose estimate from this fit exceeds the memory available
 (``nst_numpy.transfer.estimate_memory``); docs/benchmarks.md records the runs.
 """
@@ -21,18 +22,18 @@ CHILD = """
 import json, resource, sys
 import numpy as np
 from nst_numpy import image, transfer
-size, conv_impl, iterations = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+size, impl, iterations = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 content, style = image.demo_images()
 result = transfer.stylize(content, style, size=size, iterations=iterations,
-                          conv_impl=conv_impl, memory_limit=float("inf"))
+                          fast=impl == "winograd", memory_limit=float("inf"))
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps({"pixels": int(result.image.shape[0] * result.image.shape[1]), "peak": peak}))
 """
 
 
-def run_one(size, conv_impl, iterations):
+def run_one(size, impl, iterations):
     """{"pixels", "peak"} of one stylize in a fresh process (Linux: ru_maxrss in KiB)."""
-    out = subprocess.run([sys.executable, "-c", CHILD, str(size), conv_impl, str(iterations)],
+    out = subprocess.run([sys.executable, "-c", CHILD, str(size), impl, str(iterations)],
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

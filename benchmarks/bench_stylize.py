@@ -6,7 +6,7 @@ Content: ``green_sea_turtle.jpg``, style: ``great_wave.jpg`` (the copies shipped
 ``nst_numpy/data/``, from ``nst_numpy.image.quiz_images()``; ``--images`` names another folder
 that holds both). For each size it first times one objective evaluation (forward + backward)
 with each convolution, interleaved, then runs ``stylize`` with the faster one (or
-``--conv-impl``) and prints the wall time, iterations, evaluations and final loss; the
+``--network``) and prints the wall time, iterations, evaluations and final loss; the
 pictures go to ``--out`` as ``stylize_<size>.png`` (and every ``--save-every`` iterations to
 ``stylize_<size>_partial.png``).
 On a shared machine the times are noisy: compare ratios from one run, not across runs.
@@ -40,8 +40,8 @@ def main(argv=None):
     parser.add_argument("--images", help="folder with green_sea_turtle.jpg and great_wave.jpg "
                         "(default: the copies shipped in nst_numpy/data/)")
     parser.add_argument("--out", default="bench_out", help="folder for the pictures (default: ./bench_out)")
-    parser.add_argument("--conv-impl", choices=["im2col", "winograd"],
-                        help="skip the comparison and use this convolution")
+    parser.add_argument("--network", choices=["plain", "fast"],
+                        help="skip the comparison and use this network")
     parser.add_argument("--save-every", type=int, default=25,
                         help="also write stylize_<size>_partial.png every N iterations")
     args = parser.parse_args(argv)
@@ -52,17 +52,17 @@ def main(argv=None):
     else:
         content, style = im.quiz_images()
     os.makedirs(args.out, exist_ok=True)
-    models = {impl: transfer.default_model(conv_impl=impl) for impl in ("im2col", "winograd")}
+    models = {name: transfer.default_model(fast=name == "fast") for name in ("plain", "fast")}
     print(f"numpy {np.__version__}, {os.cpu_count()} cpus, load average {os.getloadavg()}",
           flush=True)
     for size in args.sizes:
-        impl = args.conv_impl
+        impl = args.network
         if impl is None:
             per_eval = time_evaluation(models, content, style, size)
             impl = min(per_eval, key=per_eval.get)
             print(f"{size}px: seconds per evaluation " +
                   ", ".join(f"{k} {v:.2f}" for k, v in per_eval.items()) +
-                  f"; im2col/winograd = {per_eval['im2col'] / per_eval['winograd']:.2f}",
+                  f"; plain/fast = {per_eval['plain'] / per_eval['fast']:.2f}",
                   flush=True)
         partial = os.path.join(args.out, f"stylize_{size}_partial.png")
 

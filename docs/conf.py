@@ -23,6 +23,7 @@ extensions = [
     "myst_nb",                  # Markdown (MyST) pages and executed notebooks
     "sphinx.ext.autodoc",       # API reference from docstrings
     "sphinx.ext.autosummary",   # ... one page per module, found by walking the package
+    "sphinx.ext.napoleon",      # ... numpy-style Parameters / Returns sections
     "sphinx.ext.mathjax",       # math, with MathJax served from _static (below), not a CDN
     "sphinx_design",            # the two-column grids of the annotated source
 ]
@@ -45,7 +46,9 @@ nb_merge_streams = True
 # --- API reference ----------------------------------------------------------------------
 autosummary_generate = True
 autodoc_member_order = "bysource"
-autodoc_default_options = {"members": True, "undoc-members": False}
+# Each object on the page of the module that defines it, not again where it is re-exported.
+autodoc_default_options = {"members": True, "undoc-members": False, "ignore-module-all": True}
+napoleon_google_docstring = False
 autodoc_typehints = "none"
 
 # --- Math, offline ----------------------------------------------------------------------

@@ -36,8 +36,9 @@ import time
 
 import numpy as np
 
-from . import layers, memory, winograd
-from .vgg import VGG, conv_shapes
+from . import layers, memory
+from .fast import FastVGG
+from .vgg import VGG, conv_shapes, random_weights
 
 LAST_LAYER = "relu5_1"
 NUMPY_IMPLS = ("im2col", "winograd")
@@ -51,7 +52,7 @@ POLL_SECONDS = 0.2     # how often a wait on a worker checks that it is still al
 WORKER_MEMORY = {"im2col": (224 * 2**20, 2736),
                  "winograd": (512 * 2**20, 1435),
                  GEMMS_ONLY: (268 * 2**20, 251)}
-WORKER_MEMORY["torch"] = WORKER_MEMORY["winograd"]   # PyTorch CPU measured about the same
+WORKER_MEMORY["torch"] = WORKER_MEMORY["winograd"]   # PyTorch CPU: about the same (docs/benchmarks.md)
 MEMORY_SAFETY = 1.25   # the estimate's margin over the fitted figures
 
 
@@ -73,14 +74,6 @@ def conv_flops(size, last_conv="conv5_1"):
     """
     return sum(2 * (2 * K * C * kh * kw * side * side)
                for (K, C, kh, kw), side in _convs_up_to(last_conv, size))
-
-
-def random_weights(seed=0):
-    """He-initialised float32 VGG19 kernels and zero biases."""
-    rng = np.random.default_rng(seed)
-    return {name: (rng.standard_normal(shape, dtype=np.float32) * np.float32(np.sqrt(2 / (shape[1] * 9))),
-                   np.zeros(shape[0], np.float32))
-            for name, shape in conv_shapes("vgg19").items()}
 
 
 def matmul_gflops(n, repeats=3):
@@ -112,8 +105,9 @@ def _rss_mb():
         return _peak_rss_mb()
 
 
-def _numpy_step(impl, weights):
-    model = VGG.vgg19(weights, pooling="max", conv_impl=impl)
+def _numpy_step(impl, weights, threads):
+    """The plain network (im2col) or the fast one (winograd, ``threads`` band threads)."""
+    model = (VGG.vgg19(weights) if impl == "im2col" else FastVGG.vgg19(weights, threads=threads))
 
     def step(x):
         out = model.forward(x, [LAST_LAYER])[LAST_LAYER]
@@ -124,13 +118,13 @@ def _numpy_step(impl, weights):
 def im2col_products(size, itemsize=4):
     """Shapes (K, 9C, n) of the matrix products of one im2col pass up to ``LAST_LAYER``.
 
-    One per band of output rows (``layers._row_bands``), as conv2d_forward computes
+    One per band of output rows (``layers.row_bands``), as conv2d_forward computes
     ``W @ cols`` ((K, 9C) @ (9C, n)); conv2d_backward_input multiplies ``W^T @ dF`` in the
     same bands, with the same FLOPs.
     """
     return [(K, C * kh * kw, (y1 - y0) * side)
             for (K, C, kh, kw), side in _convs_up_to(LAST_LAYER.replace("relu", "conv"), size)
-            for y0, y1 in layers._row_bands(C, kh, kw, side, side, itemsize)]
+            for y0, y1 in layers.row_bands(C, kh, kw, side, side, itemsize)]
 
 
 def im2col_operands(size):
@@ -216,15 +210,13 @@ def _serve(conn, impl, size, threads):
     if impl == "torch" and threads:
         import torch
         torch.set_num_threads(threads)
-    if threads:
-        winograd.THREADS = threads
-    weights = random_weights()
+    weights = random_weights("vgg19", dtype=np.float32)
     if impl == "torch":
         step, make_input = _torch_step(weights)
     elif impl == GEMMS_ONLY:
         step, make_input = _im2col_gemms_step()
     else:
-        step, make_input = _numpy_step(impl, weights)
+        step, make_input = _numpy_step(impl, weights, threads)
     step(make_input(32))                    # warm-up: libraries, kernel transforms
     x = make_input(size)
     baseline = _rss_mb()
@@ -327,7 +319,7 @@ def measure(size, impls, repeats, threads=None):
         for round_ in range(repeats + 1):           # round 0 warms up at full size, untimed
             order = impls[round_ % len(impls):] + impls[:round_ % len(impls)]
             for impl in order:
-                # BLAS and OpenMP threads spin for a while (OpenBLAS: up to ~0.1 s) after
+                # BLAS and OpenMP threads spin for a while after
                 # a parallel call before they sleep: let the previous worker's go quiet,
                 # or they take a core from this one.
                 time.sleep(SETTLE_SECONDS)

@@ -105,7 +105,7 @@ def memory_size(text):
 
 
 def _add_tuning_options(parser, size, iterations):
-    from .transfer import CONTENT_LAYERS, DEFAULT_CONV_IMPL, STYLE_LAYERS
+    from .transfer import CONTENT_LAYERS, STYLE_LAYERS
 
     g = parser.add_argument_group("size and optimisation")
     g.add_argument("--size", type=positive_int, default=size,
@@ -155,9 +155,9 @@ def _add_tuning_options(parser, size, iterations):
     m.add_argument("--pooling", choices=["max", "avg"], default="max",
                    help="VGG pooling (default max; avg is Gatys et al.'s)")
     m.add_argument("--weights", help="a VGG19 weight file (default: the shipped one)")
-    m.add_argument("--conv-impl", choices=["im2col", "winograd"], default=DEFAULT_CONV_IMPL,
-                   help=f"convolution: im2col (plain) or winograd (fast; default "
-                        f"{DEFAULT_CONV_IMPL})")
+    m.add_argument("--plain", action="store_true",
+                   help="run the plain network that the docs derive (im2col convolutions) "
+                        "instead of the fast one: the same picture to round-off, slower")
 
 
 # --- outputs ------------------------------------------------------------------------
@@ -236,7 +236,7 @@ def _stylize_options(args, content):
         layer_weights=layer_weights, alpha=args.alpha, beta=args.beta,
         style_scale=args.style_scale, preserve_color=args.preserve_color,
         init="noise" if content is None else args.init, seed=args.seed, pooling=args.pooling,
-        weights=args.weights, conv_impl=args.conv_impl, progress=not args.quiet,
+        weights=args.weights, fast=not args.plain, progress=not args.quiet,
         style_blend=args.style_blend, memory_limit=args.memory_limit)
     if args.tv_weight is not None:
         options["tv_weight"] = args.tv_weight

@@ -56,10 +56,10 @@ def col2im(cols, x_shape, kh, kw, pad):
 # Convolution (stride 1, zero padding)
 # ---------------------------------------------------------------------------
 
-MAX_COLS_BYTES = 16 * 2**20   # largest column matrix built at once (see _row_bands)
+MAX_COLS_BYTES = 16 * 2**20   # largest column matrix built at once (see row_bands)
 
 
-def _row_bands(C, kh, kw, H_out, W_out, itemsize):
+def row_bands(C, kh, kw, H_out, W_out, itemsize):
     """Ranges [y0, y1) of output rows whose column matrix takes at most MAX_COLS_BYTES.
 
     At 512 x 512, conv1_2's whole column matrix would be 576 x 262144 floats (600 MB in
@@ -96,7 +96,7 @@ def conv2d_forward(x, w, b, pad=None):
     H_out, W_out = x.shape[1] + 2 * pad - kh + 1, x.shape[2] + 2 * pad - kw + 1
     x_padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
     out = np.empty((K, H_out, W_out), dtype=np.result_type(x, w, b))
-    for y0, y1 in _row_bands(C, kh, kw, H_out, W_out, x.itemsize):
+    for y0, y1 in row_bands(C, kh, kw, H_out, W_out, x.itemsize):
         cols = im2col(x_padded[:, y0:y1 + kh - 1], kh, kw, 0)
         # F = W cols   (the band's columns of F), written in place
         np.matmul(w.reshape(K, -1), cols, out=out[:, y0:y1].reshape(K, -1))
@@ -123,7 +123,7 @@ def conv2d_backward_input(dout, cache):
     K, C, kh, kw = w.shape
     H_out, W_out = dout.shape[1:]
     dx_padded = np.zeros((C, H_out + kh - 1, W_out + kw - 1), dtype=np.result_type(w, dout))
-    for y0, y1 in _row_bands(C, kh, kw, H_out, W_out, dout.itemsize):
+    for y0, y1 in row_bands(C, kh, kw, H_out, W_out, dout.itemsize):
         # dL/dcols = W^T dL/dF   (the band's columns)
         dcols = w.reshape(K, -1).T @ dout[:, y0:y1].reshape(K, -1)
         dx_padded[:, y0:y1 + kh - 1] += col2im(dcols, (C, y1 - y0 + kh - 1, W_out + kw - 1), kh, kw, 0)

@@ -32,7 +32,17 @@ def _as_matrix(F, name="F", where="gram_matrix"):
 def content_layer_loss(F, P):
     """Content loss at one layer, eq (1), and its gradient (quiz Q2).
 
-    F, P: (N_l, M_l) or (C, H, W), the same shape. Returns (L, dL/dF shaped like F).
+    Parameters
+    ----------
+    F : ndarray, (N_l, M_l) or (C, H, W)
+        The generated image's activation at layer l, float32 or float64.
+    P : ndarray, shaped and typed like F
+        The content image's activation at the same layer.
+
+    Returns
+    -------
+    (L, dL/dF)
+        The loss ``1/2 sum (F - P)^2`` and its gradient ``F - P``, shaped like F.
     """
     F, P = float_array(F, "F", "content_layer_loss"), float_array(P, "P", "content_layer_loss")
     same_dtype(F, P, ("F", "P"), "content_layer_loss")
@@ -50,10 +60,18 @@ def content_layer_loss(F, P):
 def content_loss(F, P):
     """Content loss over layers, eq (2), and its gradient per layer (quiz Q3).
 
-    F: dict layer -> activation of the generated image (may hold extra layers);
-    P: dict layer -> content target, one entry per content layer.
-    Returns (L, {layer: dL/dF^l}). The partial derivative with respect to ``F^l``
-    is that layer's ``F - P`` alone: the other layers' terms do not contain ``F^l``.
+    Parameters
+    ----------
+    F : dict
+        ``{layer: activation}`` of the generated image (may hold extra layers).
+    P : dict
+        ``{layer: content target}``, one entry per content layer.
+
+    Returns
+    -------
+    (L, grads)
+        The loss and ``{layer: dL/dF^l}``. The partial derivative with respect to ``F^l``
+        is that layer's ``F - P`` alone: the other layers' terms do not contain ``F^l``.
     """
     _require_layers(F, P, "content_loss", "P")
     total, grads = 0.0, {}
@@ -65,9 +83,18 @@ def content_loss(F, P):
 
 
 def gram_matrix(F):
-    """Gram matrix, eq (3). F: (N_l, M_l) or (C, H, W). Returns G: (N_l, N_l).
+    """Gram matrix, eq (3): ``G_ij = sum_k F_ik F_jk``, filters i and j correlated over
+    all positions.
 
-    G_ij = sum_k F_ik F_jk, the correlation of filters i and j over all positions.
+    Parameters
+    ----------
+    F : ndarray, (N_l, M_l) or (C, H, W)
+        A layer's activation, float32 or float64.
+
+    Returns
+    -------
+    G : ndarray, (N_l, N_l)
+        Symmetric, in F's dtype.
     """
     F = _as_matrix(F)
     # (3)  G = F F^T
@@ -77,9 +104,20 @@ def gram_matrix(F):
 def style_layer_loss(F, A):
     """Style loss at one layer, eq (4), and its gradient, eq (6) corrected.
 
-    F: (N_l, M_l) or (C, H, W); A: (N_l, N_l), the style image's Gram matrix (symmetric).
-    Returns (E_l, dE_l/dF shaped like F).
+    Parameters
+    ----------
+    F : ndarray, (N_l, M_l) or (C, H, W)
+        The generated image's activation, float32 or float64.
+    A : ndarray, (N_l, N_l)
+        The style image's Gram matrix at the same layer (symmetric), in F's dtype.
 
+    Returns
+    -------
+    (E_l, dE_l/dF)
+        The loss and its gradient ``(G - A) F / (N^2 M^2)``, shaped like F.
+
+    Notes
+    -----
     The quiz prints eq (6) as ``(F^l)^T (G^l - A^l) / (N^2 M^2)``, an (M_l, N_l) matrix:
     it cannot be the gradient with respect to the (N_l, M_l) matrix F^l. Its transpose
     is (erratum 1). Derivation: with D = G - A (symmetric),
@@ -108,9 +146,19 @@ def style_layer_loss(F, A):
 def style_loss(F, A, weights=None):
     """Weighted style loss, eq (5), and its gradient per layer (quiz Q5).
 
-    F: dict layer -> activation; A: dict layer -> style Gram matrix, one per style layer;
-    weights: dict layer -> w_l, or None for equal weights ``1 / len(A)`` (Gatys et al.).
-    Returns (L, {layer: w_l dE_l/dF^l}).
+    Parameters
+    ----------
+    F : dict
+        ``{layer: activation}`` of the generated image (may hold extra layers).
+    A : dict
+        ``{layer: style Gram matrix}``, one per style layer.
+    weights : dict, optional
+        ``{layer: w_l}``; None for equal weights ``1 / len(A)`` (Gatys et al.).
+
+    Returns
+    -------
+    (L, grads)
+        The loss and ``{layer: w_l dE_l/dF^l}``.
     """
     _require_layers(F, A, "style_loss", "A")
     weights = _style_weights(A, weights)
@@ -172,12 +220,20 @@ def combine_gradients(content_grads, style_grads, alpha, beta):
 
 
 def total_variation_loss(x):
-    """Squared total variation of an image, a smoothness prior. x: (C, H, W).
+    """Squared total variation of an image, a smoothness prior::
 
         L_tv = sum_{c,i,j} (x[c,i+1,j] - x[c,i,j])^2 + (x[c,i,j+1] - x[c,i,j])^2
 
-    Returns (L, dL/dx: (C, H, W)). Each difference d = x_b - x_a adds 2d to x_b's
-    gradient and -2d to x_a's.
+    Parameters
+    ----------
+    x : ndarray, (C, H, W)
+        An image, float32 or float64.
+
+    Returns
+    -------
+    (L, dL/dx)
+        The loss and its gradient, (C, H, W). Each difference ``d = x_b - x_a`` adds
+        ``2d`` to x_b's gradient and ``-2d`` to x_a's.
     """
     x = float_array(x, "x", "total_variation_loss")
     if x.ndim != 3:

@@ -29,8 +29,8 @@ import numpy as np
 
 from . import image as im
 from . import losses, memory, optim
-from .vgg import VGG
-from .weights import load_weights
+from .fast import FastVGG
+from .models import load_vgg19
 
 CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -39,13 +39,11 @@ PRESERVE_COLOR = (None, "luminance", "histogram")
 DTYPES = (np.float32, np.float64)
 # beta = STYLE_PER_POSITION * M_l at the first content layer: see default_beta.
 STYLE_PER_POSITION = 0.3
-# The convolution stylize uses unless told: the fast path (docs/benchmarks.md).
-DEFAULT_CONV_IMPL = "winograd"
 # Peak resident memory of a whole stylize ~ a + b * pixels, for the pixels of the larger of
-# the output and the style images: (a, b) per convolution, fitted by
+# the output and the style images: (a, b) for the plain and the fast network, fitted by
 # benchmarks/bench_memory.py (docs/benchmarks.md, "Memory of a whole run"); the estimate
 # adds MEMORY_MARGIN on top.
-MEMORY_PER_PIXEL = {"im2col": (242 * 2**20, 4035), "winograd": (557 * 2**20, 3321)}
+MEMORY_PER_PIXEL = {"plain": (242 * 2**20, 4035), "fast": (557 * 2**20, 3321)}
 MEMORY_MARGIN = 1.25
 
 
@@ -171,10 +169,13 @@ class Objective:
                 dx = dx + x.dtype.type(self.tv_weight) * d_tv
         self.last = Losses(float(loss), float(terms["content"]), float(terms["style"]),
                            float(self.tv_weight * L_tv))
-        if not (math.isfinite(self.last.total) and np.all(np.isfinite(dx))):
-            raise NonFiniteLoss(f"the loss became {self.last.total} "
-                                f"(content {self.last.content}, style {self.last.style}, "
-                                f"tv {self.last.tv})")
+        terms = (f"(content {self.last.content:.4g}, style {self.last.style:.4g}, "
+                 f"tv {self.last.tv:.4g})")
+        if not math.isfinite(self.last.total):
+            raise NonFiniteLoss(f"the loss became {self.last.total} {terms}")
+        if not np.all(np.isfinite(dx)):
+            raise NonFiniteLoss(f"the gradient became NaN or infinite at a loss of "
+                                f"{self.last.total:.4g} {terms}")
         return loss, dx
 
 
@@ -231,11 +232,10 @@ def _is_interactive(stream):
 # stylize, step by step
 # ---------------------------------------------------------------------------
 
-def default_model(weights=None, pooling="max", conv_impl=DEFAULT_CONV_IMPL):
-    """VGG19 with ImageNet weights from ``weights`` (None: the shipped file), ``pooling``
-    ("max"/"avg") and ``conv_impl`` ("im2col" or "winograd")."""
-    _, params = load_weights(weights, arch="vgg19")
-    return VGG.vgg19(params, pooling=pooling, conv_impl=conv_impl)
+def default_model(weights=None, pooling="max", fast=True):
+    """VGG19 with ImageNet weights from ``weights`` (None: the shipped file) and ``pooling``
+    ("max"/"avg"): :func:`nst_numpy.load_vgg19` with ``fast`` (default True)."""
+    return load_vgg19(weights, pooling=pooling, fast=fast)
 
 
 @dataclass
@@ -327,18 +327,19 @@ def prepare_images(content, styles, size=512, style_scale=1.0, preserve_color=No
     return Images(content_rgb, style_rgbs, (H, W), finish)
 
 
-def estimate_memory(shape, style_shapes=(), conv_impl="im2col"):
+def estimate_memory(shape, style_shapes=(), fast=True):
     """Peak bytes of a stylization with output (H, W) and style images of style_shapes.
 
-    From :data:`MEMORY_PER_PIXEL` (measured whole runs) at the larger of the output's and
-    the largest style image's pixel count, times :data:`MEMORY_MARGIN`.
+    From :data:`MEMORY_PER_PIXEL` (measured whole runs, with the fast network or the plain
+    one) at the larger of the output's and the largest style image's pixel count, times
+    :data:`MEMORY_MARGIN`.
     """
-    base, per_pixel = MEMORY_PER_PIXEL.get(conv_impl, MEMORY_PER_PIXEL["im2col"])
+    base, per_pixel = MEMORY_PER_PIXEL["fast" if fast else "plain"]
     pixels = max([shape[0] * shape[1]] + [h * w for h, w in style_shapes])
     return MEMORY_MARGIN * (base + per_pixel * pixels)
 
 
-def check_memory(content, styles, size, style_scale, conv_impl, limit=None):
+def check_memory(content, styles, size, style_scale, fast=True, limit=None):
     """Refuse, in one line, a stylization that would not fit in ``limit`` bytes (None: the
     memory available), from the images' sizes alone, before any pixel is decoded."""
     shapes = [im.image_size(s) for s in styles]
@@ -347,7 +348,7 @@ def check_memory(content, styles, size, style_scale, conv_impl, limit=None):
     H, W = max(1, round(H0 * scale)), max(1, round(W0 * scale))
     side = style_scale * max(H, W)
     style_shapes = [(h * side / max(h, w), w * side / max(h, w)) for h, w in shapes]
-    memory.check_fits(estimate_memory((H, W), style_shapes, conv_impl), limit,
+    memory.check_fits(estimate_memory((H, W), style_shapes, fast), limit,
                       what=f"a {W}x{H} stylization" + (
                           f" with style images of {round(side)} px" if style_scale != 1 else ""),
                       remedy="lower the size or the style scale",
@@ -371,8 +372,8 @@ def stylize(content, style, *, model=None, size=512, iterations=300, optimizer="
             lr=None, content_layers=CONTENT_LAYERS, style_layers=STYLE_LAYERS,
             layer_weights=None, alpha=1.0, beta=None, tv_weight=10.0, style_blend=None,
             style_scale=1.0, preserve_color=None, init="content", seed=0, pooling="max",
-            weights=None, conv_impl=DEFAULT_CONV_IMPL, callback=None, progress=False,
-            dtype=np.float32, memory_limit=None):
+            weights=None, fast=True, callback=None, progress=False, dtype=np.float32,
+            memory_limit=None):
     """Neural style transfer: paint ``content`` in the style of ``style``.
 
     Parameters
@@ -381,9 +382,13 @@ def stylize(content, style, *, model=None, size=512, iterations=300, optimizer="
         The photo; None synthesises a texture of ``style``.
     style : image or list of images
         Blended by ``style_blend`` (one non-negative weight each; default equal).
-    model : VGG, optional
-        Default: VGG19 from ``weights`` (a weight file; None for the shipped one),
-        ``pooling`` ("max" or "avg") and ``conv_impl`` ("im2col", or "winograd", the default).
+    model : VGG, FastVGG or any model with their interface, optional
+        Default: VGG19 from ``weights`` (a weight file; None for the shipped one) and
+        ``pooling`` ("max" or "avg"), the fast network unless ``fast=False``.
+        ``load_vgg19()`` and ``VGG`` give the plain network that the docs derive and the
+        gradient checks use; ``stylize`` and the ``nst-numpy`` command use the fast one
+        (``load_vgg19(fast=True)``), which computes the same function to round-off in less
+        time.
     size : int or None
         Longest side of the output in pixels (None keeps the content image's size).
     iterations : int
@@ -427,11 +432,10 @@ def stylize(content, style, *, model=None, size=512, iterations=300, optimizer="
         style_scale=style_scale, preserve_color=preserve_color, init=init, seed=seed,
         dtype=dtype)
     check_memory(content, styles, size, style_scale,
-                 conv_impl if model is None else getattr(model, "conv_impl", "im2col"),
-                 memory_limit)
+                 fast if model is None else isinstance(model, FastVGG), memory_limit)
     images = prepare_images(content, styles, size, style_scale, preserve_color)
     if model is None:
-        model = default_model(weights, pooling, conv_impl)
+        model = default_model(weights, pooling, fast)
     options.check_layers(model)
 
     # Targets, computed once (quiz Q11)

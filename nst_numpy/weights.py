@@ -29,7 +29,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .vgg import ARCHITECTURES, VGG, conv_shapes
+from .vgg import ARCHITECTURES, conv_shapes
 
 FORMAT = "nst_numpy-quantized-vgg"
 FORMAT_VERSION = 1
@@ -295,18 +295,6 @@ def _check_finite(path, name, *arrays):
     """Raise if any of the (float) arrays of layer ``name`` holds NaN or infinity."""
     if not all(np.isfinite(a).all() for a in arrays):
         raise WeightFileError(f"{path}: layer {name} holds NaN or infinite values; the file is corrupt")
-
-
-def load_vgg19(path=None, pooling="max"):
-    """VGG19 with ImageNet weights: the embedded file by default (no network), or ``path``."""
-    _, weights = load_weights(path, arch="vgg19")
-    return VGG.vgg19(weights, pooling=pooling)
-
-
-def load_vgg16(path, pooling="max"):
-    """VGG16 from a Keras notop file (``nst-numpy weights download vgg16`` fetches one)."""
-    _, weights = load_weights(path, arch="vgg16")
-    return VGG.vgg16(weights, pooling=pooling)
 
 
 def default_cache_dir():

@@ -138,3 +138,22 @@ def test_max_pool_tie_sends_gradient_to_first_element_only():
     out, cache = L.max_pool_forward(x)
     dx = L.max_pool_backward(np.array([[[5.0]]]), cache)
     np.testing.assert_array_equal(dx, [[[5.0, 0.0], [0.0, 0.0]]])
+
+
+@pytest.mark.parametrize("shape,kernel,pad", [((3, 7, 6), 3, 1), ((2, 9, 5), 5, 2), ((4, 6, 5), 3, 0)])
+def test_im2col_row_bands_give_the_same_result_as_one_band(monkeypatch, shape, kernel, pad):
+    """The plain conv builds its columns in bands of output rows when they would be large;
+    force one row per band and compare with a single band (forward and input gradient)."""
+    rng = np.random.default_rng(13)
+    x = rng.normal(size=shape)
+    w = rng.normal(size=(4, shape[0], kernel, kernel))
+    b = rng.normal(size=4)
+    out, cache = L.conv2d_forward(x, w, b, pad=pad)
+    dout = rng.normal(size=out.shape)
+    dx = L.conv2d_backward_input(dout, cache)
+    monkeypatch.setattr(L, "MAX_COLS_BYTES", 1)
+    assert len(L.row_bands(shape[0], kernel, kernel, *out.shape[1:], x.itemsize)) == out.shape[1]
+    out_banded, cache_banded = L.conv2d_forward(x, w, b, pad=pad)
+    np.testing.assert_allclose(out_banded, out, rtol=1e-13, atol=1e-13 * np.abs(out).max())
+    np.testing.assert_allclose(L.conv2d_backward_input(dout, cache_banded), dx,
+                               rtol=1e-13, atol=1e-13 * np.abs(dx).max())

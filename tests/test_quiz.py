@@ -192,7 +192,6 @@ def test_relu_mask_zeroes_the_gradient_where_the_preactivation_is_negative(small
 def test_q11_content_image_goes_through_the_network_once(rng):
     # The quiz says the content image is re-read at every iteration. Gatys' algorithm
     # computes P^l once; with init="noise" the content image is never the iterate either.
-    from conftest import random_vgg_weights
     from nst_numpy import image, stylize, vgg
 
     class RecordingVGG(vgg.VGG):
@@ -200,7 +199,7 @@ def test_q11_content_image_goes_through_the_network_once(rng):
             self.inputs.append(np.array(x))
             return super().forward(x, layers)
 
-    model = RecordingVGG(random_vgg_weights(), pooling="avg")
+    model = RecordingVGG(vgg.random_weights(), pooling="avg")
     model.inputs = []
     content = rng.integers(0, 256, size=(32, 32, 3), dtype=np.uint8)
     style = rng.integers(0, 256, size=(32, 32, 3), dtype=np.uint8)

@@ -4,9 +4,8 @@ reproducibility, and the ways a run can end early."""
 import numpy as np
 import pytest
 
-from nst_numpy import gradcheck, image as im, losses, transfer
-from nst_numpy.vgg import VGG, conv_shapes
-from nst_numpy.weights import load_vgg19
+from nst_numpy import gradcheck, image as im, load_vgg19, losses, transfer
+from nst_numpy.vgg import VGG, random_weights
 
 CONTENT, STYLE = im.demo_images()
 
@@ -17,12 +16,8 @@ def vgg19():
     return load_vgg19()
 
 
-def random_vgg(dtype=np.float64, seed=0):
-    rng = np.random.default_rng(seed)
-    weights = {name: (rng.normal(0, np.sqrt(2 / (s[1] * 9)), s).astype(dtype),
-                      rng.normal(0, 0.1, s[0]).astype(dtype))
-               for name, s in conv_shapes("vgg19").items()}
-    return VGG.vgg19(weights)
+def random_vgg():
+    return VGG.vgg19(random_weights("vgg19"))
 
 
 def test_objective_gradient_matches_finite_differences():

@@ -14,8 +14,7 @@ import pytest
 from nst_numpy import layers as L
 from nst_numpy import losses, vgg
 from nst_numpy.gradcheck import check_gradient
-
-from conftest import random_vgg_weights
+from nst_numpy.vgg import random_weights
 
 STYLE_LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
 CONTENT_LAYERS = ["relu2_2", "relu4_2"]
@@ -78,9 +77,10 @@ def test_bad_inputs_give_clear_errors(small_vgg):
 
 
 def test_weights_are_checked_against_the_architecture():
-    weights = random_vgg_weights("vgg19")
+    weights = random_weights("vgg19")
+    assert vgg.VGG.vgg16(weights).arch == "vgg16"   # VGG19's weights hold every VGG16 layer
     with pytest.raises(ValueError, match="conv5_4"):
-        vgg.VGG.vgg16(weights) and vgg.VGG.vgg19({k: v for k, v in weights.items() if k != "conv5_4"})
+        vgg.VGG.vgg19({k: v for k, v in weights.items() if k != "conv5_4"})
     kernel, bias = weights["conv2_1"]
     bad = dict(weights, conv2_1=(kernel[:, :32], bias))
     with pytest.raises(ValueError, match=r"conv2_1.*\(128, 32, 3, 3\).*\(128, 64, 3, 3\)"):
@@ -88,7 +88,7 @@ def test_weights_are_checked_against_the_architecture():
 
 
 def test_keras_named_weights_are_accepted():
-    weights = random_vgg_weights("vgg16")
+    weights = random_weights("vgg16")
     keras_named = {f"block{n[4]}_conv{n[6]}": v for n, v in weights.items()}
     model = vgg.VGG.vgg16(keras_named)
     np.testing.assert_array_equal(model.params["conv3_3"][0], weights["conv3_3"][0])

@@ -1,16 +1,16 @@
 """map_bands: every band once, single-threaded BLAS inside its threads, restored after;
-and the VGG passes that rely on it."""
+and the FastVGG passes that rely on it."""
 
 import multiprocessing
 import threading
 
 import numpy as np
 import pytest
-from conftest import random_vgg_weights
 from threadpoolctl import threadpool_info
 
-from nst_numpy import layers, vgg
-from nst_numpy.parallel import map_bands, single_threaded_blas, usable_cores
+from nst_numpy import vgg
+from nst_numpy.fast import FastVGG
+from nst_numpy.fast.parallel import map_bands, single_threaded_blas, usable_cores
 
 
 def blas_threads():
@@ -103,25 +103,24 @@ def test_a_forked_child_gets_its_own_band_threads():
     assert queue.get(timeout=5) == [0, 1, 2, 3, 4, 5]
 
 
-def test_usable_cores_is_positive():
-    assert usable_cores() >= 1
+def test_usable_cores_are_the_cores_this_process_may_run_on(monkeypatch):
+    import os
+    expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert usable_cores() == expected
+    if hasattr(os, "sched_getaffinity"):   # a process limited to one core gets one band thread
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+        assert usable_cores() == 1
 
 
-@pytest.mark.parametrize("conv_impl, limited", [("winograd", True), ("im2col", False)])
-def test_vgg_passes_hold_blas_to_one_thread_only_with_winograd(conv_impl, limited, monkeypatch):
-    """Winograd passes run under single-threaded BLAS (their bands use the cores); im2col
-    keeps multithreaded BLAS. Either way the setting is back afterwards."""
+@pytest.mark.parametrize("model", ["plain", "fast"])
+def test_vgg_passes_leave_the_blas_threads_as_they_found_them(model):
+    """FastVGG passes hold BLAS to one thread while they run (map_bands and the whole pass,
+    see nst_numpy.fast.vgg) and lift the limit after; the plain VGG never touches it."""
     before = blas_threads()
-    seen = []
-    relu_forward = layers.relu_forward
-
-    def watching_relu(x):
-        seen.append(blas_threads())
-        return relu_forward(x)
-
-    monkeypatch.setattr(layers, "relu_forward", watching_relu)
-    model = vgg.VGG(random_vgg_weights(), conv_impl=conv_impl)
-    x = np.random.default_rng(0).normal(size=(3, 8, 8))
-    model.forward(x, ["relu1_2"])
-    assert seen and all(counts == ([1] * len(before) if limited else before) for counts in seen)
+    weights = vgg.random_weights()
+    net = vgg.VGG(weights) if model == "plain" else FastVGG(weights)
+    x = np.random.default_rng(0).normal(size=(3, 24, 24))
+    out = net.forward(x, ["relu3_1"])
+    assert blas_threads() == before
+    net.backward(out)
     assert blas_threads() == before

@@ -2,7 +2,7 @@
 
 The plain convolution in :mod:`nst_numpy.layers` (im2col + one GEMM) is the one the docs
 explain and the one the gradient checks use. This module computes the same function with
-fewer multiplications, for speed; ``tests/test_fast_conv.py`` checks it against the plain one.
+fewer multiplications, for speed; ``tests/test_fast.py`` checks it against the plain one.
 
 The idea, in one dimension. Two outputs of a 3-tap correlation from four inputs ``d``,
 
@@ -31,7 +31,7 @@ reuses the forward with that kernel:
 Images are processed in bands of tile rows whose working memory (transformed tiles:
 96 (C + K) bytes per tile in float32) stays under ``BAND_BYTES`` whatever the image size.
 Bands are few and wide (a band of thousands of tiles keeps the 16 GEMMs efficient) and run
-in parallel threads, one per core (:mod:`nst_numpy.parallel`).
+in parallel threads, one per core (:mod:`nst_numpy.fast.parallel`).
 
 NumPy runs an elementwise operation fast when it sweeps contiguous memory. Tiles overlap
 (4 x 4 inputs every 2 pixels), so entry (a, b) of all tiles, taken from the image, is a
@@ -42,7 +42,7 @@ transform pass then reads and writes contiguous memory.
 
 import numpy as np
 
-from . import layers
+from .. import layers
 from .parallel import map_bands, usable_cores
 
 # F(2x2, 3x3): 4x4 input tiles, 2x2 output tiles. The data transforms B^T and A^T hold
@@ -59,9 +59,9 @@ A_T = np.array([[1, 1, 1, 0],
                 [0, 1, -1, -1]], dtype=np.float64)
 M_OUT = A_T.shape[0]     # m = 2 outputs per tile side
 ALPHA = B_T.shape[0]     # alpha = m + 3 - 1 = 4 inputs per tile side
-BAND_BYTES = 32 * 2**20  # working memory of one band (benchmarks/bench_layers.py)
-# Bands computed at once, each in its own thread with single-threaded BLAS
-# (:mod:`nst_numpy.parallel`): the elementwise transforms then run on every core too.
+BAND_BYTES = 32 * 2**20  # working memory of one band (chosen with benchmarks/bench_layers.py)
+# Bands computed at once by default, each in its own thread with single-threaded BLAS
+# (:mod:`nst_numpy.fast.parallel`): the elementwise transforms then run on every core too.
 THREADS = usable_cores()
 # Fewer tiles than this per thread (an 8 x 8 image) are not worth a thread.
 MIN_TILES_PER_THREAD = 16
@@ -258,22 +258,26 @@ def conv3x3(x, u, bias=None, relu=False, relu_out=None, pool_into=None, pool_fir
     return out[:, :H, :W]
 
 
-def conv2d_forward(x, w, b, u=None, u_flipped=None, relu=False):
-    """Winograd version of :func:`nst_numpy.layers.conv2d_forward` for 3x3 "same" kernels.
+def conv2d_forward(x, w, b, u=None, u_flipped=None, relu=False, threads=None):
+    """Winograd version of :func:`nst_numpy.layers.conv2d_forward` for 3x3 "same" kernels;
+    must equal it to round-off.
 
     x: (C, H, W); w: (K, C, 3, 3); b: (K,). u, u_flipped: optional precomputed
-    :func:`kernel_transform` of w and of :func:`flip_kernel` (w) (the VGG caches them).
+    :func:`kernel_transform` of w and of :func:`flip_kernel` (w) (the FastVGG caches them).
     relu: return max(conv, 0) instead, the conv and the ReLU after it in one layer.
+    threads: band threads of this conv and of its backward (default :data:`THREADS`).
     Returns out: (K, H, W) and a cache for :func:`conv2d_backward_input`.
     """
     u = _checked_kernel_transform(x, w, u)
     # F = W * x + b   (or max(F, 0))
-    out = conv3x3(x, u, b.astype(x.dtype, copy=False), relu=relu)
-    return out, (x.shape, w, u_flipped)
+    out = conv3x3(x, u, b.astype(x.dtype, copy=False), relu=relu, threads=threads)
+    return out, (x.shape, w, u_flipped, threads)
 
 
-def conv_relu_pool_forward(x, w, b, u=None, u_flipped=None):
-    """Conv, ReLU and 2x2 max pool as one layer; arguments as :func:`conv2d_forward`.
+def conv_relu_pool_forward(x, w, b, u=None, u_flipped=None, threads=None):
+    """Conv, ReLU and 2x2 max pool as one layer; arguments as :func:`conv2d_forward`. Must
+    equal :func:`nst_numpy.layers.max_pool_forward` of the ReLU of
+    :func:`nst_numpy.layers.conv2d_forward`, to round-off.
 
     Returns ``(out, cache), (pooled, pool_cache)``: out = max(conv, 0): (K, H, W) and the
     conv's cache, as from ``conv2d_forward(..., relu=True)``; pooled: (K, H//2, W//2) and
@@ -282,8 +286,9 @@ def conv_relu_pool_forward(x, w, b, u=None, u_flipped=None):
     u = _checked_kernel_transform(x, w, u)
     pooled_shape = (w.shape[0], x.shape[1] // 2, x.shape[2] // 2)
     pooled, first = np.empty(pooled_shape, x.dtype), np.empty(pooled_shape, np.uint8)
-    out = conv3x3(x, u, b.astype(x.dtype, copy=False), relu=True, pool_into=(pooled, first))
-    return (out, (x.shape, w, u_flipped)), (pooled, (first, out.shape))
+    out = conv3x3(x, u, b.astype(x.dtype, copy=False), relu=True, pool_into=(pooled, first),
+                  threads=threads)
+    return (out, (x.shape, w, u_flipped, threads)), (pooled, (first, out.shape))
 
 
 def _checked_kernel_transform(x, w, u):
@@ -300,28 +305,31 @@ def _checked_kernel_transform(x, w, u):
 
 def conv2d_backward_input(dout, cache, relu_out=None):
     """dx = (flipped, transposed kernel) * dout_padded: dout (K, H, W) -> dx (C, H, W).
+    Must equal :func:`nst_numpy.layers.conv2d_backward_input` to round-off.
 
     relu_out: optional (K, H, W) output of a ReLU after the conv, or its mask relu_out > 0;
     then dout is the gradient at that output, and the ReLU's backward,
     dout * [relu_out > 0], is applied on the way in.
     """
-    return conv3x3(dout, _flipped_kernel_transform(cache, dout.dtype), relu_out=relu_out)
+    return conv3x3(dout, _flipped_kernel_transform(cache, dout.dtype), relu_out=relu_out,
+                   threads=cache[3])
 
 
 def conv_relu_pool_backward(dpooled, cache, relu_out, pool_cache):
     """The backward of :func:`conv_relu_pool_forward`: dpooled (K, H//2, W//2) -> dx (C, H, W).
+    Must equal the three backward passes of :mod:`nst_numpy.layers` in a row, to round-off.
 
     cache, pool_cache: its two caches; relu_out: its out, or the mask out > 0. The pool's
     and the ReLU's backward run on the way in, inside the bands.
     """
     first, _ = pool_cache
     u_flipped = _flipped_kernel_transform(cache, dpooled.dtype)
-    return conv3x3(dpooled, u_flipped, relu_out=relu_out, pool_first=first)
+    return conv3x3(dpooled, u_flipped, relu_out=relu_out, pool_first=first, threads=cache[3])
 
 
 def _flipped_kernel_transform(cache, dtype):
     """The transformed kernel of the input gradient: the cached one, or computed."""
-    _, w, u_flipped = cache
+    _, w, u_flipped, _ = cache
     if u_flipped is None:
         u_flipped = kernel_transform(flip_kernel(w).astype(dtype, copy=False))
     return u_flipped

@@ -1,4 +1,5 @@
-"""The Winograd convolution against the plain im2col one, the definition of the project.
+"""The fast path against the plain one: the Winograd convolution against im2col, and FastVGG
+against VGG, features and gradients to round-off.
 
 float64: the two must agree to 1e-10 relative (max |difference| / max |plain|). They compute
 the same sums in a different order, so they differ by round-off only, ~1e-15; a wrong
@@ -16,10 +17,10 @@ import numpy as np
 import pytest
 
 from nst_numpy import layers as L
-from nst_numpy import vgg, winograd
+from nst_numpy import vgg
+from nst_numpy.fast import FastVGG, winograd
 from nst_numpy.gradcheck import check_gradient
-
-from conftest import random_vgg_weights
+from nst_numpy.vgg import random_weights
 
 REL_TOL_FLOAT64 = 1e-10
 ROUND_OFF_UNITS_FLOAT32 = 16
@@ -143,65 +144,6 @@ def test_fused_relu_and_pool_equal_the_separate_layers(shape, monkeypatch):
     np.testing.assert_array_equal(banded_dx, separate)
 
 
-def test_vgg_fuses_the_relus_into_winograd_convs_only_where_it_may(monkeypatch):
-    """The ReLU after a Winograd conv runs inside it, forward and backward, except where the
-    conv's own output is asked for or receives a gradient; conv1_1 (im2col) keeps its own."""
-    calls = []
-    monkeypatch.setattr(L, "relu_forward", lambda x, f=L.relu_forward: calls.append("f") or f(x))
-    monkeypatch.setattr(L, "relu_backward", lambda d, c, f=L.relu_backward: calls.append("b") or f(d, c))
-    model = vgg.VGG(random_vgg_weights(), conv_impl="winograd")
-    x = np.random.default_rng(15).normal(size=(3, 12, 12))
-    out = model.forward(x, ["relu3_1"])
-    model.backward({"relu3_1": np.ones_like(out["relu3_1"])})
-    assert calls == ["f", "b"]                 # relu1_1, after the im2col conv1_1
-    calls.clear()
-    out = model.forward(x, ["conv2_2", "relu3_1"])
-    model.backward({"relu3_1": out["relu3_1"], "conv2_2": out["conv2_2"]})
-    assert calls == ["f", "f", "b", "b"]       # relu1_1 and relu2_2, both ways
-
-
-def test_vgg_keeps_only_the_mask_of_a_fused_relu():
-    """The backward of a fused ReLU needs only where its output is positive: the VGG keeps
-    that bool mask (a quarter of a float32 output's memory), and a ReLU on its own its output."""
-    model = vgg.VGG(random_vgg_weights(), conv_impl="winograd")
-    model.forward(np.random.default_rng(19).normal(size=(3, 12, 12)), ["relu3_1"])
-    relu_caches = {name: cache for name, cache, _ in model._thread.caches if name.startswith("relu")}
-    assert relu_caches["relu1_1"].dtype == np.float64                  # after the im2col conv1_1
-    assert all(relu_caches[name].dtype == bool for name in ("relu1_2", "relu2_1", "relu2_2", "relu3_1"))
-
-
-def test_vgg_fuses_max_pools_into_winograd_convs_only_where_it_may(monkeypatch):
-    """A max pool runs inside the Winograd conv two layers before it, unless that conv's
-    output is wanted; average pooling runs on its own; a too small image still gets the
-    clear error of the pool layer."""
-    calls = []
-    pool_forward, pool_backward = vgg.POOLING["max"]
-    monkeypatch.setitem(vgg.POOLING, "max", (lambda x: calls.append(("f", x.shape)) or pool_forward(x),
-                                             lambda d, c: calls.append(("b", d.shape)) or pool_backward(d, c)))
-    weights = random_vgg_weights()
-    model = vgg.VGG(weights, conv_impl="winograd")
-    x = np.random.default_rng(17).normal(size=(3, 12, 10))
-    out = model.forward(x, ["relu3_1"])
-    model.backward({"relu3_1": out["relu3_1"]})
-    assert calls == []                         # pool1 and pool2 fused, both ways
-    out = model.forward(x, ["conv2_2", "relu3_1"])
-    model.backward({"relu3_1": out["relu3_1"]})
-    assert calls == [("f", (128, 6, 5))]       # pool2 forward on its own
-    calls.clear()
-    out = model.forward(x, ["relu1_2", "relu3_1"])
-    model.backward({"relu3_1": out["relu3_1"], "relu1_2": out["relu1_2"]})
-    assert calls == [("b", (64, 6, 5))]        # pool1 backward on its own: relu1_2 gets a gradient
-    calls.clear()
-    with pytest.raises(ValueError, match="too small to reach pool4"):
-        model.forward(np.ones((3, 8, 8)), ["relu5_1"])
-    calls.clear()
-    avg_pool = vgg.VGG(weights, pooling="avg", conv_impl="winograd")
-    monkeypatch.setitem(vgg.POOLING, "avg", (lambda x: calls.append(x.shape) or L.avg_pool_forward(x),
-                                             L.avg_pool_backward))
-    avg_pool.forward(x, ["relu3_1"])
-    assert calls == [(64, 12, 10), (128, 6, 5)]
-
-
 @pytest.mark.parametrize("C,K,H", [(16, 8, 13), (64, 32, 12), (256, 16, 6)])
 def test_float32_error_is_round_off(C, K, H):
     x, w, b = random_conv((C, K, H, H + 1), seed=6)
@@ -239,44 +181,75 @@ def test_bad_input_gives_clear_errors():
         winograd.conv2d_forward(np.ones((2, 5, 5)), w, b)
     with pytest.raises(ValueError, match="not 3x3"):
         winograd.conv2d_forward(np.ones((3, 5, 5)), np.ones((4, 3, 5, 5)), b)
-    with pytest.raises(ValueError, match="conv_impl.*'im2col', 'winograd'"):
-        vgg.VGG(random_vgg_weights(), conv_impl="fft")
+    with pytest.raises(ValueError, match="threads must be an integer >= 1"):
+        FastVGG(random_weights(), threads=0)
+    with pytest.raises(ValueError, match="too small to reach pool4"):
+        FastVGG(random_weights()).forward(np.ones((3, 8, 8)), ["relu5_1"])
 
 
-@pytest.mark.parametrize("dtype,tol", [(np.float64, REL_TOL_FLOAT64), (np.float32, 1e-5)])
+# --- FastVGG against VGG ----------------------------------------------------------------
+
+# Odd and even sides; 19 x 17 reaches 1 x 1 at block 5 (19x17 -> 9x8 -> 4x4 -> 2x2 -> 1x1).
+VGG_SIZES = [(19, 17), (16, 16), (21, 34)]
+# Sets of layers that receive a gradient, each exercising one case of the fusion:
+INJECTED = [
+    ["relu5_1"],                                                   # every fusion active
+    ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1", "relu4_2"],   # stylize's layers
+    ["conv2_2", "relu3_1"],               # a conv's own output wanted: its ReLU stays apart
+    ["relu1_2", "relu3_1"],               # a ReLU before a pool gets a gradient: pool apart
+    ["pool2", "relu4_1"],                 # a pool's output
+]
+# Where backward(to=...) stops: below, at and above fused layers, and the deepest one.
+STOPS = ["conv1_2", "relu1_2", "pool1", "conv2_1", "relu3_1"]
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, REL_TOL_FLOAT64), (np.float32, 1e-5)])
+@pytest.mark.parametrize("pooling", ["max", "avg"])
 @pytest.mark.parametrize("arch", ["vgg19", "vgg16"])
-def test_whole_vgg_forward_and_backward_match(arch, dtype, tol):
-    """Through every block, odd sides, block 5 at 1x1: 19 x 17 -> 9x8 -> 4x4 -> 2x2 -> 1x1.
+def test_fast_vgg_equals_vgg(arch, pooling, dtype, tol):
+    """Features and gradients agree to round-off for every size, set of injected gradients
+    and ``to=`` above.
 
-    float32 through 16 layers: each layer adds a few u of relative round-off, so the
-    two paths may drift apart by ~1e-6 relative; 1e-5 leaves room, a bug gives O(1).
+    float32 through 16 layers: each layer adds a few u of relative round-off, so the two
+    paths may drift apart by ~1e-6 relative; 1e-5 leaves room, a bug gives O(1).
     """
-    weights = random_vgg_weights(arch)
-    plain = vgg.VGG(weights, arch=arch, pooling="max")
-    fast = vgg.VGG(weights, arch=arch, pooling="max", conv_impl="winograd")
-    x = np.random.default_rng(8).normal(size=(3, 19, 17)).astype(dtype)
-    layers = ["relu1_2", "conv3_1", "relu4_2", "relu5_1"]
-    ref, out = plain.forward(x, layers), fast.forward(x, layers)
-    assert out["relu5_1"].shape[1:] == (1, 1)
-    for name in layers:
-        assert out[name].dtype == dtype
-        assert rel_err(out[name], ref[name]) < tol, name
-    grads = {name: np.random.default_rng(9).normal(size=a.shape).astype(dtype) for name, a in ref.items()}
-    dx_ref, dx = plain.backward(grads), fast.backward(grads)
-    assert dx.dtype == dtype
-    assert rel_err(dx, dx_ref) < tol
-    assert rel_err(fast.backward(grads, to="conv2_1"), plain.backward(grads, to="conv2_1")) < tol
+    weights = random_weights(arch)
+    plain = vgg.VGG(weights, arch=arch, pooling=pooling)
+    fast = FastVGG(weights, arch=arch, pooling=pooling)
+    rng = np.random.default_rng(8)
+    for size in VGG_SIZES:
+        x = rng.normal(size=(3, *size)).astype(dtype)
+        for layers in INJECTED:
+            ref, out = plain.forward(x, layers), fast.forward(x, layers)
+            for name in layers:
+                assert out[name].dtype == dtype
+                assert rel_err(out[name], ref[name]) < tol, (size, layers, name)
+            grads = {name: rng.normal(size=a.shape).astype(dtype) for name, a in ref.items()}
+            dx_ref, dx = plain.backward(grads), fast.backward(grads)
+            assert dx.dtype == dtype and dx.shape == x.shape
+            assert rel_err(dx, dx_ref) < tol, (size, layers)
+            for stop in STOPS:
+                below = fast.layer_names.index(stop) <= max(map(fast.layer_names.index, layers))
+                if below:
+                    assert rel_err(fast.backward(grads, to=stop),
+                                   plain.backward(grads, to=stop)) < tol, (size, layers, stop)
 
 
-# With max pooling, the image of seed 10 has a sampled pixel within h of a switch of some
-# window's maximum, where the difference quotient itself is off (the plain im2col path
-# fails there too, 1.4e-6 > 1e-6); seed 14's pixels are clear of such kinks.
-@pytest.mark.parametrize("pooling, image_seed", [("avg", 10), ("max", 14)])
-def test_vgg_winograd_image_gradient_matches_finite_differences(pooling, image_seed):
-    """The fast path's image gradient against the definition, float64, tolerance as in test_vgg
-    (with max pooling, the pools and ReLUs run inside the convs)."""
-    model = vgg.VGG(random_vgg_weights(), pooling=pooling, conv_impl="winograd")
-    x = np.random.default_rng(image_seed).normal(size=(3, 10, 12))
+def test_fast_vgg_is_the_same_function_with_one_band_thread_or_several():
+    weights = random_weights()
+    x = np.random.default_rng(20).normal(size=(3, 40, 36))
+    one, three = FastVGG(weights, threads=1), FastVGG(weights, threads=3)
+    a, b = one.forward(x, ["relu4_1"]), three.forward(x, ["relu4_1"])
+    np.testing.assert_allclose(b["relu4_1"], a["relu4_1"], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(three.backward(b), one.backward(a), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("pooling", ["avg", "max"])
+def test_fast_vgg_image_gradient_matches_finite_differences(pooling):
+    """The fast path's image gradient against the definition, float64, with check_gradient's
+    own step and tolerance (with max pooling, the pools and ReLUs run inside the convs)."""
+    model = FastVGG(random_weights(), pooling=pooling)
+    x = np.random.default_rng(14).normal(size=(3, 10, 12))
     g = np.random.default_rng(11).normal(size=model.forward(x, ["relu3_1"])["relu3_1"].shape)
 
     def loss(v):
@@ -286,21 +259,3 @@ def test_vgg_winograd_image_gradient_matches_finite_differences(pooling, image_s
     dx = model.backward({"relu3_1": g})
     result = check_gradient(loss, x, dx, num_samples=30, seed=12)
     assert result, str(result)
-
-
-@pytest.mark.parametrize("shape,kernel,pad", [((3, 7, 6), 3, 1), ((2, 9, 5), 5, 2), ((4, 6, 5), 3, 0)])
-def test_im2col_row_bands_give_the_same_result_as_one_band(monkeypatch, shape, kernel, pad):
-    """The plain conv builds its columns in bands of output rows when they would be large;
-    force one row per band and compare with a single band (forward and input gradient)."""
-    rng = np.random.default_rng(13)
-    x = rng.normal(size=shape)
-    w = rng.normal(size=(4, shape[0], kernel, kernel))
-    b = rng.normal(size=4)
-    out, cache = L.conv2d_forward(x, w, b, pad=pad)
-    dout = rng.normal(size=out.shape)
-    dx = L.conv2d_backward_input(dout, cache)
-    monkeypatch.setattr(L, "MAX_COLS_BYTES", 1)
-    assert len(L._row_bands(shape[0], kernel, kernel, *out.shape[1:], x.itemsize)) == out.shape[1]
-    out_banded, cache_banded = L.conv2d_forward(x, w, b, pad=pad)
-    assert rel_err(out_banded, out) < 1e-13
-    assert rel_err(L.conv2d_backward_input(dout, cache_banded), dx) < 1e-13

@@ -5,13 +5,13 @@ NumPy's elementwise loops run on one core, BLAS on all of them. Computing the ba
 ``T`` Python threads (NumPy releases the GIL in both) keeps every core busy with both
 kinds of work, but only if each thread's matrix products run single-threaded: ``T``
 threads times ``T`` BLAS threads would oversubscribe the cores, and BLAS threads that wait
-for each other then crawl (measured 6x slower on a busy machine).
+for each other then crawl (docs/benchmarks.md).
 :func:`map_bands` therefore limits BLAS to one thread (process-wide, through
 ``threadpoolctl``) while its threads run, and restores it afterwards.
 
 The limit is process-wide: while any pass holds it, every BLAS call of the process runs
-on one thread, and it is lifted when the last one leaves. Two VGG passes run at the same
-time from different threads therefore share the cores correctly but slowly; run them one
+on one thread, and it is lifted when the last one leaves. Two FastVGG passes run at the
+same time from different threads therefore share the cores correctly but slowly; run them one
 after the other (or in separate processes). ``threadpoolctl`` controls OpenBLAS, MKL and
 BLIS; with a BLAS it cannot control, the bands still run in threads, and the cores may be
 oversubscribed. The band threads are started once and kept (:func:`map_bands`).
@@ -72,8 +72,8 @@ def single_threaded_blas():
 
 
 # One pool of band threads per thread count, kept between calls: starting threads for
-# every convolution cost ~0.3 ms a call. A child process made by fork() has none of its
-# parent's threads, so it starts with no pools.
+# every convolution would cost time on every call. A child process made by fork() has none
+# of its parent's threads, so it starts with no pools.
 _pools = {}
 if hasattr(os, "register_at_fork"):   # (not on Windows, which has no fork)
     os.register_at_fork(after_in_child=_pools.clear)
