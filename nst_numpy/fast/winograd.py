@@ -229,7 +229,7 @@ def conv3x3(x, u, bias=None, relu=False, relu_out=None, pool_into=None, pool_fir
     the gradient at the output of that pool, which is sent back to each window's maximum
     and through the ReLU before the convolution (the backward of conv -> ReLU -> pool).
     threads: bands processed at once (default: the module's ``THREADS``), see
-    :func:`nst_numpy.parallel.map_bands`; 1 on images with fewer than
+    :func:`nst_numpy.fast.parallel.map_bands`; 1 on images with fewer than
     ``MIN_TILES_PER_THREAD`` tiles per thread.
     """
     threads = threads or THREADS
