@@ -1,13 +1,27 @@
-"""Run every notebook in ``notebooks/`` top to bottom, as CI does (issue 5).
+"""Run every notebook in ``notebooks/`` top to bottom, as CI does (issue 5), and check what
+each one shows.
 
 Image size comes from ``NST_NOTEBOOK_SIZE`` (pixels of the longer side); unset, the
 notebooks pick their small CI default. The full-size run is documented in
 ``notebooks/README.md``. Each notebook also runs once with its solution cells stripped, to
 show that the student version runs and that its gradient checks really report a failure.
+
+Running is not enough: a notebook whose solution prints ``gradient check FAILED``, draws no
+figure, or prints a number contradicting its prose would still run. So the executed
+notebook is also checked against
+
+- its gradient-check lines: every check prints ``ok``, except the check right after an
+  exercise placeholder (it runs before the solution is defined, so it prints ``FAILED``)
+  and the failures the notebook makes on purpose (``EXPECTED_FAILED_CHECKS``);
+- its stream outputs: no traceback and no warning (``RuntimeWarning`` from NumPy, ...);
+- its figures: every cell calling ``plt.show()`` draws one, and ``FIGURES`` counts them;
+- the lines it prints (``PRINTED``) and the facts its prose states, asserted on its own
+  variables in a cell appended to it before it runs (``FACTS``).
 """
 
 import json
 from pathlib import Path
+import re
 import sys
 
 import pytest
@@ -22,6 +36,154 @@ TIMEOUT_SECONDS = 900
 
 sys.path.insert(0, str(NOTEBOOK_DIR))
 from strip_solutions import strip_solutions  # noqa: E402
+
+# image/png outputs each notebook draws (at least this many).
+FIGURES = {
+    "01_content_loss.ipynb": 0,
+    "02_style_loss.ipynb": 1,           # F, F shuffled, and their common Gram matrix
+    "03_update_step.ipynb": 1,          # the loss curves of eq (8) as printed and of descent
+    "04_pretrained_features.ipynb": 3,  # the two images, feature maps, Gram heatmaps
+    "05_no_training_data.ipynb": 2,     # turtle + rings / wave; noise vs content init
+    "06_q12_style_layers.ipynb": 3,     # the two results, the share closed, the loss curves
+}
+
+# Gradient checks a notebook makes fail on purpose (the start of the printed line).
+EXPECTED_FAILED_CHECKS = {
+    "02_style_loss.ipynb": ["with w_1: gradient check FAILED"],   # erratum 3: w_1 is wrong
+}
+
+# Lines the notebook must print (regular expressions, each matched against a whole line of
+# the notebook's text output): results shown only in output, not kept in a variable.
+PRINTED = {
+    "02_style_loss.ipynb": [
+        # Q4: shuffling the positions leaves the Gram matrix unchanged ...
+        r"Gram matrix unchanged by shuffling positions: True",
+        # ... while the content loss sees the shuffle (a loss of at least 1)
+        r"content loss between F and its shuffle: [1-9]\d*\.\d+",
+        # Q6: with the right w_l the library's total-loss gradient passes the check
+        r"with w_l: gradient check ok: .*",
+    ],
+    "05_no_training_data.ipynb": [
+        # Q11: from noise, the content image goes through the network once (for P^l) ...
+        r"init='noise'\s+forward passes of the content image: 1, of other images: [1-9]\d*",
+        # ... from the content image, once more: the first evaluation, at the start
+        r"init='content'\s+forward passes of the content image: 2, of other images: [1-9]\d*",
+    ],
+    "06_q12_style_layers.ipynb": [
+        # Q12: the measurement table, one row per style layer with its receptive field
+        rf"{layer}\s+{field} px\s+-?\d+%\s+-?\d+%"
+        for layer, field in (("relu1_1", 3), ("relu2_1", 10), ("relu3_1", 24),
+                             ("relu4_1", 68), ("relu5_1", 156))
+    ],
+}
+
+# Facts each notebook's prose relies on, asserted in a cell appended to the notebook (the
+# full version, after every cell has run), on the notebook's own variables. Each entry is
+# one statement; all are run and every one that fails is reported.
+FACTS = {
+    "01_content_loss.ipynb": [
+        # eq (1): the library's L_content^l is 1/2 sum (F - P)^2, as printed next to it
+        "assert np.isclose(value, 0.5 * np.sum((F - P) ** 2)), (value, 0.5 * np.sum((F - P) ** 2))",
+        # Q2: the library returns F - P as the gradient of eq (1)
+        "assert np.array_equal(library_grad, F - P)",
+        # Q3: the partial derivative of eq (2) at relu1_1 is F - P there
+        "assert np.array_equal(partials['relu1_1'], F_now['relu1_1'] - P_targets['relu1_1'])",
+        # Q3: the total derivative at the shallow layer differs from the partial one, by a
+        # share of the same size as the partial itself (not a rounding difference)
+        "assert 1 / 3 < np.linalg.norm(from_deeper) / np.linalg.norm(partials['relu1_1']) < 3, "
+        "np.linalg.norm(from_deeper) / np.linalg.norm(partials['relu1_1'])",
+        # Q3: at the deepest content layer the total and the partial derivative coincide
+        "assert np.array_equal(total_at_2, partials['relu2_1'])",
+    ],
+    "02_style_loss.ipynb": [
+        # erratum 1: eq (6) as printed is M x N, while F (and so its gradient) is N x M
+        "assert N != M and F.shape == (N, M) and printed_eq6.shape == (M, N), "
+        "(F.shape, printed_eq6.shape)",
+        # Q5: the transpose of the printed eq (6) is the gradient, the solution's and the library's
+        "assert np.allclose(printed_eq6.T, style_layer_grad(F, A)) "
+        "and np.allclose(printed_eq6.T, losses.style_layer_loss(F, A)[1])",
+        # Q6: the solution's total_grad is the library's gradient of eq (7) with w_l
+        "assert np.allclose(total_grad(Fs['relu2_1'], Ps['relu2_1'], As['relu2_1'], alpha, beta, "
+        "w['relu2_1']), grads_wl['relu2_1'])",
+        # erratum 3: w_1 in place of w_l gives a different gradient at layer 2, the same at layer 1
+        "assert not np.allclose(grads_w1['relu2_1'], grads_wl['relu2_1']) "
+        "and np.allclose(grads_w1['relu1_1'], grads_wl['relu1_1'])",
+        # erratum 6: some conv1_1 units are inactive and some active ...
+        "assert 0 < inactive.mean() < 1, inactive.mean()",
+        # ... the relu1_1 gradient is not zero on all the inactive ones (so the mask matters) ...
+        "assert np.any(grads['relu1_1'][inactive] != 0)",
+        # ... and the gradient at the pre-activation is zero on exactly those
+        "assert np.all(at_pre_activation[inactive] == 0)",
+        "assert np.array_equal(at_pre_activation[~inactive], grads['relu1_1'][~inactive])",
+    ],
+    "03_update_step.ipynb": [
+        # the exercise's objective (solved) is transfer.Objective's loss and gradient
+        "assert np.isclose(L_lib, L_own) and np.allclose(dx_lib, dx_own)",
+        # erratum 2: eq (8) as printed (+) raises the loss at every step, staying finite ...
+        "assert np.all(np.isfinite(quiz_sign)) and np.all(np.diff(quiz_sign) > 0), quiz_sign",
+        # ... and the corrected step (-) lowers it at every step
+        "assert np.all(np.diff(descent) < 0), descent",
+        # optim.gradient_descent is the corrected eq (8): it ends where the hand loop ends
+        "assert np.isclose(result.loss, descent[-1], rtol=1e-9, atol=0), "
+        "(result.loss, descent[-1])",
+        # erratum 4: the corrected Q7 step is F - eta * gradient, and it lowers the layer's
+        # loss while the step as printed raises it
+        "assert np.allclose(corrected, F - eta1 * grad['l'])",
+        "assert layer_loss(corrected)[0] < L_before < layer_loss(as_printed)[0], "
+        "(layer_loss(corrected)[0], L_before, layer_loss(as_printed)[0])",
+        # a direct step on F^relu2_1 makes entries negative, which no ReLU output can be
+        "assert np.mean(F_stepped < 0) > 0",
+    ],
+    "04_pretrained_features.ipynb": [
+        # the receptive fields quoted in the summary and in notebook 6: 3 px ... 156 px
+        "assert [fields[layer] for layer in style_layers] == [3, 10, 24, 68, 156], fields",
+        # shallow layers work at full resolution
+        "assert turtle_acts['relu1_1'].shape[1:] == turtle.shape[:2], turtle_acts['relu1_1'].shape",
+        # the Gram heatmaps: relu1_1 has 64 filters, relu3_1 256 (of which the first 64 are shown)
+        "assert turtle_acts['relu1_1'].shape[0] == 64 and turtle_acts['relu3_1'].shape[0] == 256",
+        # the mirrored wave is closer to the wave in style than the turtle at every layer ...
+        "assert min(style_ratios) > 1, style_ratios",
+        # ... by an order of magnitude or more at the shallow ones (relu1_1, relu2_1)
+        "assert min(style_ratios[:2]) > 10, style_ratios",
+        # in content it is about as far from the wave as the turtle is (a ratio near 1)
+        "assert 0.5 < L_turtle / L_mirror < 2, L_turtle / L_mirror",
+    ],
+    "05_no_training_data.ipynb": [
+        # Q9: the run really changed the image (so "weights unchanged" is not vacuous) ...
+        "assert result.iterations == ITERATIONS and result.stopped is None, result.message",
+        "assert not np.array_equal(result.image, turtle)",
+        # ... and the weights did not change
+        "assert unchanged",
+        # Q10: the style loss towards the rings falls far below (under half) that of the start
+        "assert ringed.history['style'][-1] < ringed.initial.style / 2, "
+        "(ringed.initial.style, ringed.history['style'])",
+        # Q11: the run from the content image fed the content image to the network twice
+        "assert calls['content image'] == 2, calls",
+        # both Q11 runs lower the total loss at every iteration, ending below their start
+        "assert all(np.all(np.diff([r.initial.total] + r.history['total']) <= 0) "
+        "and r.loss < r.initial.total for r in runs.values()), "
+        "{init: [r.initial.total] + r.history['total'] for init, r in runs.items()}",
+    ],
+    "06_q12_style_layers.ipynb": [
+        # both runs use all their iterations and lower the total loss at every iteration
+        "assert all(r.iterations == ITERATIONS and r.stopped is None for r in results.values()), "
+        "{n: r.message for n, r in results.items()}",
+        "assert all(np.all(np.diff([r.initial.total] + r.history['total']) <= 0) "
+        "and r.loss < r.initial.total for r in results.values()), "
+        "{n: [r.initial.total] + r.history['total'] for n, r in results.items()}",
+        # at relu1_1 ... relu3_1 both runs close most (over half) of the style gap
+        "assert all(closed[n][layer] > 0.5 for n in (3, 5) for layer in all_style_layers[:3]), "
+        "closed",
+        # at the deep layers the 5-layer run matches the wave clearly better (by 10 points) ...
+        "assert all(closed[5][layer] - closed[3][layer] > 0.1 "
+        "for layer in ('relu4_1', 'relu5_1')), closed",
+        # ... the 3-layer run gets part of the way at relu4_1, and little (under 25%) at relu5_1
+        "assert closed[3]['relu4_1'] > 0 and closed[3]['relu5_1'] < 0.25, closed",
+    ],
+}
+
+CHECK_LINE = re.compile(r"^.*gradient check (?:ok|FAILED).*$", re.MULTILINE)
+WARNING = re.compile(r"\b\w*Warning\b|Traceback \(most recent call last\)")
 
 
 def execute(notebook):
@@ -46,8 +208,48 @@ def tags(cell):
     return cell.get("metadata", {}).get("tags", [])
 
 
+def facts_cell(facts):
+    """A code cell running every statement in ``facts`` and failing with all that fail."""
+    source = "\n".join([
+        "_facts_failed = []",
+        f"for _fact in {facts!r}:",
+        "    try:",
+        "        exec(_fact, globals())",
+        "    except Exception as _error:",
+        "        _facts_failed.append(f'{_fact}\\n    -> {type(_error).__name__}: {_error}')",
+        "assert not _facts_failed, 'facts that no longer hold:\\n' + '\\n'.join(_facts_failed)",
+    ])
+    return nbformat.v4.new_code_cell(source)
+
+
+def assert_clean_outputs(name, notebook):
+    """No error output, no warning or traceback in any stream, a figure from every plt.show()."""
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code":
+            continue
+        outputs = cell.get("outputs", [])
+        errors = [o for o in outputs if o.get("output_type") == "error"]
+        assert not errors, f"{name}, cell {index}: error output {errors}"
+        for output in outputs:
+            if output.get("output_type") == "stream":
+                found = WARNING.search(output.get("text", ""))
+                assert not found, (
+                    f"{name}, cell {index}: {output.get('name')} shows {found.group()!r}:\n"
+                    f"{output.get('text')}")
+        if "plt.show()" in cell.source:
+            pngs = sum("image/png" in o.get("data", {}) for o in outputs)
+            assert pngs == 1, f"{name}, cell {index} calls plt.show() but drew {pngs} figures"
+
+
 def test_there_are_notebooks():
     assert len(NOTEBOOKS) >= 3, f"expected the coursework notebooks in {NOTEBOOK_DIR}"
+
+
+def test_every_notebook_has_its_expectations():
+    names = {p.name for p in NOTEBOOKS}
+    assert set(FIGURES) == names, "FIGURES must list every notebook"
+    assert set(FACTS) == names, "FACTS must list every notebook"
+    assert set(PRINTED) <= names and set(EXPECTED_FAILED_CHECKS) <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -62,9 +264,48 @@ def test_committed_notebook_has_no_outputs(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_top_to_bottom(path):
+    """The full version runs, and shows what it exists to show (see the module docstring)."""
+    name = path.name
     notebook = nbformat.read(path, as_version=4)
     nbformat.validate(notebook)
-    execute(notebook)
+    assert FACTS.get(name), f"{name}: no FACTS to check after it runs"
+    notebook.cells.append(facts_cell(FACTS[name]))
+    execute(notebook)       # fails here, listing them, if any of FACTS no longer holds
+
+    assert_clean_outputs(name, notebook)
+    pngs = sum("image/png" in o.get("data", {}) for c in notebook.cells if c.cell_type == "code"
+               for o in c.outputs)
+    assert pngs >= FIGURES[name], f"{name}: {pngs} figures, expected at least {FIGURES[name]}"
+
+    # Gradient checks: "ok" everywhere but after a placeholder and where failing is the point.
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    placeholder_checks = {id(after) for cell, after in zip(code, code[1:])
+                          if "exercise" in tags(cell)}
+    expected_failures = list(EXPECTED_FAILED_CHECKS.get(name, []))
+    for cell in code:
+        for line in CHECK_LINE.findall(text_output(cell)):
+            if id(cell) in placeholder_checks:
+                assert "gradient check FAILED" in line, (
+                    f"{name}: the check after an exercise placeholder passed:\n{line}")
+            elif any(line.startswith(expected) for expected in expected_failures):
+                expected_failures = [e for e in expected_failures if not line.startswith(e)]
+            else:
+                assert "gradient check ok" in line and "inconclusive" not in line, (
+                    f"{name}: a gradient check did not pass:\n{cell.source}\n-> {line}")
+    assert not expected_failures, f"{name}: these checks should have failed: {expected_failures}"
+    # Every exercise is followed by a solution whose check prints "ok".
+    for index, cell in enumerate(code):
+        if "exercise" in tags(cell):
+            solution = next((c for c in code[index + 1:] if "solution" in tags(c)), None)
+            assert solution is not None, f"{name}: no solution after exercise\n{cell.source}"
+            assert "gradient check ok" in text_output(solution), (
+                f"{name}: the solution's check did not print ok:\n{solution.source}\n"
+                f"-> {text_output(solution)!r}")
+
+    printed = "\n".join(text_output(c) for c in code)
+    for pattern in PRINTED.get(name, []):
+        assert re.search(rf"^{pattern}$", printed, re.MULTILINE), (
+            f"{name}: no printed line matches {pattern!r}; it printed:\n{printed}")
 
 
 EXERCISE_NOTEBOOKS = [
@@ -79,6 +320,7 @@ def test_student_version_runs_and_its_checks_fail(path):
     notebook = nbformat.reads(json.dumps(stripped), as_version=4)
     assert not any("solution" in tags(c) for c in notebook.cells)
     execute(notebook)
+    assert_clean_outputs(path.name, notebook)
     code = [c for c in notebook.cells if c.cell_type == "code"]
     checks = [after for cell, after in zip(code, code[1:]) if "exercise" in tags(cell)]
     assert checks, f"{path.name}: no exercise cells"
