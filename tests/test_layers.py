@@ -30,6 +30,16 @@ def reference_pool(x, reduce):
     return out
 
 
+def conv_problem(shape, kernel, pad, seed):
+    """x, w (4 filters), b, the forward's out and cache, and a random dout shaped like out."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=shape)
+    w = rng.normal(size=(4, shape[0], kernel, kernel))
+    b = rng.normal(size=4)
+    out, cache = L.conv2d_forward(x, w, b, pad=pad)
+    return x, w, b, out, cache, rng.normal(size=out.shape)
+
+
 def scalar_loss(out, weights):
     """A generic scalar of a layer's output whose gradient is ``weights``."""
     return float(np.sum(out * weights))
@@ -52,12 +62,7 @@ def test_conv_forward_matches_direct_correlation(shape, kernel, pad):
 
 @pytest.mark.parametrize("shape,kernel,pad", [((3, 5, 4), 3, 1), ((2, 6, 5), 5, 2), ((2, 5, 5), 3, 0)])
 def test_conv_backward_matches_finite_differences(shape, kernel, pad):
-    rng = np.random.default_rng(1)
-    x = rng.normal(size=shape)
-    w = rng.normal(size=(4, shape[0], kernel, kernel))
-    b = rng.normal(size=4)
-    out, cache = L.conv2d_forward(x, w, b, pad=pad)
-    dout = rng.normal(size=out.shape)
+    x, w, b, out, cache, dout = conv_problem(shape, kernel, pad, seed=1)
     dx, dw, db = L.conv2d_backward(dout, cache)
 
     assert check_gradient(lambda x_: scalar_loss(L.conv2d_forward(x_, w, b, pad)[0], dout), x, dx)
@@ -144,12 +149,7 @@ def test_max_pool_tie_sends_gradient_to_first_element_only():
 def test_im2col_row_bands_give_the_same_result_as_one_band(monkeypatch, shape, kernel, pad):
     """The plain conv builds its columns in bands of output rows when they would be large;
     force one row per band and compare with a single band (forward and input gradient)."""
-    rng = np.random.default_rng(13)
-    x = rng.normal(size=shape)
-    w = rng.normal(size=(4, shape[0], kernel, kernel))
-    b = rng.normal(size=4)
-    out, cache = L.conv2d_forward(x, w, b, pad=pad)
-    dout = rng.normal(size=out.shape)
+    x, w, b, out, cache, dout = conv_problem(shape, kernel, pad, seed=13)
     dx = L.conv2d_backward_input(dout, cache)
     monkeypatch.setattr(L, "MAX_COLS_BYTES", 1)
     assert len(L.row_bands(shape[0], kernel, kernel, *out.shape[1:], x.itemsize)) == out.shape[1]
