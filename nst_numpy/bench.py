@@ -358,8 +358,12 @@ def _check_memory(sizes, impls, limit):
 
 
 def run(args):
-    """Print the machine's matmul speed and the timing table."""
+    """Print the machine's matmul speed and the timing table (or, with --whole-run, the
+    whole-run comparison of :mod:`nst_numpy.bench_run`)."""
     _check_options(args)
+    if args.whole_run:
+        from . import bench_run
+        return bench_run.run(args)
     limit = None
     if args.memory_limit is not None:
         try:
@@ -433,6 +437,20 @@ def add_arguments(parser):
     parser.add_argument("--memory-limit", metavar="SIZE", default=None,
                         help="refuse sizes estimated to need more memory than this, e.g. 8G; "
                              "off: no check (default: the memory available now)")
+    whole = parser.add_argument_group(
+        "whole run", "with --whole-run: seconds to a given loss for whole stylizations "
+        "(single-scale, coarse-to-fine, PyTorch's L-BFGS if installed), at each --sizes")
+    whole.add_argument("--whole-run", action="store_true",
+                       help="time whole stylizations instead of one forward + backward")
+    whole.add_argument("--iterations", type=int, default=300,
+                       help="single-scale L-BFGS iterations; their final loss is the target "
+                            "(default 300)")
+    whole.add_argument("--scales", type=int, nargs="+", default=[2, 3],
+                       help="coarse-to-fine levels to compare (default: 2 3)")
+    whole.add_argument("--coarse-iterations", type=int, default=None,
+                       help="iterations at each coarser level (default: stylize's)")
+    whole.add_argument("--curves", metavar="FILE", help="write (seconds, loss) of every run as JSON")
+    whole.add_argument("--out", metavar="DIR", help="write every run's picture into DIR")
 
 
 def main(argv=None):

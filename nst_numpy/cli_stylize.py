@@ -111,7 +111,13 @@ def _add_tuning_options(parser, size, iterations):
     g.add_argument("--size", type=positive_int, default=size,
                    help=f"longest side of the output in pixels (default {size})")
     g.add_argument("--iterations", type=positive_int, default=iterations,
-                   help=f"optimizer iterations (default {iterations})")
+                   help=f"optimizer iterations at full size (default {iterations})")
+    g.add_argument("--scales", type=positive_int, default=1, metavar="N",
+                   help="coarse-to-fine: optimise at size/2^(N-1) first, then at twice that, "
+                        "..., finishing at --size (default 1: full size only)")
+    g.add_argument("--coarse-iterations", type=positive_int, metavar="K",
+                   help="iterations at each coarser level with --scales (default: "
+                        "nst_numpy.transfer.COARSE_ITERATIONS)")
     g.add_argument("--optimizer", choices=["lbfgs", "adam", "gd"], default="lbfgs",
                    help="L-BFGS-B with pixel bounds (default), Adam, or plain gradient descent")
     g.add_argument("--lr", type=positive_float,
@@ -231,7 +237,8 @@ def _stylize_options(args, content):
                              f"{len(args.style_layers)} style layers; give one per layer")
         layer_weights = dict(zip(args.style_layers, args.layer_weights))
     options = dict(
-        size=args.size, iterations=args.iterations, optimizer=args.optimizer, lr=args.lr,
+        size=args.size, scales=args.scales, optimizer=args.optimizer, lr=args.lr,
+        iterations=_schedule(args),
         content_layers=args.content_layers, style_layers=args.style_layers,
         layer_weights=layer_weights, alpha=args.alpha, beta=args.beta,
         style_scale=args.style_scale, preserve_color=args.preserve_color,
@@ -243,19 +250,28 @@ def _stylize_options(args, content):
     return options
 
 
+def _schedule(args):
+    """--iterations, or one number per level when --coarse-iterations is given."""
+    if args.coarse_iterations is None:
+        return args.iterations
+    return [args.coarse_iterations] * (args.scales - 1) + [args.iterations]
+
+
 def _run(args, content, styles):
     from . import transfer
     from .image import save_image
 
     inputs = ([content] if content else []) + list(styles)
     check_output(args.output, inputs)
-    intermediates = intermediate_paths(args.output, args.save_every, args.iterations)
+    from .transfer import level_iterations
+    total = sum(level_iterations(_schedule(args), args.scales))
+    intermediates = intermediate_paths(args.output, args.save_every, total)
     check_intermediates(intermediates)
     options = _stylize_options(args, content)
 
     def save_intermediate(state):
-        if state.iteration in intermediates:
-            save_image(state.image(), intermediates[state.iteration])
+        if state.step in intermediates:   # numbered over all levels
+            save_image(state.image(), intermediates[state.step])
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", transfer.NonFiniteLossWarning)   # said below, once

@@ -26,6 +26,7 @@ import time
 import warnings
 
 import numpy as np
+from PIL import Image
 
 from . import image as im
 from . import losses, memory, optim
@@ -45,6 +46,9 @@ STYLE_PER_POSITION = 0.3
 # adds MEMORY_MARGIN on top.
 MEMORY_PER_PIXEL = {"plain": (242 * 2**20, 4035), "fast": (557 * 2**20, 3321)}
 MEMORY_MARGIN = 1.25
+# Iterations at each coarser level of a pyramid (scales > 1), when iterations gives only the
+# full size's: chosen by the whole-run benchmark (docs/benchmarks.md).
+COARSE_ITERATIONS = 100
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -184,28 +188,34 @@ class Objective:
 # ---------------------------------------------------------------------------
 
 class Progress:
-    """Prints the losses as the run goes.
+    """Prints the losses as the run goes: the level (when there are several), the
+    iteration, the weighted loss terms, the time so far and the time per iteration.
 
-    On a terminal (or in Jupyter) one line is rewritten in place with a carriage
-    return; elsewhere (a log file, CI) a plain line every ``every`` iterations.
+    iterations: the run's iterations, or a list of them, one per level. On a terminal (or
+    in Jupyter) one line is rewritten in place with a carriage return (:meth:`close` ends it
+    after each level); elsewhere (a log file, CI) a plain line every ``every`` iterations.
     """
 
     def __init__(self, iterations, stream=None, every=None):
-        self.iterations = iterations
+        self.iterations = list(iterations) if isinstance(iterations, (list, tuple)) else [iterations]
         self.stream = stream if stream is not None else sys.stderr
         self.inline = _is_interactive(self.stream)
-        self.every = every or (1 if self.inline else max(1, iterations // 10))
-        self.start, self.width = time.perf_counter(), 0
+        self.every = every
+        self.start, self.width, self.level = time.perf_counter(), 0, None
 
     def __call__(self, state):
-        k = state.iteration
-        if k % self.every and k != self.iterations:
+        k, n = state.iteration, self.iterations[min(state.level, len(self.iterations)) - 1]
+        if state.level != self.level:   # a new level (the last one's line was closed)
+            self.level, self.width = state.level, 0
+        every = self.every or (1 if self.inline else max(1, n // 10))
+        if k % every and k != n:
             return
-        elapsed = time.perf_counter() - self.start
-        line = (f"iter {k:>{len(str(self.iterations))}}/{self.iterations}  "
+        level = (f"level {state.level}/{state.levels} {state.x.shape[2]}x{state.x.shape[1]}  "
+                 if state.levels > 1 else "")
+        line = (f"{level}iter {k:>{len(str(n))}}/{n}  "
                 f"loss {state.losses.total:.4g}  content {state.losses.content:.4g}  "
                 f"style {state.losses.style:.4g}  tv {state.losses.tv:.4g}  "
-                f"{elapsed:.1f}s ({elapsed / k:.2f}s/it)")
+                f"{time.perf_counter() - self.start:.1f}s ({state.seconds / k:.2f}s/it)")
         if self.inline:
             # Pad to the longest line so far: a shorter line fully covers the previous one.
             self.width = max(self.width, len(line))
@@ -241,10 +251,17 @@ def default_model(weights=None, pooling="max", fast=True):
 @dataclass
 class IterationState:
     """What a callback sees after each iteration. ``x`` is the preprocessed image
-    (3, H, W); :meth:`image` turns it into uint8 RGB (colour preservation applied)."""
+    (3, H, W) at the running level's size; :meth:`image` turns it into uint8 RGB (colour
+    preservation applied). iteration counts within the level, step over the whole run;
+    level is 1 .. levels (coarse to fine, see :func:`stylize`'s ``scales``); seconds is
+    the wall time of this level's optimisation so far."""
     iteration: int
     losses: Losses
     x: np.ndarray
+    level: int = 1
+    levels: int = 1
+    step: int = None
+    seconds: float = 0.0
     _finish: object = field(repr=False, default=None)
 
     def image(self):
@@ -254,13 +271,16 @@ class IterationState:
 @dataclass
 class StylizeResult:
     """image: uint8 RGB (H, W, 3), the final picture (the last good one if the run
-    stopped early); best_image: the one with the lowest total loss seen;
-    history: {"total", "content", "style", "tv"} -> per-iteration weighted losses;
-    initial: the :class:`Losses` of the starting image; iterations; evaluations
-    (forward+backward passes); stopped: None when the iterations ran out, else
-    "callback", "interrupted", "nonfinite", "diverged" (the loss ended above its start)
-    or "converged"; message: a sentence saying why the run ended; seconds: wall time of
-    the optimisation; x: the final preprocessed image.
+    stopped early); best_image: the one with the lowest total loss seen at full size;
+    history: {"total", "content", "style", "tv"} -> per-iteration weighted losses, every
+    level's in turn; times: seconds from the start of the run at each iteration;
+    levels: one dict per level, coarse to fine ({"shape", "iterations", "seconds",
+    "loss"}); initial: the :class:`Losses` of the last level's starting image;
+    iterations and evaluations (forward+backward passes), over all levels; stopped:
+    None when the iterations ran out, else "callback", "interrupted", "nonfinite",
+    "diverged" (the loss ended above its start) or "converged"; message: a sentence
+    saying why the run ended; seconds: wall time of the whole run; x: the final
+    preprocessed image.
     """
     image: np.ndarray
     best_image: np.ndarray
@@ -272,6 +292,8 @@ class StylizeResult:
     message: str
     seconds: float
     x: np.ndarray
+    times: list = field(default_factory=list)
+    levels: list = field(default_factory=list)
 
     @property
     def loss(self):
@@ -339,13 +361,12 @@ def estimate_memory(shape, style_shapes=(), fast=True):
     return MEMORY_MARGIN * (base + per_pixel * pixels)
 
 
-def check_memory(content, styles, size, style_scale, fast=True, limit=None):
-    """Refuse, in one line, a stylization that would not fit in ``limit`` bytes (None: the
-    memory available), from the images' sizes alone, before any pixel is decoded."""
+def check_memory(shape, styles, style_scale, fast=True, limit=None):
+    """Refuse, in one line, a stylization with output ``shape`` (H, W) that would not fit in
+    ``limit`` bytes (None: the memory available), from the images' sizes alone, before any
+    pixel is decoded."""
     shapes = [im.image_size(s) for s in styles]
-    H0, W0 = (shapes[0] if content is None else im.image_size(content))
-    scale = 1.0 if size is None else int(size) / max(H0, W0)
-    H, W = max(1, round(H0 * scale)), max(1, round(W0 * scale))
+    H, W = shape
     side = style_scale * max(H, W)
     style_shapes = [(h * side / max(h, w), w * side / max(h, w)) for h, w in shapes]
     memory.check_fits(estimate_memory((H, W), style_shapes, fast), limit,
@@ -368,8 +389,8 @@ def starting_image(init, images, seed, dtype):
     return im.preprocess(start, dtype)
 
 
-def stylize(content, style, *, model=None, size=512, iterations=300, optimizer="lbfgs",
-            lr=None, content_layers=CONTENT_LAYERS, style_layers=STYLE_LAYERS,
+def stylize(content, style, *, model=None, size=512, iterations=300, scales=1,
+            optimizer="lbfgs", lr=None, content_layers=CONTENT_LAYERS, style_layers=STYLE_LAYERS,
             layer_weights=None, alpha=1.0, beta=None, tv_weight=10.0, style_blend=None,
             style_scale=1.0, preserve_color=None, init="content", seed=0, pooling="max",
             weights=None, fast=True, callback=None, progress=False, dtype=np.float32,
@@ -391,8 +412,13 @@ def stylize(content, style, *, model=None, size=512, iterations=300, optimizer="
         time.
     size : int or None
         Longest side of the output in pixels (None keeps the content image's size).
-    iterations : int
-        Optimizer iterations (at least 1).
+    iterations : int or list of int
+        Optimizer iterations at full size; with ``scales`` > 1, the coarser levels' come
+        from :func:`level_iterations`, or give a list, one per level, coarse to fine.
+    scales : int
+        Levels of the image pyramid (coarse-to-fine, Gatys et al. 2017): optimise at
+        ``size / 2**(scales - 1)``, upsample, continue at twice the size, ..., finish at
+        ``size``. The last level optimises exactly the single-scale objective. 1: one level.
     optimizer : {"lbfgs", "adam", "gd"}
         L-BFGS-B (no step size), Adam or gradient descent with step ``lr`` (default 10, 1).
     content_layers, style_layers : sequence of str (or one name)
@@ -426,59 +452,153 @@ def stylize(content, style, *, model=None, size=512, iterations=300, optimizer="
     """
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
     options = _check_options(
-        content=content, styles=styles, size=size, iterations=iterations,
+        content=content, styles=styles, size=size, iterations=iterations, scales=scales,
         optimizer=optimizer, lr=lr, content_layers=content_layers, style_layers=style_layers,
         layer_weights=layer_weights, alpha=alpha, beta=beta, tv_weight=tv_weight,
         style_scale=style_scale, preserve_color=preserve_color, init=init, seed=seed,
         dtype=dtype)
-    check_memory(content, styles, size, style_scale,
+    shape = output_shape(content, styles, size)
+    check_memory(shape, styles, style_scale,
                  fast if model is None else isinstance(model, FastVGG), memory_limit)
-    images = prepare_images(content, styles, size, style_scale, preserve_color)
     if model is None:
         model = default_model(weights, pooling, fast)
     options.check_layers(model)
+    sides = level_sides(max(shape), scales)
+    schedule = level_iterations(iterations, scales)
+    _check_levels(model, shape, sides, options.deepest(model))
+    display = Progress(schedule) if progress is True else (progress or None)
+    started, results, x = time.perf_counter(), [], None
+    for level, (side, n) in enumerate(zip(sides, schedule), start=1):
+        images = prepare_images(content, styles, side, style_scale, preserve_color)
+        objective = build_objective(
+            model, images, shape, content_layers=options.content_layers,
+            style_layers=options.style_layers, alpha=alpha, beta=beta,
+            layer_weights=layer_weights, tv_weight=tv_weight, style_blend=style_blend,
+            dtype=options.dtype)
+        x0 = (starting_image(init, images, seed, options.dtype) if x is None
+              else upsample(x, images.shape))
+        results.append(run(objective, x0, images.finish, optimizer, n, options.step(lr),
+                           callback, display, level=(level, scales),
+                           step0=sum(r.iterations for r in results), started=started))
+        x = results[-1].x
+        if results[-1].stopped not in (None, "converged"):
+            break
+    return _whole_run(results, started)
 
-    # Targets, computed once (quiz Q11)
-    dtype = options.dtype
-    P = ({} if images.content_rgb is None else
-         content_targets(model, im.preprocess(images.content_rgb, dtype), options.content_layers))
+
+def build_objective(model, images, full_shape, *, content_layers=CONTENT_LAYERS,
+                    style_layers=STYLE_LAYERS, alpha=1.0, beta=None, layer_weights=None,
+                    tv_weight=10.0, style_blend=None, dtype=np.float32):
+    """The objective of one level of :func:`stylize` (the arguments as there): its targets,
+    computed once (quiz Q11), and eq (7)'s weights. beta (None: :func:`default_beta` at
+    full size) is scaled with the content layer's positions, ``M_l / M_l(full size)``, to
+    keep content and style in the same balance at every level; at full size it is beta."""
+    content_layers = [] if images.content_rgb is None else list(content_layers)
+    P = (content_targets(model, im.preprocess(images.content_rgb, dtype), content_layers)
+         if content_layers else {})
     A = (style_targets(model, [im.preprocess(s, dtype) for s in images.style_rgbs],
-                       options.style_layers, style_blend, output_shape=images.shape)
-         if options.style_layers else {})
-    if beta is None:
-        beta = default_beta(model, images.shape, options.content_layers)
-    objective = Objective(model, P, A, alpha, beta, layer_weights, tv_weight)
-    x0 = starting_image(init, images, seed, dtype)
-    step = {} if lr is None or optimizer == "lbfgs" else {"lr": lr}
-    return run(objective, x0, images.finish, optimizer, iterations, step, callback, progress)
+                       list(style_layers), style_blend, output_shape=images.shape)
+         if style_layers else {})
+    full = default_beta(model, full_shape, content_layers)
+    if images.shape != tuple(full_shape):
+        level_beta = (full if beta is None else beta) * (
+            default_beta(model, images.shape, content_layers) / full)
+    else:
+        level_beta = full if beta is None else beta
+    return Objective(model, P, A, alpha, level_beta, layer_weights, tv_weight)
+
+
+def output_shape(content, styles, size):
+    """(H, W) of the output, from the images' headers alone: the content's aspect ratio
+    (the first style's for a texture), longest side ``size`` (None: unchanged)."""
+    H0, W0 = im.image_size(styles[0] if content is None else content)
+    scale = 1.0 if size is None else int(size) / max(H0, W0)
+    return max(1, round(H0 * scale)), max(1, round(W0 * scale))
+
+
+def level_sides(side, scales):
+    """Longest sides of the pyramid's levels, coarse to fine: side / 2^(scales-1), ..., side."""
+    return [max(1, round(side / 2 ** (scales - 1 - k))) for k in range(scales)]
+
+
+def level_iterations(iterations, scales):
+    """Iterations per level, coarse to fine: a list as given, or for one number ``n`` at
+    full size, :data:`COARSE_ITERATIONS` at each coarser level (docs/benchmarks.md)."""
+    if isinstance(iterations, (list, tuple)):
+        return [int(n) for n in iterations]
+    return [COARSE_ITERATIONS] * (scales - 1) + [int(iterations)]
+
+
+def upsample(x, shape):
+    """A preprocessed image (3, h, w) resized to shape (H, W), bicubic, kept in the
+    pixel bounds: the start of the next, finer level."""
+    H, W = shape
+    channels = [np.asarray(Image.fromarray(np.ascontiguousarray(c, dtype=np.float32), mode="F")
+                           .resize((W, H), Image.BICUBIC)) for c in x]
+    low, high = im.pixel_bounds((3, H, W), x.dtype)
+    return np.clip(np.stack(channels).astype(x.dtype), low, high)
+
+
+def _check_levels(model, shape, sides, deepest):
+    """One line if the coarsest level is too small to reach the deepest layer."""
+    needed = 2 ** sum(name.startswith("pool") for name in model.layer_names[
+        :model.layer_names.index(deepest)])
+    shortest = round(min(shape) * sides[0] / max(shape))
+    if shortest < needed:
+        raise ValueError(f"the coarsest level ({sides[0]} px on the longer side, {shortest} on "
+                         f"the shorter) is too small to reach {deepest}, which needs {needed} px; "
+                         "use fewer scales or a larger size")
+
+
+def _whole_run(results, started):
+    """One StylizeResult for the levels of a run: the last level's pictures, every level's
+    history and times in turn."""
+    last = results[-1]
+    history = {key: [v for r in results for v in r.history[key]] for key in last.history}
+    levels = [{"shape": r.x.shape[1:], "iterations": r.iterations, "seconds": r.seconds,
+               "loss": r.loss} for r in results]
+    return StylizeResult(
+        image=last.image, best_image=last.best_image, history=history, initial=last.initial,
+        iterations=sum(r.iterations for r in results),
+        evaluations=sum(r.evaluations for r in results), stopped=last.stopped,
+        message=last.message, seconds=time.perf_counter() - started, x=last.x,
+        times=[t for r in results for t in r.times], levels=levels)
 
 
 def run(objective, x0, finish, optimizer="lbfgs", iterations=300, step=None, callback=None,
-        progress=False):
+        progress=False, level=(1, 1), step0=0, started=None):
     """Optimise ``objective`` from ``x0`` within the pixel bounds (the last step of
-    :func:`stylize`); returns a :class:`StylizeResult`, the pictures made by ``finish``.
+    :func:`stylize`, once per level); returns a :class:`StylizeResult`, the pictures made by
+    ``finish``.
 
-    step: the optimizer's keyword arguments (``{"lr": ...}``). Ctrl-C and a NaN or
-    infinite loss end the run early, keeping the last good image.
+    step: the optimizer's keyword arguments (``{"lr": ...}``); level: (this level, levels);
+    step0: iterations run by the levels before; started: the clock at the run's start (the
+    result's ``times`` count from it). Ctrl-C and a NaN or infinite loss end the run early,
+    keeping the last good image.
     """
     history = {"total": [], "content": [], "style": [], "tv": []}
     record = {"x": x0, "best_x": x0, "best": math.inf, "stopped": None, "initial": None}
     display = Progress(iterations) if progress is True else (progress or None)
+    level, levels = level
+    times = []
 
     def evaluate(x):
-        out = objective(x)
-        if record["initial"] is None:
-            record["initial"] = objective.last
-        return out
+        try:
+            return objective(x)
+        finally:
+            if record["initial"] is None:
+                record["initial"] = objective.last
 
     def on_iteration(k, x, loss):
         parts = objective.last  # the optimizers' last evaluation is at x (see optim)
         for key in history:
             history[key].append(getattr(parts, key))
+        times.append(time.perf_counter() - started)
         record["x"] = x
         if parts.total < record["best"]:
             record["best"], record["best_x"] = parts.total, x
-        state = IterationState(k, parts, x, finish)
+        state = IterationState(k, parts, x, level, levels, step0 + k,
+                               time.perf_counter() - start_time, finish)
         if display:
             display(state)
         if callback is not None and callback(state):
@@ -487,6 +607,7 @@ def run(objective, x0, finish, optimizer="lbfgs", iterations=300, step=None, cal
         return False
 
     start_time = time.perf_counter()
+    started = start_time if started is None else started
     try:
         # A step too large overflows to inf and is clipped to the pixel bounds: the loss
         # that follows says so (below), not an arithmetic warning on the way.
@@ -518,7 +639,9 @@ def run(objective, x0, finish, optimizer="lbfgs", iterations=300, step=None, cal
         image=finish(record["x"]), best_image=finish(record["best_x"]), history=history,
         initial=initial, iterations=len(history["total"]), evaluations=objective.evaluations,
         stopped=record["stopped"], message=message, seconds=time.perf_counter() - start_time,
-        x=record["x"])
+        x=record["x"], times=times,
+        levels=[{"shape": record["x"].shape[1:], "iterations": len(history["total"]),
+                 "seconds": time.perf_counter() - start_time}])
 
 
 # ---------------------------------------------------------------------------
@@ -532,6 +655,16 @@ class _Options:
     style_layers: list
     layer_weights: dict
     dtype: type
+    optimizer: str
+
+    def deepest(self, model):
+        """The deepest content or style layer (its paper name)."""
+        return max((model.resolve(l) for l in self.content_layers + self.style_layers),
+                   key=model.layer_names.index)
+
+    def step(self, lr):
+        """The optimizer's keyword arguments: its step size, if it has one."""
+        return {} if lr is None or self.optimizer == "lbfgs" else {"lr": lr}
 
     def check_layers(self, model):
         """Each layer known to the model and named once (aliases count as the same layer)."""
@@ -546,7 +679,7 @@ class _Options:
                 seen[canonical] = name
 
 
-def _check_options(*, content, styles, size, iterations, optimizer, lr, content_layers,
+def _check_options(*, content, styles, size, iterations, scales, optimizer, lr, content_layers,
                    style_layers, layer_weights, alpha, beta, tv_weight, style_scale,
                    preserve_color, init, seed, dtype):
     """One-line ValueErrors for every option out of range; returns the checked _Options."""
@@ -559,7 +692,15 @@ def _check_options(*, content, styles, size, iterations, optimizer, lr, content_
         raise ValueError("preserve_color keeps a content image's colours; give a content image")
     if size is not None:
         _integer("size", size, minimum=1)
-    _integer("iterations", iterations, minimum=1)
+    _integer("scales", scales, minimum=1)
+    if isinstance(iterations, (list, tuple)):
+        if len(iterations) != scales:
+            raise ValueError(f"iterations has {len(iterations)} values for {scales} scales; "
+                             "give one number, or one per level")
+        for n in iterations:
+            _integer("iterations", n, minimum=1)
+    else:
+        _integer("iterations", iterations, minimum=1)
     _integer("seed", seed, minimum=0)
     if lr is not None:
         if optimizer == "lbfgs":
@@ -589,7 +730,7 @@ def _check_options(*, content, styles, size, iterations, optimizer, lr, content_
     if not (content_on or style_on or tv_weight > 0):
         raise ValueError("every loss weight is zero (alpha, beta or the style layer weights, "
                          "tv_weight): nothing to optimise; give at least one a positive value")
-    return _Options(content_layers, style_layers, layer_weights, np.dtype(dtype).type)
+    return _Options(content_layers, style_layers, layer_weights, np.dtype(dtype).type, optimizer)
 
 
 def _choice(name, value, choices):

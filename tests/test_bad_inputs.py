@@ -250,6 +250,9 @@ ROWS = [
         "--layer-weights has 1 values"),
     Row("an unknown layer", ["stylize", *IN, *OUT, "--content-layers", "relu9_9"], 2,
         "no layer 'relu9_9'"),
+    Row("--scales 0", ["stylize", *IN, *OUT, "--scales", "0"], 2, "argument --scales"),
+    Row("a pyramid too deep for the size", ["stylize", *IN, *OUT, "--scales", "3"], 2,
+        "too small to reach relu5_1"),
     Row("an unknown option", ["stylize", *IN, *OUT, "--colour", "yes"], 2, "unrecognized"),
     Row("no style image", ["stylize", "{d}/content.png", *OUT], 2, "at least one style image"),
     # --- weight files ------------------------------------------------------------------------

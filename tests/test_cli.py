@@ -39,7 +39,7 @@ def test_help_lists_every_option(capsys):
                    "--seed", "--save-every", "--content-layers", "--style-layers",
                    "--layer-weights", "--alpha", "--beta", "--tv-weight", "--style-blend",
                    "--style-scale", "--preserve-color", "--pooling", "--weights",
-                   "--plain", "--texture", "--quiet"):
+                   "--plain", "--texture", "--quiet", "--scales", "--coarse-iterations", "--memory-limit"):
         assert option in text, option
 
 
@@ -124,3 +124,14 @@ def test_demo_writes_into_the_current_folder(tmp_path, capsys, monkeypatch):
 def test_demo_refuses_to_overwrite_its_own_images(capsys):
     assert main(["demo", "-o", CONTENT, *FAST]) == 2
     assert "is the input image" in one_line_error(capsys, "demo")
+
+
+def test_stylize_coarse_to_fine_numbers_intermediates_over_all_levels(tmp_path):
+    out = tmp_path / "out.png"
+    assert main(["stylize", CONTENT, STYLE, "-o", str(out), "--size", "64", "--scales", "2",
+                 "--coarse-iterations", "2", "--iterations", "1", "--save-every", "1",
+                 "--quiet"]) == 0
+    assert im.load_image(out).shape == (42, 64, 3)
+    # two coarse pictures, then the full-size one: OUT_0001 .. OUT_0003
+    shapes = [im.load_image(tmp_path / f"out_000{k}.png").shape for k in (1, 2, 3)]
+    assert shapes == [(21, 32, 3), (21, 32, 3), (42, 64, 3)]

@@ -235,3 +235,83 @@ def test_progress_rewrites_one_line_on_a_terminal():
     assert len(lines) == 3 and stream.getvalue().count("\n") == 1
     assert "iter 3/3" in lines[-1] and "loss 8 " in lines[-1]
     assert len(lines[1]) >= len(lines[0])      # a shorter line is padded over the longer one
+
+
+# --- coarse-to-fine ----------------------------------------------------------------------
+
+@pytest.fixture
+def runs_of(monkeypatch):
+    """Records (objective, x0) of every level that stylize runs."""
+    seen = []
+    real_run = transfer.run
+
+    def recording_run(objective, x0, *args, **kwargs):
+        seen.append((objective, x0))
+        return real_run(objective, x0, *args, **kwargs)
+
+    monkeypatch.setattr(transfer, "run", recording_run)
+    return seen
+
+
+def test_the_last_level_optimises_exactly_the_single_scale_objective(vgg19, runs_of):
+    kwargs = dict(model=vgg19, size=48, tv_weight=3.0, beta=2e4)
+    transfer.stylize(CONTENT, STYLE, iterations=1, **kwargs)
+    transfer.stylize(CONTENT, STYLE, iterations=[2, 1], scales=2, **kwargs)
+    (single, _), (coarse, coarse_x0), (last, last_x0) = runs_of
+    assert coarse_x0.shape[1:] == (16, 24) and last_x0.shape[1:] == (32, 48)
+    assert (last.alpha, last.beta, last.tv_weight) == (single.alpha, single.beta, single.tv_weight)
+    for targets in ("P", "A"):
+        mine, theirs = getattr(last, targets), getattr(single, targets)
+        assert mine.keys() == theirs.keys()
+        for layer in mine:
+            np.testing.assert_array_equal(mine[layer], theirs[layer])
+    x = np.random.default_rng(5).normal(0, 40, last_x0.shape).astype(np.float32)
+    (loss_a, grad_a), (loss_b, grad_b) = last(x), single(x)
+    assert loss_a == loss_b
+    np.testing.assert_array_equal(grad_a, grad_b)
+    # The coarse level keeps the balance: beta scaled with the content layer's positions.
+    M = {shape: transfer._positions(vgg19, shape, ["relu4_2"])["relu4_2"]
+         for shape in ((16, 24), (32, 48))}
+    assert coarse.beta == pytest.approx(2e4 * M[(16, 24)] / M[(32, 48)])
+
+
+def test_coarse_to_fine_starts_each_level_from_the_last_and_says_which_level_runs(vgg19):
+    import io
+    seen, stream = [], io.StringIO()
+    result = transfer.stylize(CONTENT, STYLE, model=vgg19, size=128, iterations=[3, 2, 2],
+                              scales=3, callback=lambda s: seen.append(
+                                  (s.level, s.levels, s.iteration, s.step, s.x.shape)),
+                              progress=transfer.Progress([3, 2, 2], stream=stream, every=1))
+    assert seen == [(1, 3, 1, 1, (3, 21, 32)), (1, 3, 2, 2, (3, 21, 32)), (1, 3, 3, 3, (3, 21, 32)),
+                    (2, 3, 1, 4, (3, 42, 64)), (2, 3, 2, 5, (3, 42, 64)),
+                    (3, 3, 1, 6, (3, 85, 128)), (3, 3, 2, 7, (3, 85, 128))]
+    assert result.iterations == 7 and len(result.history["total"]) == len(result.times) == 7
+    assert [level["shape"] for level in result.levels] == [(21, 32), (42, 64), (85, 128)]
+    assert result.image.shape == (85, 128, 3) and result.times == sorted(result.times)
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("level 1/3 32x21  iter 1/3") and "s/it" in lines[0]
+    assert lines[-1].startswith("level 3/3 128x85  iter 2/2")
+
+
+def test_upsample_keeps_the_picture_and_the_bounds():
+    rgb = np.zeros((8, 12, 3), np.uint8)
+    rgb[:, 6:] = 255                                       # half black, half white
+    x = im.preprocess(rgb)
+    up = transfer.upsample(x, (16, 24))
+    assert up.shape == (3, 16, 24) and up.dtype == x.dtype
+    low, high = im.pixel_bounds(up.shape)
+    assert np.all(up >= low) and np.all(up <= high)       # bicubic overshoot clipped
+    back = im.deprocess(up)
+    assert back[:, :10].max() <= 2 and back[:, 14:].min() >= 253
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"scales": 0}, "scales"),
+    ({"scales": 2, "iterations": [1, 2, 3]}, "iterations has 3 values for 2 scales"),
+    ({"scales": 2, "iterations": [1, 0]}, "iterations"),
+    ({"scales": 3, "size": 48}, "too small to reach relu5_1"),
+])
+def test_bad_pyramids_are_one_line_errors(vgg19, kwargs, match):
+    with pytest.raises(ValueError, match=match) as info:
+        transfer.stylize(CONTENT, STYLE, model=vgg19, **{"size": 64, "iterations": 1, **kwargs})
+    assert "\n" not in str(info.value)

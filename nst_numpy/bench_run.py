@@ -1,0 +1,183 @@
+"""``nst-numpy bench --whole-run``: the time a whole stylization takes to reach a given loss.
+
+The question a user asks is not how fast one forward + backward pass is but how soon the
+picture is finished. This mode answers it on one objective, the defaults of ``stylize`` on
+the quiz's images (content ``relu4_2``, five style layers, the default beta and TV weight,
+max pooling, starting from the content image), evaluated at full size:
+
+1. **single-scale**: ``stylize(..., scales=1)`` with L-BFGS for ``--iterations``; its final
+   full-size loss is the target;
+2. **coarse-to-fine**: ``stylize(..., scales=S)``, stopped as soon as its full-size loss
+   reaches the target (or its iterations run out);
+3. **PyTorch**, when installed: the same objective (the same weights, layers, loss weights,
+   targets and starting image) built from ``torch.nn.functional`` and minimised by
+   ``torch.optim.LBFGS`` (strong Wolfe line search, history 10), unconstrained as PyTorch
+   users run it; its pixels may leave 0-255, so its loss is also reported after clamping
+   them, evaluated by nst_numpy's objective.
+
+For each it prints the seconds to the target, the ratio to single-scale, and the final loss;
+``--curves FILE`` writes every run's (seconds, full-size loss) pairs as JSON and ``--out DIR``
+the pictures, for docs/benchmarks.md.
+"""
+
+import importlib.util
+import json
+import os
+import time
+
+import numpy as np
+
+from . import image as im
+from . import transfer
+
+
+def full_size_objective(content, style, size):
+    """nst_numpy's objective of a single-scale run at ``size``, its images and start x0."""
+    model = transfer.default_model()
+    shape = transfer.output_shape(content, [style], size)
+    images = transfer.prepare_images(content, [style], size)
+    objective = transfer.build_objective(model, images, shape)
+    x0 = transfer.starting_image("content", images, 0, np.float32)
+    return objective, images, x0
+
+
+def run_nst(content, style, size, iterations, scales, target=None):
+    """One stylize run: (StylizeResult, [(seconds, full-size loss)], seconds to target)."""
+    reached = {}
+    levels = transfer.level_iterations(iterations, scales)
+
+    def stop_at_target(state):
+        if state.level == state.levels and target is not None and state.losses.total <= target:
+            reached.setdefault("seconds", time.perf_counter() - started)
+            return True
+        return False
+
+    started = time.perf_counter()
+    result = transfer.stylize(content, style, size=size, iterations=levels, scales=scales,
+                              callback=stop_at_target)
+    last = len(result.history["total"]) - result.levels[-1]["iterations"]
+    curve = list(zip(result.times[last:], result.history["total"][last:]))
+    return result, curve, reached.get("seconds")
+
+
+def run_torch(objective, images, x0, iterations, target, threads=None):
+    """The same objective in PyTorch, minimised by torch.optim.LBFGS without bounds.
+
+    Returns ([(seconds, loss)], seconds to target or None, final x as numpy (3, H, W)).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if threads:
+        torch.set_num_threads(threads)
+    model = objective.model
+    kernels = {name: (torch.from_numpy(np.ascontiguousarray(k, np.float32)),
+                      torch.from_numpy(np.ascontiguousarray(b, np.float32)))
+               for name, (k, b) in model.params.items()}
+    layers = objective.layers
+    deepest = max(layers, key=model.layer_names.index)
+
+    def features(x):
+        out, h = {}, x[None]
+        for name in model.layer_names[:model.layer_names.index(deepest) + 1]:
+            if name.startswith("conv"):
+                h = F.conv2d(h, *kernels[name], padding=1)
+            elif name.startswith("relu"):
+                h = F.relu(h)
+            else:
+                h = F.max_pool2d(h, 2)
+            if name in layers:
+                out[name] = h[0]
+        return out
+
+    P = {k: torch.from_numpy(v) for k, v in objective.P.items()}
+    A = {k: torch.from_numpy(v) for k, v in objective.A.items()}
+    w = {layer: 1.0 / len(A) for layer in A}
+
+    def loss_of(x):
+        feats = features(x)
+        content = sum(0.5 * ((feats[l] - P[l]) ** 2).sum() for l in P)
+        style = 0
+        for l, gram in A.items():
+            Fl = feats[l].reshape(feats[l].shape[0], -1)
+            N, M = Fl.shape
+            style = style + w[l] * ((Fl @ Fl.T - gram) ** 2).sum() / (4 * N**2 * M**2)
+        tv = ((x[:, 1:] - x[:, :-1]) ** 2).sum() + ((x[:, :, 1:] - x[:, :, :-1]) ** 2).sum()
+        return objective.alpha * content + objective.beta * style + objective.tv_weight * tv
+
+    x = torch.from_numpy(x0.copy()).requires_grad_()
+    optimizer = torch.optim.LBFGS([x], lr=1, max_iter=1, history_size=10,
+                                  line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        loss = loss_of(x)
+        loss.backward()
+        return loss
+
+    curve, reached, started = [], None, time.perf_counter()
+    for _ in range(iterations):
+        loss = float(optimizer.step(closure))
+        curve.append((time.perf_counter() - started, loss))
+        if reached is None and loss <= target:
+            reached = curve[-1][0]
+            break
+    return curve, reached, x.detach().numpy().copy()
+
+
+def clamped_loss(objective, x):
+    """nst_numpy's loss of x with its pixels clamped to 0-255."""
+    low, high = im.pixel_bounds(x.shape, x.dtype)
+    return float(objective(np.clip(x, low, high))[0])
+
+
+def run(args):
+    """Print the whole-run comparison at each of ``args.sizes``; optionally write curves
+    and pictures."""
+    for size in args.sizes:
+        compare(size, args)
+    return 0
+
+
+def compare(size, args):
+    """The whole-run comparison at one size."""
+    content, style = im.quiz_images()
+    iterations = args.iterations
+    print(f"whole run at {size} px: turtle + Great Wave, stylize's defaults, L-BFGS; "
+          f"target: the loss of {iterations} single-scale iterations")
+    rows, curves = [], {}
+    single, curve, _ = run_nst(content, style, size, iterations, scales=1)
+    target = single.loss
+    rows.append(("single-scale", single.seconds, single.seconds, single.loss, single.iterations))
+    curves["single-scale"] = curve
+    pictures = {"single-scale": single.image}
+    for scales in args.scales:
+        schedule = ([args.coarse_iterations] * (scales - 1) + [iterations]
+                    if args.coarse_iterations else iterations)
+        result, curve, seconds = run_nst(content, style, size, schedule, scales, target)
+        name = f"coarse-to-fine x{scales}"
+        rows.append((name, seconds, result.seconds, result.loss, result.iterations))
+        curves[name], pictures[name] = curve, result.image
+    if importlib.util.find_spec("torch") is not None and not args.no_torch:
+        objective, images, x0 = full_size_objective(content, style, size)
+        curve, seconds, x = run_torch(objective, images, x0, 2 * iterations, target, args.threads)
+        rows.append(("torch L-BFGS", seconds, curve[-1][0], curve[-1][1], len(curve)))
+        curves["torch L-BFGS"] = curve
+        print(f"torch's final pixels span {x.min():.0f} .. {x.max():.0f} around the mean "
+              f"(bounds {im.pixel_bounds(x.shape)[0].min():.0f} .. "
+              f"{im.pixel_bounds(x.shape)[1].max():.0f}); loss after clamping to 0-255: "
+              f"{clamped_loss(objective, x):.4g}")
+        pictures["torch L-BFGS"] = im.deprocess(x)
+    print(f"{'run':>22} {'s to target':>11} {'vs single':>9} {'total s':>8} {'final loss':>11} {'iters':>6}")
+    for name, seconds, total, loss, iters in rows:
+        to_target = f"{seconds:.0f}" if seconds is not None else "not reached"
+        ratio = f"{seconds / single.seconds:.2f}x" if seconds is not None else ""
+        print(f"{name:>22} {to_target:>11} {ratio:>9} {total:8.0f} {loss:11.4g} {iters:6d}")
+    if args.curves:
+        stem, ext = os.path.splitext(args.curves)
+        with open(f"{stem}_{size}{ext or '.json'}", "w") as f:
+            json.dump({"size": size, "target": target, "curves": curves}, f)
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        for name, rgb in pictures.items():
+            im.save_image(rgb, os.path.join(args.out, f"{size}_{name.replace(' ', '_')}.jpg"))
