@@ -139,7 +139,8 @@ def style_layer_loss(F, A):
     # (4)  E_l = 1/(4 N_l^2 M_l^2) sum_ij (G_ij - A_ij)^2
     loss = np.sum(D * D) / (4 * N**2 * M**2)
     # (6), corrected:  dE_l/dF^l = (G^l - A^l) F^l / (N_l^2 M_l^2)
-    grad = (D @ F_matrix) / (N**2 * M**2)
+    # (the scalar divides the small N x N matrix, not the N x M product)
+    grad = (D / (N**2 * M**2)) @ F_matrix
     return loss, grad.reshape(np.shape(F))
 
 

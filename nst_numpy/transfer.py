@@ -165,6 +165,7 @@ class Objective:
             terms = {}
             loss, grads = losses.total_loss(F, self.P, self.A, self.alpha, self.beta,
                                             self.layer_weights, terms=terms)
+            del F   # the backward pass needs only its caches: free what they do not hold
             dx = self.model.backward(grads)
             L_tv = 0.0
             if self.tv_weight:

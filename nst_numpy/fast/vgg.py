@@ -9,7 +9,8 @@ two passes differ, in three ways that leave the function unchanged:
    :func:`nst_numpy.layers.conv2d_forward`);
 2. the ReLU after such a convolution, and a max pool after that, run inside the
    convolution's own passes over memory (fused), forward and backward, unless their own
-   input is asked for or receives a gradient;
+   input is asked for or receives a gradient; every ReLU caches its mask, not its output,
+   and gradients are summed in place (memory);
 3. each convolution's bands run in ``threads`` threads, with BLAS held to one thread for
    the whole pass (:mod:`nst_numpy.fast.parallel`).
 
@@ -74,9 +75,11 @@ class FastVGG(VGG):
                     x, cache, fused, pooled = self._conv_forward(x, name, params[name],
                                                                  names[index:], wanted.values())
                 elif name.startswith("relu"):
-                    # A fused ReLU's cache is the mask out > 0, all its backward needs, in a
-                    # quarter of the memory of layers.relu_forward's (its output).
-                    x, cache = (x, x > 0) if fused else L.relu_forward(x)
+                    # Every ReLU caches the mask out > 0, all its backward needs, in a
+                    # quarter of the memory of layers.relu_forward's cache (its output);
+                    # a fused ReLU's output came from the conv.
+                    x = x if fused else L.relu_forward(x)[0]
+                    cache = x > 0
                 elif pooled is not None:
                     x, cache = pooled
                 else:
@@ -112,8 +115,9 @@ class FastVGG(VGG):
         with single_threaded_blas():
             for index in reversed(range(len(caches))):
                 name, cache, out_shape = caches[index]
-                if name in injected:
-                    dout = injected[name] if dout is None else dout + injected[name]
+                if name in injected:   # summed in place: dout is always this pass's own array
+                    dout = (injected[name].copy() if dout is None
+                            else np.add(dout, injected[name], out=dout))
                 if name == stop:
                     return dout if dout is not None else np.zeros(out_shape, self._last.dtype)
                 if dout is None:
