@@ -22,8 +22,11 @@ CHILD = """
 import json, resource, sys
 import numpy as np
 from nst_numpy import image, transfer
-size, impl, iterations = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+size, impl, iterations, square = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
 content, style = image.demo_images()
+if square:   # the content resized to size x size: the output is square
+    from PIL import Image
+    content = np.asarray(Image.fromarray(image.load_image(content)).resize((size, size), Image.LANCZOS))
 result = transfer.stylize(content, style, size=size, iterations=iterations,
                           fast=impl == "winograd", memory_limit=float("inf"))
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -31,9 +34,10 @@ print(json.dumps({"pixels": int(result.image.shape[0] * result.image.shape[1]), 
 """
 
 
-def run_one(size, impl, iterations):
+def run_one(size, impl, iterations, square=False):
     """{"pixels", "peak"} of one stylize in a fresh process (Linux: ru_maxrss in KiB)."""
-    out = subprocess.run([sys.executable, "-c", CHILD, str(size), impl, str(iterations)],
+    out = subprocess.run([sys.executable, "-c", CHILD, str(size), impl, str(iterations),
+                          str(int(square))],
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -43,17 +47,22 @@ def main(argv=None):
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 256, 384, 512])
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--impls", nargs="+", default=["im2col", "winograd"])
+    parser.add_argument("--square", action="store_true",
+                        help="resize the content to size x size (the demo images are 3:2)")
     args = parser.parse_args(argv)
-    print(f"numpy {np.__version__}; stylize on the demo images, {args.iterations} L-BFGS "
-          "iterations, peak RSS of a fresh process")
+    shape = "squared" if args.square else "3:2"
+    print(f"numpy {np.__version__}; stylize on the demo images ({shape}), {args.iterations} "
+          "L-BFGS iterations, peak RSS of a fresh process")
     print(f"{'size':>5} {'impl':>9} {'pixels':>8} {'peak MiB':>9} {'bytes/px':>9}")
     for impl in args.impls:
         rows = []
         for size in args.sizes:
-            row = run_one(size, impl, args.iterations)
+            row = run_one(size, impl, args.iterations, args.square)
             rows.append(row)
             print(f"{size:5d} {impl:>9} {row['pixels']:8d} {row['peak'] / 2**20:9.0f} "
                   f"{row['peak'] / row['pixels']:9.0f}", flush=True)
+        if len(rows) < 2:
+            continue
         pixels = np.array([r["pixels"] for r in rows], dtype=float)
         peaks = np.array([r["peak"] for r in rows], dtype=float)
         b, a = np.polyfit(pixels, peaks, 1)

@@ -416,6 +416,15 @@ def _check_options(args):
     for n in args.matmul_sizes:
         if n < 1:
             raise ValueError(f"--matmul-sizes {n}: a matrix needs at least 1 x 1")
+    if args.iterations < 1:
+        raise ValueError(f"--iterations {args.iterations}: run at least one iteration")
+    for scales in args.scales:
+        if scales < 2:
+            raise ValueError(f"--scales {scales}: coarse-to-fine needs at least 2 levels "
+                             "(single-scale is always run)")
+    for n in args.coarse_iterations or []:
+        if n < 1:
+            raise ValueError(f"--coarse-iterations {n}: run at least one iteration per level")
 
 
 def add_arguments(parser):
@@ -447,8 +456,9 @@ def add_arguments(parser):
                             "(default 300)")
     whole.add_argument("--scales", type=int, nargs="+", default=[2, 3],
                        help="coarse-to-fine levels to compare (default: 2 3)")
-    whole.add_argument("--coarse-iterations", type=int, default=None,
-                       help="iterations at each coarser level (default: stylize's)")
+    whole.add_argument("--coarse-iterations", type=int, nargs="+", default=None,
+                       help="iterations at each coarser level; several values are compared "
+                            "(default: stylize's)")
     whole.add_argument("--curves", metavar="FILE", help="write (seconds, loss) of every run as JSON")
     whole.add_argument("--out", metavar="DIR", help="write every run's picture into DIR")
 

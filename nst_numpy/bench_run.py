@@ -23,6 +23,7 @@ the pictures, for docs/benchmarks.md.
 import importlib.util
 import json
 import os
+import re
 import time
 
 import numpy as np
@@ -117,7 +118,7 @@ def run_torch(objective, images, x0, iterations, target, threads=None):
 
     curve, reached, started = [], None, time.perf_counter()
     for _ in range(iterations):
-        loss = float(optimizer.step(closure))
+        loss = optimizer.step(closure).item()
         curve.append((time.perf_counter() - started, loss))
         if reached is None and loss <= target:
             reached = curve[-1][0]
@@ -140,39 +141,41 @@ def run(args):
 
 
 def compare(size, args):
-    """The whole-run comparison at one size."""
+    """The whole-run comparison at one size; each row is printed as soon as it is measured."""
     content, style = im.quiz_images()
     iterations = args.iterations
     print(f"whole run at {size} px: turtle + Great Wave, stylize's defaults, L-BFGS; "
-          f"target: the loss of {iterations} single-scale iterations")
-    rows, curves = [], {}
-    single, curve, _ = run_nst(content, style, size, iterations, scales=1)
-    target = single.loss
-    rows.append(("single-scale", single.seconds, single.seconds, single.loss, single.iterations))
-    curves["single-scale"] = curve
-    pictures = {"single-scale": single.image}
-    for scales in args.scales:
-        schedule = ([args.coarse_iterations] * (scales - 1) + [iterations]
-                    if args.coarse_iterations else iterations)
-        result, curve, seconds = run_nst(content, style, size, schedule, scales, target)
-        name = f"coarse-to-fine x{scales}"
-        rows.append((name, seconds, result.seconds, result.loss, result.iterations))
-        curves[name], pictures[name] = curve, result.image
-    if importlib.util.find_spec("torch") is not None and not args.no_torch:
-        objective, images, x0 = full_size_objective(content, style, size)
-        curve, seconds, x = run_torch(objective, images, x0, 2 * iterations, target, args.threads)
-        rows.append(("torch L-BFGS", seconds, curve[-1][0], curve[-1][1], len(curve)))
-        curves["torch L-BFGS"] = curve
-        print(f"torch's final pixels span {x.min():.0f} .. {x.max():.0f} around the mean "
-              f"(bounds {im.pixel_bounds(x.shape)[0].min():.0f} .. "
-              f"{im.pixel_bounds(x.shape)[1].max():.0f}); loss after clamping to 0-255: "
-              f"{clamped_loss(objective, x):.4g}")
-        pictures["torch L-BFGS"] = im.deprocess(x)
-    print(f"{'run':>22} {'s to target':>11} {'vs single':>9} {'total s':>8} {'final loss':>11} {'iters':>6}")
-    for name, seconds, total, loss, iters in rows:
+          f"target: the loss of {iterations} single-scale iterations", flush=True)
+    print(f"{'run':>30} {'s to target':>11} {'vs single':>9} {'total s':>8} "
+          f"{'final loss':>11} {'iters':>6}", flush=True)
+    curves, pictures = {}, {}
+
+    def row(name, seconds, total, loss, iters):
         to_target = f"{seconds:.0f}" if seconds is not None else "not reached"
         ratio = f"{seconds / single.seconds:.2f}x" if seconds is not None else ""
-        print(f"{name:>22} {to_target:>11} {ratio:>9} {total:8.0f} {loss:11.4g} {iters:6d}")
+        print(f"{name:>30} {to_target:>11} {ratio:>9} {total:8.0f} {loss:11.4g} {iters:6d}",
+              flush=True)
+
+    single, curves["single-scale"], _ = run_nst(content, style, size, iterations, scales=1)
+    target, pictures["single-scale"] = single.loss, single.image
+    row("single-scale", single.seconds, single.seconds, single.loss, single.iterations)
+    for scales in args.scales:
+        for coarse in args.coarse_iterations or [None]:
+            schedule = (iterations if coarse is None
+                        else [coarse] * (scales - 1) + [iterations])
+            result, curve, seconds = run_nst(content, style, size, schedule, scales, target)
+            name = f"coarse-to-fine x{scales}" + (f" ({coarse} coarse)" if coarse else "")
+            row(name, seconds, result.seconds, result.loss, result.iterations)
+            curves[name], pictures[name] = curve, result.image
+    if importlib.util.find_spec("torch") is not None and not args.no_torch:
+        objective, images, x0 = full_size_objective(content, style, size)
+        curve, seconds, x = run_torch(objective, images, x0, iterations, target, args.threads)
+        row("torch L-BFGS", seconds, curve[-1][0], curve[-1][1], len(curve))
+        low, high = im.pixel_bounds(x.shape)
+        outside = np.mean((x < low) | (x > high))
+        print(f"torch's final pixels: {outside:.1%} outside 0-255; its loss after clamping "
+              f"them: {clamped_loss(objective, x):.4g} (target {target:.4g})", flush=True)
+        curves["torch L-BFGS"], pictures["torch L-BFGS"] = curve, im.deprocess(x)
     if args.curves:
         stem, ext = os.path.splitext(args.curves)
         with open(f"{stem}_{size}{ext or '.json'}", "w") as f:
@@ -180,4 +183,5 @@ def compare(size, args):
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         for name, rgb in pictures.items():
-            im.save_image(rgb, os.path.join(args.out, f"{size}_{name.replace(' ', '_')}.jpg"))
+            slug = re.sub(r"[^a-z0-9x-]+", "_", name.lower()).strip("_")
+            im.save_image(rgb, os.path.join(args.out, f"{size}_{slug}.jpg"))

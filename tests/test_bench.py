@@ -1,6 +1,7 @@
 """``nst-numpy bench``: its FLOP count, a tiny end-to-end run (32 px, no PyTorch), its
 memory refusal and its workers' deaths reported instead of waited on."""
 
+import json
 import multiprocessing
 import os
 import re
@@ -52,6 +53,29 @@ def test_bench_runs_end_to_end_on_a_tiny_image(capsys):
     assert all(float(row[2]) > 0 for row in rows)
 
 
+def test_whole_run_compares_single_scale_and_coarse_to_fine_on_a_tiny_image(capsys, tmp_path):
+    code = cli.main(["bench", "--whole-run", "--sizes", "48", "--iterations", "4", "--no-torch",
+                     "--scales", "2", "--coarse-iterations", "2", "3",
+                     "--curves", str(tmp_path / "curves.json"), "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    rows = {line[:30].strip(): line[30:].split() for line in out.splitlines()
+            if line[:30].strip() in ("single-scale", "coarse-to-fine x2 (2 coarse)",
+                                     "coarse-to-fine x2 (3 coarse)")}
+    assert len(rows) == 3, out
+    assert rows["single-scale"][1] == "1.00x"        # the target is single-scale's own loss
+    with open(tmp_path / "curves_48.json") as f:
+        data = json.load(f)
+    assert data["target"] == pytest.approx(float(rows["single-scale"][3]), rel=1e-3)
+    assert set(data["curves"]) == set(rows)
+    for curve in data["curves"].values():
+        seconds = [t for t, _ in curve]
+        assert seconds == sorted(seconds) and seconds[0] > 0
+    assert sorted(p.name for p in tmp_path.glob("*.jpg")) == [
+        "48_coarse-to-fine_x2_2_coarse.jpg", "48_coarse-to-fine_x2_3_coarse.jpg",
+        "48_single-scale.jpg"]
+
+
 def test_bench_times_the_im2col_products_alone_on_request(capsys):
     code = cli.main(["bench", "--sizes", "32", "--repeats", "1", "--no-torch",
                      "--matmul-sizes", "64", "--impls", "im2col", bench.GEMMS_ONLY])
@@ -72,6 +96,9 @@ def test_bench_times_the_im2col_products_alone_on_request(capsys):
     (["--threads", "-1"], "--threads -1: use at least one thread"),
     (["--matmul-sizes", "0"], "--matmul-sizes 0: a matrix needs at least 1 x 1"),
     (["--matmul-sizes", "64", "-8"], "--matmul-sizes -8: a matrix needs at least 1 x 1"),
+    (["--iterations", "0"], "--iterations 0: run at least one iteration"),
+    (["--scales", "1"], "--scales 1: coarse-to-fine needs at least 2 levels"),
+    (["--coarse-iterations", "5", "0"], "--coarse-iterations 0: run at least one iteration"),
     (["--memory-limit", "lots"], "--memory-limit: memory size 'lots' is not a positive size"),
     (["--memory-limit", "0"], "--memory-limit: memory size '0' is not a positive size"),
 ])
