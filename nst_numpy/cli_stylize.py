@@ -105,7 +105,7 @@ def memory_size(text):
 
 
 def _add_tuning_options(parser, size, iterations):
-    from .transfer import CONTENT_LAYERS, STYLE_LAYERS
+    from .transfer import COARSE_ITERATIONS, CONTENT_LAYERS, STYLE_LAYERS
 
     g = parser.add_argument_group("size and optimisation")
     g.add_argument("--size", type=positive_int, default=size,
@@ -116,8 +116,8 @@ def _add_tuning_options(parser, size, iterations):
                    help="coarse-to-fine: optimise at size/2^(N-1) first, then at twice that, "
                         "..., finishing at --size (default 1: full size only)")
     g.add_argument("--coarse-iterations", type=positive_int, metavar="K",
-                   help="iterations at each coarser level with --scales (default: "
-                        "nst_numpy.transfer.COARSE_ITERATIONS)")
+                   help="iterations at each coarser level with --scales "
+                        f"(default {COARSE_ITERATIONS})")
     g.add_argument("--optimizer", choices=["lbfgs", "adam", "gd"], default="lbfgs",
                    help="L-BFGS-B with pixel bounds (default), Adam, or plain gradient descent")
     g.add_argument("--lr", type=positive_float,

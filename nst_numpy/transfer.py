@@ -47,8 +47,8 @@ STYLE_PER_POSITION = 0.3
 MEMORY_PER_PIXEL = {"plain": (242 * 2**20, 4035), "fast": (557 * 2**20, 3321)}
 MEMORY_MARGIN = 1.25
 # Iterations at each coarser level of a pyramid (scales > 1), when iterations gives only the
-# full size's: chosen by the whole-run benchmark (docs/benchmarks.md).
-COARSE_ITERATIONS = 100
+# full size's: the best of those compared by the whole-run benchmark (docs/benchmarks.md).
+COARSE_ITERATIONS = 50
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -419,7 +419,9 @@ def stylize(content, style, *, model=None, size=512, iterations=300, scales=1,
     scales : int
         Levels of the image pyramid (coarse-to-fine, Gatys et al. 2017): optimise at
         ``size / 2**(scales - 1)``, upsample, continue at twice the size, ..., finish at
-        ``size``. The last level optimises exactly the single-scale objective. 1: one level.
+        ``size``. The last level optimises exactly the single-scale objective. 1 (the
+        default): one level, because coarse-to-fine did not reach single-scale's loss
+        sooner where it was measured (docs/benchmarks.md).
     optimizer : {"lbfgs", "adam", "gd"}
         L-BFGS-B (no step size), Adam or gradient descent with step ``lr`` (default 10, 1).
     content_layers, style_layers : sequence of str (or one name)

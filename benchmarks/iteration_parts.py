@@ -1,0 +1,104 @@
+"""Where one evaluation of the whole-run objective goes, against PyTorch's on the same one.
+
+    python benchmarks/iteration_parts.py --size 512 --repeats 5
+
+On the objective of ``nst-numpy bench --whole-run`` (the quiz's images, stylize's
+defaults) at a point 20 L-BFGS iterations in, it times, interleaved, each round: the fast
+network's forward to the loss layers, eq (7) and its gradients (the Gram matrices), the
+backward pass, the TV term, the whole ``Objective`` call, one evaluation of the same
+objective in PyTorch (forward, loss, backward); then, from two stylize runs (10 and 30
+iterations), an iteration's marginal cost and the part of it outside the objective. Medians, in seconds. docs/benchmarks.md
+records a run.
+"""
+
+import argparse
+import importlib.util
+import time
+
+import numpy as np
+
+from nst_numpy import image as im
+from nst_numpy import losses, transfer
+from nst_numpy.bench_run import full_size_objective
+
+
+def timed(fn):
+    started = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - started, out
+
+
+def torch_evaluation(objective):
+    """A function x -> seconds of one PyTorch forward + loss + backward of the objective."""
+    import torch
+    import torch.nn.functional as F
+
+    model = objective.model
+    kernels = {n: (torch.from_numpy(np.ascontiguousarray(k, np.float32)),
+                   torch.from_numpy(np.ascontiguousarray(b, np.float32)))
+               for n, (k, b) in model.params.items()}
+    deepest = max(objective.layers, key=model.layer_names.index)
+    names = model.layer_names[:model.layer_names.index(deepest) + 1]
+    P = {k: torch.from_numpy(v) for k, v in objective.P.items()}
+    A = {k: torch.from_numpy(v) for k, v in objective.A.items()}
+
+    def evaluate(x_numpy):
+        x = torch.from_numpy(x_numpy).requires_grad_()
+        started = time.perf_counter()
+        h, feats = x[None], {}
+        for name in names:
+            h = (F.conv2d(h, *kernels[name], padding=1) if name.startswith("conv")
+                 else F.relu(h) if name.startswith("relu") else F.max_pool2d(h, 2))
+            feats[name] = h[0]
+        loss = sum(0.5 * ((feats[l] - P[l]) ** 2).sum() for l in P)
+        for l, gram in A.items():
+            Fl = feats[l].reshape(feats[l].shape[0], -1)
+            N, M = Fl.shape
+            loss = loss + objective.beta / len(A) * ((Fl @ Fl.T - gram) ** 2).sum() / (4 * N**2 * M**2)
+        loss.backward()
+        return time.perf_counter() - started
+    return evaluate
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+    content, style = im.quiz_images()
+    objective, images, x0 = full_size_objective(content, style, args.size)
+    x = transfer.stylize(content, style, size=args.size, iterations=20).x
+    model = objective.model
+    parts = {name: [] for name in ("forward", "eq (7) + Grams", "backward", "TV",
+                                   "Objective call", "torch evaluation")}
+    torch_eval = torch_evaluation(objective) if importlib.util.find_spec("torch") else None
+    for _ in range(args.repeats):
+        seconds, F = timed(lambda: model.forward(x, objective.layers))
+        parts["forward"].append(seconds)
+        seconds, (loss, grads) = timed(lambda: losses.total_loss(
+            F, objective.P, objective.A, objective.alpha, objective.beta))
+        parts["eq (7) + Grams"].append(seconds)
+        del F
+        parts["backward"].append(timed(lambda: model.backward(grads))[0])
+        parts["TV"].append(timed(lambda: losses.total_variation_loss(x))[0])
+        parts["Objective call"].append(timed(lambda: objective(x))[0])
+        if torch_eval:
+            parts["torch evaluation"].append(torch_eval(x.copy()))
+    print(f"one evaluation at {args.size} px ({x.shape[1]}x{x.shape[2]}), median of "
+          f"{args.repeats} interleaved rounds, seconds")
+    for name, times in parts.items():
+        if times:
+            print(f"{name:>18} {np.median(times):7.3f}")
+    # The marginal cost of an iteration: the difference of two runs, so that what a run
+    # pays once (images, targets, scipy's set-up) cancels.
+    short, long = (transfer.stylize(content, style, size=args.size, iterations=n)
+                   for n in (10, 30))
+    per_iteration = (long.seconds - short.seconds) / (long.iterations - short.iterations)
+    evaluations = (long.evaluations - short.evaluations) / (long.iterations - short.iterations)
+    outside = per_iteration - evaluations * np.median(parts["Objective call"])
+    print(f"stylize, iterations 11-30: {per_iteration:.3f} s an iteration, {evaluations:.2f} "
+          f"evaluations an iteration; outside the objective: {outside:.3f} s an iteration; "
+          f"paid once per run: {short.seconds - 10 * per_iteration:.1f} s")
+
+if __name__ == "__main__":
+    main()
