@@ -4,6 +4,8 @@ that registers its parser and sets ``handler``; errors a user can fix end in one
 import argparse
 import sys
 
+from . import __version__
+
 
 class Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line: what is wrong, and where help is."""
@@ -16,6 +18,7 @@ def build_parser():
     parser = Parser(
         prog="nst-numpy",
         description="Neural style transfer in NumPy, every gradient derived by hand.")
+    parser.add_argument("--version", action="version", version=f"nst-numpy {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in SUBCOMMANDS:
         add(subparsers)

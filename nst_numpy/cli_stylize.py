@@ -134,6 +134,15 @@ def _add_tuning_options(parser, size, iterations):
                    help="refuse a run estimated to need more memory than this, e.g. 8G; "
                         "off: no check (default: the memory available now)")
     g.add_argument("--quiet", action="store_true", help="no progress display")
+    g.add_argument("--print-every", type=positive_int, metavar="N",
+                   help="print the losses on a line of their own every N iterations (default: "
+                        "one line updated in place on a terminal, a tenth of the run in a log)")
+    g.add_argument("--lbfgs-memory", type=positive_int, metavar="M",
+                   help="past steps L-BFGS keeps for its curvature model (default 10; each "
+                        "costs 48 bytes per pixel)")
+    g.add_argument("--keep", choices=["best", "last"], default="best",
+                   help="write the image with the lowest total loss seen (default) or the "
+                        "last one")
 
     w = parser.add_argument_group("loss")
     w.add_argument("--content-layers", type=layer_list, default=list(CONTENT_LAYERS),
@@ -227,6 +236,11 @@ def run_demo(args):
 def _stylize_options(args, content):
     """stylize's keyword arguments from the parsed options, with the checks that need two
     options at once (each message names them)."""
+    if args.quiet and args.print_every:
+        raise ValueError("--quiet and --print-every contradict each other; give one")
+    if args.lbfgs_memory is not None and args.optimizer != "lbfgs":
+        raise ValueError(f"--lbfgs-memory has no effect with --optimizer {args.optimizer}; "
+                         "drop it, or use --optimizer lbfgs")
     if args.lr is not None and args.optimizer == "lbfgs":
         raise ValueError("--lr has no effect with --optimizer lbfgs (L-BFGS finds its own "
                          "step); drop --lr, or choose --optimizer adam or gd")
@@ -243,11 +257,23 @@ def _stylize_options(args, content):
         layer_weights=layer_weights, alpha=args.alpha, beta=args.beta,
         style_scale=args.style_scale, preserve_color=args.preserve_color,
         init="noise" if content is None else args.init, seed=args.seed, pooling=args.pooling,
-        weights=args.weights, fast=not args.plain, progress=not args.quiet,
-        style_blend=args.style_blend, memory_limit=args.memory_limit)
+        weights=args.weights, fast=not args.plain, progress=_progress(args),
+        style_blend=args.style_blend, memory_limit=args.memory_limit,
+        lbfgs_memory=args.lbfgs_memory)
     if args.tv_weight is not None:
         options["tv_weight"] = args.tv_weight
     return options
+
+
+def _progress(args):
+    """stylize's progress argument: off, the default display, or a line every N."""
+    if args.quiet:
+        return False
+    if args.print_every:
+        from .transfer import Progress, level_iterations
+        return Progress(level_iterations(_schedule(args), args.scales), every=args.print_every,
+                        inline=False)
+    return True
 
 
 def _schedule(args):
@@ -301,8 +327,11 @@ def _save(args, result):
         print(f"nst-numpy {args.command}: {result.message}; saved the best image so far "
               f"to {out}", file=sys.stderr)
         return 130
-    save_image(result.image, out)
-    print(f"wrote {os.path.abspath(out)} ({result.image.shape[1]}x"
-          f"{result.image.shape[0]}, {result.iterations} iterations, {result.seconds:.0f} s, "
-          f"final loss {result.loss:.4g})")
+    last_level = result.history["total"][-result.levels[-1]["iterations"]:]
+    picture, which = ((result.best_image, f"best loss {min(last_level):.4g}")
+                      if args.keep == "best" and last_level
+                      else (result.image, f"final loss {result.loss:.4g}"))
+    save_image(picture, out)
+    print(f"wrote {os.path.abspath(out)} ({picture.shape[1]}x{picture.shape[0]}, "
+          f"{result.iterations} iterations, {result.seconds:.0f} s, {which})")
     return 0

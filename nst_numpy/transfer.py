@@ -194,13 +194,14 @@ class Progress:
 
     iterations: the run's iterations, or a list of them, one per level. On a terminal (or
     in Jupyter) one line is rewritten in place with a carriage return (:meth:`close` ends it
-    after each level); elsewhere (a log file, CI) a plain line every ``every`` iterations.
+    after each level); elsewhere (a log file, CI), or with ``inline=False``, a plain line every
+    ``every`` iterations (default: a tenth of the level's).
     """
 
-    def __init__(self, iterations, stream=None, every=None):
+    def __init__(self, iterations, stream=None, every=None, inline=None):
         self.iterations = list(iterations) if isinstance(iterations, (list, tuple)) else [iterations]
         self.stream = stream if stream is not None else sys.stderr
-        self.inline = _is_interactive(self.stream)
+        self.inline = _is_interactive(self.stream) if inline is None else inline
         self.every = every
         self.start, self.width, self.level = time.perf_counter(), 0, None
 
@@ -395,7 +396,7 @@ def stylize(content, style, *, model=None, size=512, iterations=300, scales=1,
             layer_weights=None, alpha=1.0, beta=None, tv_weight=10.0, style_blend=None,
             style_scale=1.0, preserve_color=None, init="content", seed=0, pooling="max",
             weights=None, fast=True, callback=None, progress=False, dtype=np.float32,
-            memory_limit=None):
+            memory_limit=None, lbfgs_memory=None):
     """Neural style transfer: paint ``content`` in the style of ``style``.
 
     Parameters
@@ -446,6 +447,9 @@ def stylize(content, style, *, model=None, size=512, iterations=300, scales=1,
         The network's dtype (float64 for checks).
     memory_limit : float, optional
         Bytes the run may take; None: the memory available now; ``math.inf``: no check.
+    lbfgs_memory : int, optional
+        The number of past steps L-BFGS keeps to model the curvature (None: 10); each
+        costs 48 bytes per pixel. Only with ``optimizer="lbfgs"``.
 
     Returns
     -------
@@ -459,7 +463,7 @@ def stylize(content, style, *, model=None, size=512, iterations=300, scales=1,
         optimizer=optimizer, lr=lr, content_layers=content_layers, style_layers=style_layers,
         layer_weights=layer_weights, alpha=alpha, beta=beta, tv_weight=tv_weight,
         style_scale=style_scale, preserve_color=preserve_color, init=init, seed=seed,
-        dtype=dtype)
+        dtype=dtype, lbfgs_memory=lbfgs_memory)
     shape = output_shape(content, styles, size)
     check_memory(shape, styles, style_scale,
                  fast if model is None else isinstance(model, FastVGG), memory_limit)
@@ -659,6 +663,7 @@ class _Options:
     layer_weights: dict
     dtype: type
     optimizer: str
+    lbfgs_memory: int = None
 
     def deepest(self, model):
         """The deepest content or style layer (its paper name)."""
@@ -666,8 +671,11 @@ class _Options:
                    key=model.layer_names.index)
 
     def step(self, lr):
-        """The optimizer's keyword arguments: its step size, if it has one."""
-        return {} if lr is None or self.optimizer == "lbfgs" else {"lr": lr}
+        """The optimizer's keyword arguments: its step size, if it has one, or L-BFGS's
+        memory, if given."""
+        if self.optimizer == "lbfgs":
+            return {} if self.lbfgs_memory is None else {"memory": self.lbfgs_memory}
+        return {} if lr is None else {"lr": lr}
 
     def check_layers(self, model):
         """Each layer known to the model and named once (aliases count as the same layer)."""
@@ -684,7 +692,7 @@ class _Options:
 
 def _check_options(*, content, styles, size, iterations, scales, optimizer, lr, content_layers,
                    style_layers, layer_weights, alpha, beta, tv_weight, style_scale,
-                   preserve_color, init, seed, dtype):
+                   preserve_color, init, seed, dtype, lbfgs_memory=None):
     """One-line ValueErrors for every option out of range; returns the checked _Options."""
     _choice("optimizer", optimizer, tuple(optim.OPTIMIZERS))
     _choice("init", init, INITS)
@@ -705,6 +713,11 @@ def _check_options(*, content, styles, size, iterations, scales, optimizer, lr, 
     else:
         _integer("iterations", iterations, minimum=1)
     _integer("seed", seed, minimum=0)
+    if lbfgs_memory is not None:
+        if optimizer != "lbfgs":
+            raise ValueError(f"lbfgs_memory has no effect with optimizer={optimizer!r}; leave "
+                             "it out, or use optimizer='lbfgs'")
+        _integer("lbfgs_memory", lbfgs_memory, minimum=1)
     if lr is not None:
         if optimizer == "lbfgs":
             raise ValueError("lr has no effect with optimizer='lbfgs' (L-BFGS finds its own "
@@ -733,7 +746,8 @@ def _check_options(*, content, styles, size, iterations, scales, optimizer, lr, 
     if not (content_on or style_on or tv_weight > 0):
         raise ValueError("every loss weight is zero (alpha, beta or the style layer weights, "
                          "tv_weight): nothing to optimise; give at least one a positive value")
-    return _Options(content_layers, style_layers, layer_weights, np.dtype(dtype).type, optimizer)
+    return _Options(content_layers, style_layers, layer_weights, np.dtype(dtype).type, optimizer,
+                    lbfgs_memory)
 
 
 def _choice(name, value, choices):

@@ -6,6 +6,7 @@ import re
 import numpy as np
 import pytest
 
+import nst_numpy
 from nst_numpy import image as im
 from nst_numpy import transfer
 from nst_numpy.cli import main
@@ -36,7 +37,8 @@ def test_help_lists_every_option(capsys):
     assert main(["stylize", "--help"]) == 0
     text = capsys.readouterr().out
     for option in ("--output", "--size", "--iterations", "--optimizer", "--lr", "--init",
-                   "--seed", "--save-every", "--content-layers", "--style-layers",
+                   "--seed", "--save-every", "--print-every", "--lbfgs-memory", "--keep",
+                   "--content-layers", "--style-layers",
                    "--layer-weights", "--alpha", "--beta", "--tv-weight", "--style-blend",
                    "--style-scale", "--preserve-color", "--pooling", "--weights",
                    "--plain", "--texture", "--quiet", "--scales", "--coarse-iterations", "--memory-limit"):
@@ -135,3 +137,45 @@ def test_stylize_coarse_to_fine_numbers_intermediates_over_all_levels(tmp_path):
     # two coarse pictures, then the full-size one: OUT_0001 .. OUT_0003
     shapes = [im.load_image(tmp_path / f"out_000{k}.png").shape for k in (1, 2, 3)]
     assert shapes == [(21, 32, 3), (21, 32, 3), (42, 64, 3)]
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"nst-numpy {nst_numpy.__version__}"
+
+
+def test_print_every_prints_a_line_every_n_iterations(tmp_path, capsys):
+    out = tmp_path / "out.png"
+    assert main(["stylize", CONTENT, STYLE, "-o", str(out), "--size", "24",
+                 "--iterations", "6", "--print-every", "2"]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "iter" in line]
+    assert [line.split()[1] for line in lines] == ["2/6", "4/6", "6/6"]
+    assert not any("\r" in line for line in lines)
+
+
+# Adam at lr 25 from the demo content at 24 px: its second iterate is worse than its first
+# (and still below the start, so the run counts as a success): best and last differ.
+ADAM_BEST_FIRST = ["--size", "24", "--iterations", "2", "--optimizer", "adam", "--lr", "25",
+                   "--quiet"]
+
+
+def test_the_best_image_is_written_unless_keep_last(tmp_path):
+    result = transfer.stylize(CONTENT, STYLE, size=24, iterations=2, optimizer="adam", lr=25)
+    assert result.history["total"][0] < result.history["total"][1] < result.initial.total
+    assert not np.array_equal(result.best_image, result.image)
+    best, last = tmp_path / "best.png", tmp_path / "last.png"
+    assert main(["stylize", CONTENT, STYLE, "-o", str(best), *ADAM_BEST_FIRST]) == 0
+    assert main(["stylize", CONTENT, STYLE, "-o", str(last), *ADAM_BEST_FIRST,
+                 "--keep", "last"]) == 0
+    np.testing.assert_array_equal(im.load_image(best), result.best_image)
+    np.testing.assert_array_equal(im.load_image(last), result.image)
+
+
+def test_lbfgs_memory_reaches_the_optimizer():
+    # One past step instead of ten: the same start, a different curvature model, another path.
+    kwargs = dict(size=24, iterations=6)
+    default = transfer.stylize(CONTENT, STYLE, **kwargs)
+    short = transfer.stylize(CONTENT, STYLE, lbfgs_memory=1, **kwargs)
+    ten = transfer.stylize(CONTENT, STYLE, lbfgs_memory=10, **kwargs)
+    assert ten.history["total"] == default.history["total"]
+    assert short.history["total"] != default.history["total"]
