@@ -125,6 +125,9 @@ def _add_tuning_options(parser, size, iterations):
                         "L-BFGS finds its own")
     g.add_argument("--init", choices=["content", "noise", "style"], default="content",
                    help="starting image (default content; noise is Gatys et al.'s choice)")
+    g.add_argument("--init-image", metavar="PATH",
+                   help="start from this image instead, resized to the output (e.g. a "
+                        "picture saved by an earlier run, to continue it)")
     g.add_argument("--seed", type=non_negative_int, default=0,
                    help="random seed for --init noise, an integer >= 0 (default 0)")
     g.add_argument("--save-every", type=non_negative_int, default=0, metavar="N",
@@ -151,6 +154,10 @@ def _add_tuning_options(parser, size, iterations):
                    help=f"comma-separated layers (default {','.join(STYLE_LAYERS)})")
     w.add_argument("--layer-weights", type=non_negative_floats,
                    help="comma-separated w_l >= 0, one per style layer (default: equal, 1/count)")
+    w.add_argument("--style-layer-weight-exp", type=positive_float, metavar="E",
+                   help="geometric style layer weights: the k-th style layer weighs E^k, "
+                        "normalised to sum to 1 (E > 1 favours the deeper layers; default: "
+                        "equal weights)")
     w.add_argument("--alpha", type=non_negative_float, default=1.0,
                    help="content weight alpha (default 1)")
     w.add_argument("--beta", type=non_negative_float,
@@ -236,6 +243,9 @@ def run_demo(args):
 def _stylize_options(args, content):
     """stylize's keyword arguments from the parsed options, with the checks that need two
     options at once (each message names them)."""
+    if args.init_image is not None and args.init != "content":
+        raise ValueError(f"--init {args.init} and --init-image both choose the starting image; "
+                         "give one")
     if args.quiet and args.print_every:
         raise ValueError("--quiet and --print-every contradict each other; give one")
     if args.lbfgs_memory is not None and args.optimizer != "lbfgs":
@@ -245,6 +255,12 @@ def _stylize_options(args, content):
         raise ValueError("--lr has no effect with --optimizer lbfgs (L-BFGS finds its own "
                          "step); drop --lr, or choose --optimizer adam or gd")
     layer_weights = None
+    if args.style_layer_weight_exp is not None:
+        if args.layer_weights is not None:
+            raise ValueError("--layer-weights and --style-layer-weight-exp both set the style "
+                             "layer weights; give one")
+        powers = [args.style_layer_weight_exp ** k for k in range(len(args.style_layers))]
+        layer_weights = {l: p / sum(powers) for l, p in zip(args.style_layers, powers)}
     if args.layer_weights is not None:
         if len(args.layer_weights) != len(args.style_layers):
             raise ValueError(f"--layer-weights has {len(args.layer_weights)} values for "
@@ -256,13 +272,20 @@ def _stylize_options(args, content):
         content_layers=args.content_layers, style_layers=args.style_layers,
         layer_weights=layer_weights, alpha=args.alpha, beta=args.beta,
         style_scale=args.style_scale, preserve_color=args.preserve_color,
-        init="noise" if content is None else args.init, seed=args.seed, pooling=args.pooling,
+        init=_init(args, content), seed=args.seed, pooling=args.pooling,
         weights=args.weights, fast=not args.plain, progress=_progress(args),
         style_blend=args.style_blend, memory_limit=args.memory_limit,
         lbfgs_memory=args.lbfgs_memory)
     if args.tv_weight is not None:
         options["tv_weight"] = args.tv_weight
     return options
+
+
+def _init(args, content):
+    """stylize's init: --init-image, else --init (noise for a texture)."""
+    if args.init_image is not None:
+        return Path(args.init_image)   # a path, even if it is named like an --init choice
+    return "noise" if content is None else args.init
 
 
 def _progress(args):
@@ -287,7 +310,8 @@ def _run(args, content, styles):
     from . import transfer
     from .image import save_image
 
-    inputs = ([content] if content else []) + list(styles)
+    inputs = ([content] if content else []) + list(styles) + \
+        ([args.init_image] if args.init_image else [])
     check_output(args.output, inputs)
     from .transfer import level_iterations
     total = sum(level_iterations(_schedule(args), args.scales))

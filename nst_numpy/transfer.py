@@ -20,6 +20,7 @@ display, a per-iteration callback, and a record of the best image seen.
 
 from dataclasses import dataclass, field
 import math
+import os
 import numbers
 import sys
 import time
@@ -379,10 +380,13 @@ def check_memory(shape, styles, style_scale, fast=True, limit=None):
 
 
 def starting_image(init, images, seed, dtype):
-    """x0 (3, H, W): the content image, the first style image resized to the output, or
-    uniform noise from ``seed`` (also for a texture, which has no content image)."""
+    """x0 (3, H, W): the content image, the first style image resized to the output, any
+    image (a path or an array) resized to it, or uniform noise from ``seed`` (also for a
+    texture, which has no content image)."""
     H, W = images.shape
-    if init == "content" and images.content_rgb is not None:
+    if _is_init_image(init):
+        start = im.resize(im.load_image(init), H, W)
+    elif init == "content" and images.content_rgb is not None:
         start = images.content_rgb
     elif init == "style":
         start = im.resize(images.style_rgbs[0], H, W)
@@ -437,8 +441,9 @@ def stylize(content, style, *, model=None, size=512, iterations=300, scales=1,
     preserve_color : {None, "luminance", "histogram"}
         Keep the content's colours: transfer the luminance only, or recolour the styles to
         the content's colour statistics first (Gatys et al. 2016).
-    init : {"content", "noise", "style"}
-        The starting image; "noise" draws uniform pixels from ``seed`` (an integer >= 0).
+    init : {"content", "noise", "style"} or image
+        The starting image; "noise" draws uniform pixels from ``seed`` (an integer >= 0);
+        an image (a path or a uint8 array (H, W, 3)) is resized to the output.
     callback : callable, optional
         ``f(IterationState)`` after each iteration; return True to stop.
     progress : bool or Progress
@@ -695,7 +700,12 @@ def _check_options(*, content, styles, size, iterations, scales, optimizer, lr, 
                    preserve_color, init, seed, dtype, lbfgs_memory=None):
     """One-line ValueErrors for every option out of range; returns the checked _Options."""
     _choice("optimizer", optimizer, tuple(optim.OPTIMIZERS))
-    _choice("init", init, INITS)
+    if _is_init_image(init):   # a file that cannot be read fails here, before any work
+        im.image_size(init)
+    elif isinstance(init, str) and init not in INITS:
+        raise ValueError(f"init {init!r} is neither one of {list(INITS)} nor an image file")
+    else:
+        _choice("init", init, INITS)
     _choice("preserve_color", preserve_color, PRESERVE_COLOR)
     if not styles:
         raise ValueError("give at least one style image")
@@ -748,6 +758,13 @@ def _check_options(*, content, styles, size, iterations, scales, optimizer, lr, 
                          "tv_weight): nothing to optimise; give at least one a positive value")
     return _Options(content_layers, style_layers, layer_weights, np.dtype(dtype).type, optimizer,
                     lbfgs_memory)
+
+
+def _is_init_image(init):
+    """init is an image (an array, or a path that is not one of INITS' names)?"""
+    if isinstance(init, str):
+        return init not in INITS and os.path.exists(init)
+    return isinstance(init, (os.PathLike, np.ndarray))
 
 
 def _choice(name, value, choices):

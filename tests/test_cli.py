@@ -38,6 +38,7 @@ def test_help_lists_every_option(capsys):
     text = capsys.readouterr().out
     for option in ("--output", "--size", "--iterations", "--optimizer", "--lr", "--init",
                    "--seed", "--save-every", "--print-every", "--lbfgs-memory", "--keep",
+                   "--init-image", "--style-layer-weight-exp",
                    "--content-layers", "--style-layers",
                    "--layer-weights", "--alpha", "--beta", "--tv-weight", "--style-blend",
                    "--style-scale", "--preserve-color", "--pooling", "--weights",
@@ -179,3 +180,32 @@ def test_lbfgs_memory_reaches_the_optimizer():
     ten = transfer.stylize(CONTENT, STYLE, lbfgs_memory=10, **kwargs)
     assert ten.history["total"] == default.history["total"]
     assert short.history["total"] != default.history["total"]
+
+
+def test_init_image_starts_from_that_image(tmp_path):
+    # The content file as --init-image is resized exactly as the content is: the same run.
+    # Another image is another start, and another picture.
+    default, same, other = (tmp_path / f"{name}.png" for name in ("default", "same", "other"))
+    assert main(["stylize", CONTENT, STYLE, "-o", str(default), *FAST]) == 0
+    assert main(["stylize", CONTENT, STYLE, "-o", str(same), "--init-image", CONTENT, *FAST]) == 0
+    assert main(["stylize", CONTENT, STYLE, "-o", str(other), "--init-image", STYLE, *FAST]) == 0
+    np.testing.assert_array_equal(im.load_image(same), im.load_image(default))
+    assert not np.array_equal(im.load_image(other), im.load_image(default))
+
+
+def test_init_accepts_an_array_resized_to_the_output():
+    kwargs = dict(size=24, iterations=2)
+    default = transfer.stylize(CONTENT, STYLE, **kwargs)
+    from_array = transfer.stylize(CONTENT, STYLE, init=im.load_image(CONTENT), **kwargs)
+    assert from_array.history["total"] == default.history["total"]
+
+
+def test_style_layer_weight_exp_is_the_normalised_geometric_weights(tmp_path):
+    # E = 2 over two layers: weights 1/3, 2/3, the same run as giving them by hand.
+    layers = ["--style-layers", "relu1_1,relu2_1"]
+    by_exp, by_hand = tmp_path / "exp.png", tmp_path / "hand.png"
+    assert main(["stylize", CONTENT, STYLE, "-o", str(by_exp), *layers,
+                 "--style-layer-weight-exp", "2", *FAST]) == 0
+    assert main(["stylize", CONTENT, STYLE, "-o", str(by_hand), *layers,
+                 "--layer-weights", f"{1 / 3!r},{2 / 3!r}", *FAST]) == 0
+    np.testing.assert_array_equal(im.load_image(by_exp), im.load_image(by_hand))
