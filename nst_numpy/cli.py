@@ -90,7 +90,7 @@ def main(argv=None):
         # The reader went away (`nst-numpy weights info | head`): not an error of ours.
         sys.stderr.close()
         return 0
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, ImportError) as error:   # ImportError: what to install
         print(f"nst-numpy {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

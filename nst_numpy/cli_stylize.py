@@ -137,6 +137,10 @@ def _add_tuning_options(parser, size, iterations):
                    help="refuse a run estimated to need more memory than this, e.g. 8G; "
                         "off: no check (default: the memory available now)")
     g.add_argument("--quiet", action="store_true", help="no progress display")
+    g.add_argument("--plot", metavar="FILE",
+                   help="also draw the loss history (total, content, style, TV; log scale) "
+                        "into FILE, e.g. losses.png (needs matplotlib: pip install "
+                        "\"nst-numpy[plot]\")")
     g.add_argument("--print-every", type=positive_int, metavar="N",
                    help="print the losses on a line of their own every N iterations (default: "
                         "one line updated in place on a terminal, a tenth of the run in a log)")
@@ -313,6 +317,12 @@ def _run(args, content, styles):
     inputs = ([content] if content else []) + list(styles) + \
         ([args.init_image] if args.init_image else [])
     check_output(args.output, inputs)
+    if args.plot:   # before the run, not after it
+        from .plot import check_available
+        check_available()
+        if _same_file(Path(args.plot), Path(args.output)):
+            raise ValueError("--plot and -o name the same file; give the loss plot its own name")
+        check_output(args.plot, inputs)
     from .transfer import level_iterations
     total = sum(level_iterations(_schedule(args), args.scales))
     intermediates = intermediate_paths(args.output, args.save_every, total)
@@ -326,7 +336,10 @@ def _run(args, content, styles):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", transfer.NonFiniteLossWarning)   # said below, once
         result = transfer.stylize(content, styles, callback=save_intermediate, **options)
-    return _save(args, result)
+    code = _save(args, result)
+    if args.plot and result.history["total"]:
+        result.plot(args.plot)
+    return code
 
 
 def _save(args, result):

@@ -310,6 +310,12 @@ class StylizeResult:
         """True when the run ended on a NaN/infinite loss or above its starting loss."""
         return self.stopped in ("nonfinite", "diverged")
 
+    def plot(self, path=None, ax=None):
+        """The loss history, log scale (:func:`nst_numpy.plot.plot_history`; needs
+        matplotlib)."""
+        from .plot import plot_history
+        return plot_history(self, path, ax)
+
 
 @dataclass
 class Images:

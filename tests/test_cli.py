@@ -38,7 +38,7 @@ def test_help_lists_every_option(capsys):
     text = capsys.readouterr().out
     for option in ("--output", "--size", "--iterations", "--optimizer", "--lr", "--init",
                    "--seed", "--save-every", "--print-every", "--lbfgs-memory", "--keep",
-                   "--init-image", "--style-layer-weight-exp",
+                   "--init-image", "--style-layer-weight-exp", "--plot",
                    "--content-layers", "--style-layers",
                    "--layer-weights", "--alpha", "--beta", "--tv-weight", "--style-blend",
                    "--style-scale", "--preserve-color", "--pooling", "--weights",
@@ -209,3 +209,42 @@ def test_style_layer_weight_exp_is_the_normalised_geometric_weights(tmp_path):
     assert main(["stylize", CONTENT, STYLE, "-o", str(by_hand), *layers,
                  "--layer-weights", f"{1 / 3!r},{2 / 3!r}", *FAST]) == 0
     np.testing.assert_array_equal(im.load_image(by_exp), im.load_image(by_hand))
+
+
+def test_plot_draws_the_loss_history(tmp_path):
+    out, plot = tmp_path / "out.png", tmp_path / "losses.png"
+    assert main(["stylize", CONTENT, STYLE, "-o", str(out), "--plot", str(plot), *FAST]) == 0
+    picture = im.load_image(plot)
+    assert picture.shape == (400, 700, 3)          # 7 x 4 inches at 100 dpi
+    assert len(np.unique(picture.reshape(-1, 3), axis=0)) > 10   # lines drawn, not a blank
+
+
+def test_plot_without_matplotlib_says_what_to_install_before_the_run(tmp_path, capsys,
+                                                                     monkeypatch):
+    import importlib.util
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "matplotlib" else find_spec(name, *a))
+    monkeypatch.setattr(transfer, "stylize", _must_not_run)
+    out = tmp_path / "out.png"
+    assert main(["stylize", CONTENT, STYLE, "-o", str(out), "--plot",
+                 str(tmp_path / "l.png"), *FAST]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and 'pip install "nst-numpy[plot]"' in err
+    assert not out.exists()
+
+
+def _must_not_run(*args, **kwargs):
+    raise AssertionError("the run started although its options were refused")
+
+
+def test_result_plot_draws_into_given_axes():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    result = transfer.stylize(CONTENT, STYLE, size=48, iterations=3, scales=2)
+    fig, ax = plt.subplots()
+    assert result.plot(ax=ax) is ax
+    assert {line.get_label() for line in ax.get_lines()} >= {"total", "content", "style"}
+    assert len(ax.get_lines()[0].get_xdata()) == len(result.history["total"])
+    plt.close(fig)
