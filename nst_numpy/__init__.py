@@ -3,10 +3,10 @@
 from . import gradcheck, layers, losses, vgg
 from .vgg import VGG
 from .fast import FastVGG
-from .models import load_vgg16, load_vgg19
+from .models import load_vgg, load_vgg16, load_vgg19
 from .transfer import stylize
 
 __version__ = "0.1.0"
 
-__all__ = ["VGG", "FastVGG", "load_vgg16", "load_vgg19", "stylize", "gradcheck", "layers",
+__all__ = ["VGG", "FastVGG", "load_vgg", "load_vgg16", "load_vgg19", "stylize", "gradcheck", "layers",
            "losses", "vgg"]

@@ -180,7 +180,10 @@ def _add_tuning_options(parser, size, iterations):
     m = parser.add_argument_group("network")
     m.add_argument("--pooling", choices=["max", "avg"], default="max",
                    help="VGG pooling (default max; avg is Gatys et al.'s)")
-    m.add_argument("--weights", help="a VGG19 weight file (default: the shipped one)")
+    m.add_argument("--weights", help="a VGG16 or VGG19 weight file, e.g. a Keras notop .h5 "
+                                     "(default: the shipped VGG19)")
+    m.add_argument("--arch", choices=["vgg16", "vgg19"],
+                   help="require this network (default: whichever the weight file holds)")
     m.add_argument("--plain", action="store_true",
                    help="run the plain network that the docs derive (im2col convolutions) "
                         "instead of the fast one: the same picture to round-off, slower")
@@ -279,7 +282,7 @@ def _stylize_options(args, content):
         init=_init(args, content), seed=args.seed, pooling=args.pooling,
         weights=args.weights, fast=not args.plain, progress=_progress(args),
         style_blend=args.style_blend, memory_limit=args.memory_limit,
-        lbfgs_memory=args.lbfgs_memory)
+        lbfgs_memory=args.lbfgs_memory, arch=args.arch)
     if args.tv_weight is not None:
         options["tv_weight"] = args.tv_weight
     return options

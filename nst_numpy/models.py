@@ -1,4 +1,5 @@
-"""The networks with their ImageNet weights: :func:`load_vgg19` and :func:`load_vgg16`.
+"""The networks with their ImageNet weights: :func:`load_vgg19`, :func:`load_vgg16`, and
+:func:`load_vgg`, which takes the architecture from the file.
 
 ``load_vgg19()`` and ``VGG`` give the plain network that the docs derive and the gradient
 checks use; ``stylize`` and the ``nst-numpy`` command use the fast one
@@ -52,3 +53,29 @@ def load_vgg16(path, pooling="max", fast=False):
     """
     _, weights = load_weights(path, arch="vgg16")
     return (FastVGG if fast else VGG).vgg16(weights, pooling=pooling)
+
+
+def load_vgg(path=None, arch=None, pooling="max", fast=False):
+    """VGG16 or VGG19, whichever the weight file holds (or ``arch``, checked against it).
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A Keras notop ``.h5`` file of either network, or the project's quantized file;
+        None for the shipped VGG19.
+    arch : {None, "vgg16", "vgg19"}
+        None: the file's architecture; else the one required (a file holding the other is
+        refused in one line).
+    pooling : {"max", "avg"}
+    fast : bool
+        See :func:`load_vgg19`.
+
+    Returns
+    -------
+    VGG or FastVGG
+    """
+    if path is None and arch == "vgg16":
+        raise ValueError("the project ships VGG19 weights only; fetch VGG16's with "
+                         "`nst-numpy weights download vgg16` and give that file")
+    found, weights = load_weights(path, arch=arch)
+    return (FastVGG if fast else VGG)(weights, arch=found, pooling=pooling)

@@ -32,7 +32,7 @@ from PIL import Image
 from . import image as im
 from . import losses, memory, optim
 from .fast import FastVGG
-from .models import load_vgg19
+from .models import load_vgg
 
 CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -245,10 +245,11 @@ def _is_interactive(stream):
 # stylize, step by step
 # ---------------------------------------------------------------------------
 
-def default_model(weights=None, pooling="max", fast=True):
-    """VGG19 with ImageNet weights from ``weights`` (None: the shipped file) and ``pooling``
-    ("max"/"avg"): :func:`nst_numpy.load_vgg19` with ``fast`` (default True)."""
-    return load_vgg19(weights, pooling=pooling, fast=fast)
+def default_model(weights=None, pooling="max", fast=True, arch=None):
+    """The VGG of ``weights`` (None: the shipped VGG19; a file's own architecture, or
+    ``arch`` checked against it) with ``pooling`` ("max"/"avg"):
+    :func:`nst_numpy.models.load_vgg` with ``fast`` (default True)."""
+    return load_vgg(weights, arch=arch, pooling=pooling, fast=fast)
 
 
 @dataclass
@@ -406,7 +407,7 @@ def stylize(content, style, *, model=None, size=512, iterations=300, scales=1,
             layer_weights=None, alpha=1.0, beta=None, tv_weight=10.0, style_blend=None,
             style_scale=1.0, preserve_color=None, init="content", seed=0, pooling="max",
             weights=None, fast=True, callback=None, progress=False, dtype=np.float32,
-            memory_limit=None, lbfgs_memory=None):
+            memory_limit=None, lbfgs_memory=None, arch=None):
     """Neural style transfer: paint ``content`` in the style of ``style``.
 
     Parameters
@@ -416,7 +417,8 @@ def stylize(content, style, *, model=None, size=512, iterations=300, scales=1,
     style : image or list of images
         Blended by ``style_blend`` (one non-negative weight each; default equal).
     model : VGG, FastVGG or any model with their interface, optional
-        Default: VGG19 from ``weights`` (a weight file; None for the shipped one) and
+        Default: the VGG of ``weights`` (a VGG16 or VGG19 file, its architecture read
+        from it, or ``arch`` checked against it; None for the shipped VGG19) with
         ``pooling`` ("max" or "avg"), the fast network unless ``fast=False``.
         ``load_vgg19()`` and ``VGG`` give the plain network that the docs derive and the
         gradient checks use; ``stylize`` and the ``nst-numpy`` command use the fast one
@@ -479,7 +481,7 @@ def stylize(content, style, *, model=None, size=512, iterations=300, scales=1,
     check_memory(shape, styles, style_scale,
                  fast if model is None else isinstance(model, FastVGG), memory_limit)
     if model is None:
-        model = default_model(weights, pooling, fast)
+        model = default_model(weights, pooling, fast, arch)
     options.check_layers(model)
     sides = level_sides(max(shape), scales)
     schedule = level_iterations(iterations, scales)

@@ -38,7 +38,7 @@ def test_help_lists_every_option(capsys):
     text = capsys.readouterr().out
     for option in ("--output", "--size", "--iterations", "--optimizer", "--lr", "--init",
                    "--seed", "--save-every", "--print-every", "--lbfgs-memory", "--keep",
-                   "--init-image", "--style-layer-weight-exp", "--plot",
+                   "--init-image", "--style-layer-weight-exp", "--plot", "--arch",
                    "--content-layers", "--style-layers",
                    "--layer-weights", "--alpha", "--beta", "--tv-weight", "--style-blend",
                    "--style-scale", "--preserve-color", "--pooling", "--weights",
@@ -248,3 +248,25 @@ def test_result_plot_draws_into_given_axes():
     assert {line.get_label() for line in ax.get_lines()} >= {"total", "content", "style"}
     assert len(ax.get_lines()[0].get_xdata()) == len(result.history["total"])
     plt.close(fig)
+
+
+def test_a_vgg16_file_runs_as_vgg16(tmp_path, capsys):
+    from test_weights import write_keras_file   # the Keras notop layout, random weights
+
+    weights = tmp_path / "vgg16_notop.h5"
+    write_keras_file(weights, "vgg16")
+    assert transfer.default_model(str(weights)).arch == "vgg16"   # read from the file
+    out = tmp_path / "out.png"
+    assert main(["stylize", CONTENT, STYLE, "-o", str(out), "--weights", str(weights),
+                 *FAST]) == 0
+    assert im.load_image(out).shape == (16, 24, 3)
+    assert main(["stylize", CONTENT, STYLE, "-o", str(out), "--weights", str(weights),
+                 "--arch", "vgg16", *FAST]) == 0
+    capsys.readouterr()
+    assert main(["stylize", CONTENT, STYLE, "-o", str(tmp_path / "no.png"), "--weights",
+                 str(weights), "--arch", "vgg19", *FAST]) == 2
+    assert "holds vgg16 weights, not vgg19" in one_line_error(capsys)
+    assert main(["stylize", CONTENT, STYLE, "-o", str(tmp_path / "no.png"), "--arch", "vgg16",
+                 *FAST]) == 2
+    assert "ships VGG19 weights only" in one_line_error(capsys)
+    assert not (tmp_path / "no.png").exists()
