@@ -6,7 +6,7 @@ On the objective of ``nst-numpy bench --whole-run`` (the quiz's images, stylize'
 defaults) at a point 20 L-BFGS iterations in, it times, interleaved, each round: the fast
 network's forward to the loss layers, eq (7) and its gradients (the Gram matrices), the
 backward pass, the TV term, the whole ``Objective`` call, one evaluation of the same
-objective in PyTorch (forward, loss, backward); then, from two stylize runs (10 and 30
+objective in PyTorch (:func:`nst_numpy.bench_run.torch_loss`: forward, loss, backward); then, from two stylize runs (10 and 30
 iterations), an iteration's marginal cost and the part of it outside the objective. Medians, in seconds. docs/benchmarks.md
 records a run.
 """
@@ -19,7 +19,7 @@ import numpy as np
 
 from nst_numpy import image as im
 from nst_numpy import losses, transfer
-from nst_numpy.bench_run import full_size_objective
+from nst_numpy.bench_run import full_size_objective, torch_loss
 
 
 def timed(fn):
@@ -31,31 +31,13 @@ def timed(fn):
 def torch_evaluation(objective):
     """A function x -> seconds of one PyTorch forward + loss + backward of the objective."""
     import torch
-    import torch.nn.functional as F
 
-    model = objective.model
-    kernels = {n: (torch.from_numpy(np.ascontiguousarray(k, np.float32)),
-                   torch.from_numpy(np.ascontiguousarray(b, np.float32)))
-               for n, (k, b) in model.params.items()}
-    deepest = max(objective.layers, key=model.layer_names.index)
-    names = model.layer_names[:model.layer_names.index(deepest) + 1]
-    P = {k: torch.from_numpy(v) for k, v in objective.P.items()}
-    A = {k: torch.from_numpy(v) for k, v in objective.A.items()}
+    loss_of = torch_loss(objective)
 
     def evaluate(x_numpy):
         x = torch.from_numpy(x_numpy).requires_grad_()
         started = time.perf_counter()
-        h, feats = x[None], {}
-        for name in names:
-            h = (F.conv2d(h, *kernels[name], padding=1) if name.startswith("conv")
-                 else F.relu(h) if name.startswith("relu") else F.max_pool2d(h, 2))
-            feats[name] = h[0]
-        loss = sum(0.5 * ((feats[l] - P[l]) ** 2).sum() for l in P)
-        for l, gram in A.items():
-            Fl = feats[l].reshape(feats[l].shape[0], -1)
-            N, M = Fl.shape
-            loss = loss + objective.beta / len(A) * ((Fl @ Fl.T - gram) ** 2).sum() / (4 * N**2 * M**2)
-        loss.backward()
+        loss_of(x).backward()
         return time.perf_counter() - started
     return evaluate
 

@@ -56,17 +56,12 @@ def run_nst(content, style, size, iterations, scales, target=None):
     return result, curve, None if target is None else seconds_to(curve, target)
 
 
-def run_torch(objective, images, x0, iterations, target, threads=None):
-    """The same objective in PyTorch, minimised by torch.optim.LBFGS without bounds.
-
-    Returns ([(seconds, lowest loss so far)] per evaluation, seconds to target or None,
-    the best x as numpy (3, H, W), {"iterations", "evaluations"}).
-    """
+def torch_loss(objective):
+    """nst_numpy's objective (the defaults' equal style layer weights) written with
+    ``torch.nn.functional``: x (3, H, W) tensor -> the total loss, eq (7) plus TV."""
     import torch
     import torch.nn.functional as F
 
-    if threads:
-        torch.set_num_threads(threads)
     model = objective.model
     kernels = {name: (torch.from_numpy(np.ascontiguousarray(k, np.float32)),
                       torch.from_numpy(np.ascontiguousarray(b, np.float32)))
@@ -101,6 +96,20 @@ def run_torch(objective, images, x0, iterations, target, threads=None):
             style = style + w[l] * ((Fl @ Fl.T - gram) ** 2).sum() / (4 * N**2 * M**2)
         tv = ((x[:, 1:] - x[:, :-1]) ** 2).sum() + ((x[:, :, 1:] - x[:, :, :-1]) ** 2).sum()
         return objective.alpha * content + objective.beta * style + objective.tv_weight * tv
+    return loss_of
+
+
+def run_torch(objective, images, x0, iterations, target, threads=None):
+    """The same objective in PyTorch, minimised by torch.optim.LBFGS without bounds.
+
+    Returns ([(seconds, lowest loss so far)] per evaluation, seconds to target or None,
+    the best x as numpy (3, H, W), {"iterations", "evaluations"}).
+    """
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    loss_of = torch_loss(objective)
 
     class TargetReached(Exception):
         pass

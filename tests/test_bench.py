@@ -219,3 +219,16 @@ def test_measure_reports_a_killed_worker_and_ends_the_others():
     finally:
         for child in multiprocessing.active_children():
             child.kill()
+
+
+def test_the_pytorch_objective_is_nst_numpys():
+    # The whole-run comparison is fair only if PyTorch minimises the same function:
+    # at the start and at another point, the two losses agree to float32 round-off.
+    torch = pytest.importorskip("torch")
+    from nst_numpy import bench_run, image as im
+    objective, _, x0 = bench_run.full_size_objective(*im.quiz_images(), 48)
+    loss_of = bench_run.torch_loss(objective)
+    x1 = x0 + np.random.default_rng(0).normal(0, 20, x0.shape).astype(np.float32)
+    for x in (x0, x1):
+        assert float(loss_of(torch.from_numpy(x))) == pytest.approx(float(objective(x)[0]),
+                                                                     rel=1e-4)
