@@ -367,9 +367,8 @@ def _save(args, result):
         print(f"nst-numpy {args.command}: {result.message}; saved the best image so far "
               f"to {out}", file=sys.stderr)
         return 130
-    last_level = result.history["total"][-result.levels[-1]["iterations"]:]
-    picture, which = ((result.best_image, f"best loss {min(last_level):.4g}")
-                      if args.keep == "best" and last_level
+    picture, which = ((result.best_image, f"best loss {result.best_loss:.4g}")
+                      if args.keep == "best" and math.isfinite(result.best_loss)
                       else (result.image, f"final loss {result.loss:.4g}"))
     save_image(picture, out)
     print(f"wrote {os.path.abspath(out)} ({picture.shape[1]}x{picture.shape[0]}, "

@@ -275,7 +275,8 @@ class IterationState:
 @dataclass
 class StylizeResult:
     """image: uint8 RGB (H, W, 3), the final picture (the last good one if the run
-    stopped early); best_image: the one with the lowest total loss seen at full size;
+    stopped early); best_image: the one with the lowest total loss seen at full size,
+    best_loss (inf if no iteration ran there);
     history: {"total", "content", "style", "tv"} -> per-iteration weighted losses, every
     level's in turn; times: seconds from the start of the run at each iteration;
     levels: one dict per level, coarse to fine ({"shape", "iterations", "seconds",
@@ -298,6 +299,7 @@ class StylizeResult:
     x: np.ndarray
     times: list = field(default_factory=list)
     levels: list = field(default_factory=list)
+    best_loss: float = math.inf
 
     @property
     def loss(self):
@@ -582,7 +584,7 @@ def _whole_run(results, started):
         iterations=sum(r.iterations for r in results),
         evaluations=sum(r.evaluations for r in results), stopped=last.stopped,
         message=last.message, seconds=time.perf_counter() - started, x=last.x,
-        times=[t for r in results for t in r.times], levels=levels)
+        times=[t for r in results for t in r.times], levels=levels, best_loss=last.best_loss)
 
 
 def run(objective, x0, finish, optimizer="lbfgs", iterations=300, step=None, callback=None,
@@ -659,7 +661,7 @@ def run(objective, x0, finish, optimizer="lbfgs", iterations=300, step=None, cal
         image=finish(record["x"]), best_image=finish(record["best_x"]), history=history,
         initial=initial, iterations=len(history["total"]), evaluations=objective.evaluations,
         stopped=record["stopped"], message=message, seconds=time.perf_counter() - start_time,
-        x=record["x"], times=times,
+        x=record["x"], times=times, best_loss=record["best"],
         levels=[{"shape": record["x"].shape[1:], "iterations": len(history["total"]),
                  "seconds": time.perf_counter() - start_time}])
 

@@ -164,6 +164,7 @@ def test_the_best_image_is_written_unless_keep_last(tmp_path):
     result = transfer.stylize(CONTENT, STYLE, size=24, iterations=2, optimizer="adam", lr=25)
     assert result.history["total"][0] < result.history["total"][1] < result.initial.total
     assert not np.array_equal(result.best_image, result.image)
+    assert result.best_loss == min(result.history["total"])
     best, last = tmp_path / "best.png", tmp_path / "last.png"
     assert main(["stylize", CONTENT, STYLE, "-o", str(best), *ADAM_BEST_FIRST]) == 0
     assert main(["stylize", CONTENT, STYLE, "-o", str(last), *ADAM_BEST_FIRST,
