@@ -1,5 +1,6 @@
 """The networks with their ImageNet weights: :func:`load_vgg19`, :func:`load_vgg16`, and
-:func:`load_vgg`, which takes the architecture from the file.
+:func:`load_vgg`, which takes the architecture from the file. Each builds, on request
+(``normalized=True``), the normalised network of Gatys et al. (:mod:`nst_numpy.normalize`).
 
 ``load_vgg19()`` and ``VGG`` give the plain network that the docs derive and the gradient
 checks use; ``stylize`` and the ``nst-numpy`` command use the fast one
@@ -7,11 +8,27 @@ checks use; ``stylize`` and the ``nst-numpy`` command use the fast one
 """
 
 from .fast import FastVGG
-from .vgg import VGG
+from .normalize import normalize_weights, reference_means
+from .vgg import POOLING, VGG
 from .weights import load_weights
 
 
-def load_vgg19(path=None, pooling="max", fast=False):
+def _build(path, arch, pooling, fast, normalized):
+    """Read the file, normalise its weights if asked, and build the plain or fast network."""
+    if pooling not in POOLING:   # before the seconds the means take
+        raise ValueError(f"unknown pooling {pooling!r}; choose 'max' or 'avg'")
+    found, weights = load_weights(path, arch=arch)
+    if normalized:
+        # The means come from the original network with max pooling; the factors they give
+        # hold for average pooling too (both commute with a positive per-channel scale).
+        weights = normalize_weights(weights, reference_means(path, found), found)
+    model = (FastVGG if fast else VGG)(weights, arch=found, pooling=pooling)
+    if normalized:
+        model.normalized = True
+    return model
+
+
+def load_vgg19(path=None, pooling="max", fast=False, normalized=False):
     """VGG19 with ImageNet weights: the embedded file by default (no network), or ``path``.
 
     Parameters
@@ -26,16 +43,20 @@ def load_vgg19(path=None, pooling="max", fast=False):
         gradient checks use; ``stylize`` and the ``nst-numpy`` command use the fast one
         (``load_vgg19(fast=True)``), which computes the same function to round-off in less
         time.
+    normalized : bool
+        True: the normalised network (:mod:`nst_numpy.normalize`), each filter rescaled so
+        that its mean activation over the shipped images is 1, every layer's loss on one
+        scale; its ``normalized`` attribute is True. The means are computed on the first
+        such load of a file (a few seconds) and kept for the rest of the process.
 
     Returns
     -------
     VGG or FastVGG
     """
-    _, weights = load_weights(path, arch="vgg19")
-    return (FastVGG if fast else VGG).vgg19(weights, pooling=pooling)
+    return _build(path, "vgg19", pooling, fast, normalized)
 
 
-def load_vgg16(path, pooling="max", fast=False):
+def load_vgg16(path, pooling="max", fast=False, normalized=False):
     """VGG16 from a Keras notop file (``nst-numpy weights download vgg16`` fetches one).
 
     Parameters
@@ -46,16 +67,17 @@ def load_vgg16(path, pooling="max", fast=False):
     fast : bool
         False: the plain :class:`nst_numpy.vgg.VGG`; True: :class:`nst_numpy.fast.FastVGG`
         (see :func:`load_vgg19`).
+    normalized : bool
+        See :func:`load_vgg19`.
 
     Returns
     -------
     VGG or FastVGG
     """
-    _, weights = load_weights(path, arch="vgg16")
-    return (FastVGG if fast else VGG).vgg16(weights, pooling=pooling)
+    return _build(path, "vgg16", pooling, fast, normalized)
 
 
-def load_vgg(path=None, arch=None, pooling="max", fast=False):
+def load_vgg(path=None, arch=None, pooling="max", fast=False, normalized=False):
     """VGG16 or VGG19, whichever the weight file holds (or ``arch``, checked against it).
 
     Parameters
@@ -67,7 +89,7 @@ def load_vgg(path=None, arch=None, pooling="max", fast=False):
         None: the file's architecture; else the one required (a file holding the other is
         refused in one line).
     pooling : {"max", "avg"}
-    fast : bool
+    fast, normalized : bool
         See :func:`load_vgg19`.
 
     Returns
@@ -77,5 +99,4 @@ def load_vgg(path=None, arch=None, pooling="max", fast=False):
     if path is None and arch == "vgg16":
         raise ValueError("the project ships VGG19 weights only; fetch VGG16's with "
                          "`nst-numpy weights download vgg16` and give that file")
-    found, weights = load_weights(path, arch=arch)
-    return (FastVGG if fast else VGG)(weights, arch=found, pooling=pooling)
+    return _build(path, arch, pooling, fast, normalized)

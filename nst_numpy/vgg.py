@@ -108,6 +108,11 @@ class VGG:
     caches for that same thread's :meth:`backward` (thread-local state).
     """
 
+    #: Whether the weights are the normalised ones (each filter's mean activation 1 over a
+    #: set of images, :mod:`nst_numpy.normalize`): False here, set True on the instance by
+    #: the loaders when they build a network with ``normalized=True``.
+    normalized = False
+
     def __init__(self, weights, arch="vgg19", pooling="max"):
         if arch not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")

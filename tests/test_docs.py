@@ -18,7 +18,8 @@ DOCS = ROOT / "docs"
 PACKAGE = ROOT / "nst_numpy"
 # The modules that carry the math, each shown on its annotated page docs/annotated/<page>.md.
 ANNOTATED = {"losses": "losses", "layers": "layers", "vgg": "vgg", "gradcheck": "gradcheck",
-             "optim": "optim", "transfer": "transfer", "fast/winograd": "fast",
+             "optim": "optim", "transfer": "transfer", "mrf": "mrf",
+             "normalize": "normalize", "fast/winograd": "fast",
              "fast/parallel": "fast", "fast/vgg": "fast"}
 
 
