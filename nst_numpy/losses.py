@@ -57,7 +57,7 @@ def content_layer_loss(F, P):
     return loss, diff
 
 
-def content_loss(F, P):
+def content_loss(F, P, weights=None):
     """Content loss over layers, eq (2), and its gradient per layer (quiz Q3).
 
     Parameters
@@ -66,19 +66,23 @@ def content_loss(F, P):
         ``{layer: activation}`` of the generated image (may hold extra layers).
     P : dict
         ``{layer: content target}``, one entry per content layer.
+    weights : dict, optional
+        ``{layer: v_l >= 0}``, one per content layer; None for 1 each (eq (2) as printed).
 
     Returns
     -------
     (L, grads)
         The loss and ``{layer: dL/dF^l}``. The partial derivative with respect to ``F^l``
-        is that layer's ``F - P`` alone: the other layers' terms do not contain ``F^l``.
+        is that layer's ``v_l (F - P)`` alone: the other layers' terms do not contain ``F^l``.
     """
     _require_layers(F, P, "content_loss", "P")
+    weights = _layer_weights(P, weights, default=1.0, what="content")
     total, grads = 0.0, {}
     for layer, target in P.items():
-        # (2)  L_content = sum_l L^l_content
-        loss, grads[layer] = content_layer_loss(F[layer], target)
-        total += loss
+        loss, dL = content_layer_loss(F[layer], target)
+        # (2)  L_content = sum_l v_l L^l_content   (v_l = 1 in the quiz)
+        total += weights[layer] * loss
+        grads[layer] = weights[layer] * dL
     return total, grads
 
 
@@ -162,7 +166,7 @@ def style_loss(F, A, weights=None):
         The loss and ``{layer: w_l dE_l/dF^l}``.
     """
     _require_layers(F, A, "style_loss", "A")
-    weights = _style_weights(A, weights)
+    weights = _layer_weights(A, weights, default=1.0 / max(len(A), 1), what="style")
     total, grads = 0.0, {}
     for layer, gram in A.items():
         E, dE = style_layer_loss(F[layer], gram)
@@ -173,7 +177,8 @@ def style_loss(F, A, weights=None):
     return total, grads
 
 
-def total_loss(F, P, A, alpha=1.0, beta=1e3, style_weights=None, terms=None):
+def total_loss(F, P, A, alpha=1.0, beta=1e3, style_weights=None, terms=None,
+               content_weights=None, style=None, normalize_gradients=False):
     """Total loss, eq (7), and its gradient per layer (quiz Q6).
 
     Parameters
@@ -183,7 +188,8 @@ def total_loss(F, P, A, alpha=1.0, beta=1e3, style_weights=None, terms=None):
     P : dict
         Content targets ``{layer: P^l}``, shaped like ``F``'s (may be empty).
     A : dict
-        Style targets ``{layer: Gram matrix A^l (N_l, N_l)}`` (may be empty).
+        Style targets ``{layer: Gram matrix A^l (N_l, N_l)}`` (may be empty), or whatever
+        ``style`` takes.
     alpha, beta : float
         The content and style weights.
     style_weights : dict, optional
@@ -191,6 +197,15 @@ def total_loss(F, P, A, alpha=1.0, beta=1e3, style_weights=None, terms=None):
     terms : dict, optional
         Receives the weighted terms ``{"content": alpha L_content, "style": beta L_style}``,
         for a caller that keeps a history of both.
+    content_weights : dict, optional
+        ``{content layer: v_l}``; None for 1 each.
+    style : callable, optional
+        The style term ``style(F, A, style_weights) -> (L_style, {layer: dL_style/dF^l})``:
+        :func:`style_loss` (eq (5), the default), :func:`guided_style_loss` with its guides
+        bound, or :func:`nst_numpy.mrf.mrf_loss`.
+    normalize_gradients : bool
+        Rescale each layer's gradient to its weight's L1 norm
+        (:func:`normalize_layer_gradients`) before they are summed; the loss is unchanged.
 
     Returns
     -------
@@ -198,8 +213,13 @@ def total_loss(F, P, A, alpha=1.0, beta=1e3, style_weights=None, terms=None):
         The loss and ``{layer: dL/dF^l}``. A layer in both sets gets the sum
         ``alpha (F - P) + beta w_l (G - A) F / (N^2 M^2)`` (Q6 with ``w_l``, erratum 3).
     """
-    L_content, content_grads = content_loss(F, P)
-    L_style, style_grads = style_loss(F, A, style_weights)
+    L_content, content_grads = content_loss(F, P, content_weights)
+    L_style, style_grads = (style or style_loss)(F, A, style_weights)
+    if normalize_gradients:
+        content_grads = normalize_layer_gradients(
+            content_grads, _layer_weights(P, content_weights, 1.0, "content"))
+        style_grads = normalize_layer_gradients(
+            style_grads, _layer_weights(A, style_weights, 1.0 / max(len(A), 1), "style"))
     # (7)  L_total = alpha L_content + beta L_style
     loss = alpha * L_content + beta * L_style
     if terms is not None:
@@ -218,6 +238,105 @@ def combine_gradients(content_grads, style_grads, alpha, beta):
     for layer, g in style_grads.items():
         grads[layer] = grads[layer] + beta * g if layer in grads else beta * g
     return grads
+
+
+def normalize_layer_gradients(grads, weights, eps=1e-8):
+    """Each layer's gradient rescaled to L1 norm ``weights[layer]`` (Johnson's
+    neural-style ``-normalize_gradients``): ``v_l g / (||g||_1 + eps)`` for the weighted
+    gradient ``g = v_l dE_l/dF^l``.
+
+    Every layer then pushes the pixels equally hard, whatever the size of its loss. The
+    result is no longer the gradient of the loss; L-BFGS-B's line search needs the true
+    one, so style transfer allows it with Adam and gradient descent only.
+    """
+    out = {}
+    for layer, g in grads.items():
+        norm = float(np.sum(np.abs(g)))
+        out[layer] = g * g.dtype.type(weights[layer] / (norm + eps))
+    return out
+
+
+def guided_gram_matrix(F, t):
+    """Guided Gram matrix (Gatys et al. 2017): ``G_r = (F diag t)(F diag t)^T``.
+
+    F: (N_l, M_l) or (C, H, W); t: (M_l,) the region's guide at this layer's positions,
+    values in [0, 1]. Each position's features are weighted by the guide before they are
+    correlated, so G_r describes the style inside the region only. Returns (N_l, N_l).
+    """
+    F_t = _as_matrix(F, where="guided_gram_matrix") * np.asarray(t, dtype=np.asarray(F).dtype)
+    return F_t @ F_t.T
+
+
+def guided_style_layer_loss(F, A, guides, region_weights=None):
+    """Style loss at one layer with spatial guides, and its gradient.
+
+    Parameters
+    ----------
+    F : ndarray, (N_l, M_l) or (C, H, W)
+        The generated image's activation.
+    A : list of ndarray, (N_l, N_l)
+        One target Gram matrix per region.
+    guides : list of ndarray, (M_l,)
+        One guide per region, each at this layer's positions, values in [0, 1].
+    region_weights : list of float, optional
+        One weight per region (default 1 each).
+
+    Returns
+    -------
+    (E_l, dE_l/dF)
+        ``E_l = sum_r b_r / (4 N^2 M_r^2) ||G_r - A_r||^2`` with ``M_r = sum_k t_rk^2``,
+        and its gradient ``sum_r b_r (G_r - A_r) F diag(t_r^2) / (N^2 M_r^2)``, shaped like F.
+
+    Notes
+    -----
+    Each region is normalised by its own weight of positions ``M_r`` where eq (4) has
+    ``M_l``: a guide of ones everywhere gives ``M_r = M_l`` and eq (4) exactly. Derivation:
+    with ``F_r = F diag(t_r)`` and ``G_r = F_r F_r^T``, eq (6)'s argument gives
+    ``dE_r/dF_r = D_r F_r / (N^2 M_r^2)`` (``D_r = G_r - A_r``, symmetric), and
+    ``F_r = F diag(t_r)`` multiplies column k by ``t_rk``, so the chain rule multiplies
+    column k of the gradient by ``t_rk`` again: ``dE_r/dF = D_r F diag(t_r^2) / (N^2 M_r^2)``.
+    """
+    F_matrix = _as_matrix(F, where="guided_style_layer_loss")
+    N, M = F_matrix.shape
+    if len(A) != len(guides):
+        raise ValueError(f"guided_style_layer_loss: {len(A)} target Grams for {len(guides)} "
+                         "guides; give one of each per region")
+    region_weights = [1.0] * len(A) if region_weights is None else list(region_weights)
+    loss, grad = 0.0, np.zeros_like(F_matrix)
+    for A_r, t, b in zip(A, guides, region_weights):
+        t = float_array(t, "guide", "guided_style_layer_loss").astype(F_matrix.dtype, copy=False)
+        if t.shape != (M,):
+            raise ValueError(f"guided_style_layer_loss: a guide has shape {t.shape} but the "
+                             f"layer has {M} positions; downsample the mask to the layer's grid")
+        M_r = float(np.sum(t * t))
+        if M_r <= 0:
+            raise ValueError("guided_style_layer_loss: a guide is zero everywhere at this "
+                             "layer; its region has no positions to take a style from")
+        F_t = F_matrix * t
+        D = F_t @ F_t.T - A_r
+        # E_r = b_r / (4 N^2 M_r^2) sum_ij (G_r - A_r)_ij^2,   G_r = (F diag t_r)(F diag t_r)^T
+        loss += b * np.sum(D * D) / (4 * N**2 * M_r**2)
+        # dE_r/dF = b_r (G_r - A_r) F diag(t_r^2) / (N^2 M_r^2)
+        grad += (D * F_matrix.dtype.type(b / (N**2 * M_r**2))) @ F_t * t
+    return loss, grad.reshape(np.shape(F))
+
+
+def guided_style_loss(F, A, weights=None, *, guides, region_weights=None):
+    """Weighted guided style loss over layers: eq (5) with :func:`guided_style_layer_loss`.
+
+    F: {layer: activation}; A: {layer: [A_r per region]}; guides: {layer: [t_r (M_l,)]};
+    weights: {layer: w_l} (None: 1 / len(A)); region_weights: [b_r] (None: 1 each).
+    Returns (L, {layer: w_l dE_l/dF^l}), as :func:`style_loss` does.
+    """
+    _require_layers(F, A, "guided_style_loss", "A")
+    weights = _layer_weights(A, weights, default=1.0 / max(len(A), 1), what="style")
+    total, grads = 0.0, {}
+    for layer, grams in A.items():
+        E, dE = guided_style_layer_loss(F[layer], grams, guides[layer], region_weights)
+        # (5)  L_style = sum_l w_l E_l
+        total += weights[layer] * E
+        grads[layer] = weights[layer] * dE
+    return total, grads
 
 
 def total_variation_loss(x):
@@ -250,12 +369,12 @@ def total_variation_loss(x):
     return loss, grad
 
 
-def _style_weights(A, weights):
+def _layer_weights(targets, weights, default, what):
     if weights is None:
-        return {layer: 1.0 / len(A) for layer in A}
-    missing = [layer for layer in A if layer not in weights]
+        return {layer: default for layer in targets}
+    missing = [layer for layer in targets if layer not in weights]
     if missing:
-        raise ValueError(f"style weights missing for layers {missing}; give one w_l per style layer")
+        raise ValueError(f"{what} weights missing for layers {missing}; give one per {what} layer")
     return weights
 
 

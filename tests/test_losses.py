@@ -105,3 +105,106 @@ def test_combine_gradients_weights_each_term_and_sums_shared_layers():
     np.testing.assert_array_equal(g["relu1_1"], 0.5 * 2.0 + 3.0 * 10.0)
     np.testing.assert_array_equal(g["relu2_1"], 60.0)
     assert c["relu1_1"][0, 0] == 2.0   # the inputs are not modified
+
+
+# --- content layer weights, guided Gram matrices, normalised gradients -------------------
+
+def test_content_layer_weights_scale_each_layer(rng):
+    F = {"a": rng.normal(size=(3, 4)), "b": rng.normal(size=(2, 5))}
+    P = {"a": rng.normal(size=(3, 4)), "b": rng.normal(size=(2, 5))}
+    v = {"a": 0.25, "b": 3.0}
+    loss, grads = losses.content_loss(F, P, v)
+    assert loss == pytest.approx(sum(v[l] * 0.5 * np.sum((F[l] - P[l]) ** 2) for l in F), rel=1e-14)
+    for layer in F:
+        only = lambda f, layer=layer: losses.content_loss({**F, layer: f}, P, v)[0]
+        assert check_gradient(only, F[layer], grads[layer])
+    with pytest.raises(ValueError, match=r"content weights missing for layers \['b'\]"):
+        losses.content_loss(F, P, {"a": 1.0})
+
+
+def test_guide_of_ones_is_the_unguided_style_loss(rng):
+    F = rng.normal(size=(3, 4, 5))
+    A = losses.gram_matrix(rng.normal(size=(3, 20)))
+    loss, grad = losses.guided_style_layer_loss(F, [A], [np.ones(20)])
+    expected_loss, expected_grad = losses.style_layer_loss(F, A)
+    assert loss == pytest.approx(expected_loss, rel=1e-13)
+    np.testing.assert_allclose(grad, expected_grad, rtol=1e-12)
+
+
+def test_a_binary_guide_is_the_style_loss_of_its_positions(rng):
+    # An independent reference: with t in {0, 1}, region r's loss is eq (4) on the columns
+    # the guide keeps, normalised by their count (M_r = number of ones).
+    F = rng.normal(size=(4, 12))
+    keep = np.zeros(12)
+    keep[[1, 2, 5, 7, 11]] = 1.0
+    A = losses.gram_matrix(rng.normal(size=(4, 5)))
+    loss, grad = losses.guided_style_layer_loss(F, [A], [keep])
+    sub_loss, sub_grad = losses.style_layer_loss(F[:, keep == 1], A)
+    assert loss == pytest.approx(sub_loss, rel=1e-13)
+    np.testing.assert_allclose(grad[:, keep == 1], sub_grad, rtol=1e-12)
+    assert np.all(grad[:, keep == 0] == 0)
+
+
+def test_guided_style_loss_gradient_with_soft_overlapping_guides(rng):
+    # float64, the check's own tolerance: the loss is a polynomial of degree 4 in F, and
+    # grey (non-binary) overlapping guides exercise the diag(t^2) factor of the gradient.
+    F = rng.normal(size=(3, 2, 5))
+    guides = [rng.uniform(0, 1, size=10), rng.uniform(0, 1, size=10)]
+    A = [losses.gram_matrix(rng.normal(size=(3, 6))), losses.gram_matrix(rng.normal(size=(3, 9)))]
+    weights = [0.3, 2.0]
+    loss, grad = losses.guided_style_layer_loss(F, A, guides, weights)
+    by_regions = sum(b * np.sum((losses.guided_gram_matrix(F, t) - A_r) ** 2)
+                     / (4 * 3**2 * np.sum(t * t) ** 2) for A_r, t, b in zip(A, guides, weights))
+    assert loss == pytest.approx(by_regions, rel=1e-13)
+    assert grad.shape == F.shape
+    assert check_gradient(lambda f: losses.guided_style_layer_loss(f, A, guides, weights)[0],
+                          F, grad)
+
+
+def test_guided_style_loss_over_layers_in_total_loss(rng):
+    from functools import partial
+    F = {"a": rng.normal(size=(3, 8)), "b": rng.normal(size=(2, 4))}
+    guides = {"a": [rng.uniform(size=8)], "b": [rng.uniform(size=4)]}
+    A = {"a": [losses.gram_matrix(rng.normal(size=(3, 5)))],
+         "b": [losses.gram_matrix(rng.normal(size=(2, 5)))]}
+    w = {"a": 0.7, "b": 0.2}
+    style = partial(losses.guided_style_loss, guides=guides)
+    loss, grads = losses.total_loss(F, {}, A, alpha=1.0, beta=5.0, style_weights=w, style=style)
+    assert loss == pytest.approx(5.0 * sum(
+        w[l] * losses.guided_style_layer_loss(F[l], A[l], guides[l])[0] for l in F), rel=1e-13)
+    for layer in F:
+        only = lambda f, layer=layer: losses.total_loss(
+            {**F, layer: f}, {}, A, 1.0, 5.0, w, style=style)[0]
+        assert check_gradient(only, F[layer], grads[layer])
+
+
+def test_guided_style_loss_refuses_mismatched_guides(rng):
+    F, A = rng.normal(size=(2, 6)), losses.gram_matrix(rng.normal(size=(2, 6)))
+    with pytest.raises(ValueError, match="6 positions"):
+        losses.guided_style_layer_loss(F, [A], [np.ones(5)])
+    with pytest.raises(ValueError, match="zero everywhere"):
+        losses.guided_style_layer_loss(F, [A], [np.zeros(6)])
+    with pytest.raises(ValueError, match="1 target Grams for 2 guides"):
+        losses.guided_style_layer_loss(F, [A], [np.ones(6), np.ones(6)])
+
+
+def test_normalised_gradients_have_their_weights_l1_norm(rng):
+    F = {"c": rng.normal(size=(3, 4)), "s1": rng.normal(size=(2, 5)), "s2": rng.normal(size=(4, 3))}
+    P = {"c": rng.normal(size=(3, 4))}
+    A = {"s1": losses.gram_matrix(rng.normal(size=(2, 5))),
+         "s2": losses.gram_matrix(rng.normal(size=(4, 3)))}
+    w = {"s1": 0.25, "s2": 0.75}
+    loss, grads = losses.total_loss(F, P, A, alpha=2.0, beta=10.0, style_weights=w,
+                                    normalize_gradients=True)
+    plain_loss, plain = losses.total_loss(F, P, A, alpha=2.0, beta=10.0, style_weights=w)
+    assert loss == plain_loss   # the loss is untouched; only the gradients are rescaled
+    expected_norms = {"c": (2.0, 1.0), "s1": (10.0, 0.25), "s2": (10.0, 0.75)}
+    for layer, (alpha_or_beta, weight) in expected_norms.items():
+        g = np.sum(np.abs(plain[layer])) / alpha_or_beta    # ||v_l dE_l/dF^l||_1
+        # each layer's L1 norm is its weight, up to the 1e-8 that guards a zero gradient
+        assert np.sum(np.abs(grads[layer])) == pytest.approx(
+            alpha_or_beta * weight * g / (g + 1e-8), rel=1e-13)
+        # the same direction as the true gradient
+        cosine = np.sum(grads[layer] * plain[layer]) / (
+            np.linalg.norm(grads[layer]) * np.linalg.norm(plain[layer]))
+        assert cosine == pytest.approx(1.0, rel=1e-12)
