@@ -105,7 +105,7 @@ def memory_size(text):
 
 
 def _add_tuning_options(parser, size, iterations):
-    from .transfer import COARSE_ITERATIONS, CONTENT_LAYERS, STYLE_LAYERS
+    from .transfer import COARSE_ITERATIONS, CONTENT_LAYERS, MRF_LAYERS, STYLE_LAYERS
 
     g = parser.add_argument_group("size and optimisation")
     g.add_argument("--size", type=positive_int, default=size,
@@ -118,16 +118,20 @@ def _add_tuning_options(parser, size, iterations):
     g.add_argument("--coarse-iterations", type=positive_int, metavar="K",
                    help="iterations at each coarser level with --scales "
                         f"(default {COARSE_ITERATIONS})")
-    g.add_argument("--optimizer", choices=["lbfgs", "adam", "gd"], default="lbfgs",
-                   help="L-BFGS-B with pixel bounds (default), Adam, or plain gradient descent")
+    g.add_argument("--optimizer", choices=["lbfgs", "adam", "gd"],
+                   help="L-BFGS-B with pixel bounds (default), Adam (the default with "
+                        "--style-loss mrf or --normalize-gradients), or gradient descent")
     g.add_argument("--lr", type=positive_float,
                    help="step size for adam/gd in pixel units (default 10 for adam, 1 for gd); "
                         "L-BFGS finds its own")
     g.add_argument("--init", choices=["content", "noise", "style"], default="content",
                    help="starting image (default content; noise is Gatys et al.'s choice)")
     g.add_argument("--init-image", metavar="PATH",
-                   help="start from this image instead, resized to the output (e.g. a "
-                        "picture saved by an earlier run, to continue it)")
+                   help="start from this image instead, resized to the output")
+    g.add_argument("--resume", metavar="CHECKPOINT",
+                   help="continue a run from a picture it saved (-o or --save-every), at full "
+                        "size: the picture must have the output's size; L-BFGS's memory "
+                        "starts afresh; -o must name another file")
     g.add_argument("--seed", type=non_negative_int, default=0,
                    help="random seed for --init noise, an integer >= 0 (default 0)")
     g.add_argument("--save-every", type=non_negative_int, default=0, metavar="N",
@@ -154,8 +158,22 @@ def _add_tuning_options(parser, size, iterations):
     w = parser.add_argument_group("loss")
     w.add_argument("--content-layers", type=layer_list, default=list(CONTENT_LAYERS),
                    help=f"comma-separated layers (default {','.join(CONTENT_LAYERS)})")
-    w.add_argument("--style-layers", type=layer_list, default=list(STYLE_LAYERS),
-                   help=f"comma-separated layers (default {','.join(STYLE_LAYERS)})")
+    w.add_argument("--content-layer-weights", type=non_negative_floats, metavar="V,...",
+                   help="comma-separated v_l >= 0, one per content layer (default 1 each)")
+    w.add_argument("--style-layers", type=layer_list,
+                   help=f"comma-separated layers (default {','.join(STYLE_LAYERS)}; "
+                        f"{','.join(MRF_LAYERS)} with --style-loss mrf)")
+    w.add_argument("--style-loss", choices=["gram", "mrf"], default="gram",
+                   help="Gram matrices (default, Gatys et al.) or MRF: each 3x3 patch of "
+                        "features matched to the style's nearest (Li & Wand 2016)")
+    w.add_argument("--masks", nargs="+", metavar="MASK",
+                   help="spatial control: one black-and-white or greyscale image per style "
+                        "image, any size; style image k paints where mask k is white "
+                        "(guided Gram matrices, Gatys et al. 2017)")
+    w.add_argument("--normalize-gradients", action="store_true",
+                   help="divide each layer's gradient by its L1 norm before the backward pass "
+                        "(as jcjohnson/neural-style; with --optimizer adam, the default "
+                        "here, or gd)")
     w.add_argument("--layer-weights", type=non_negative_floats,
                    help="comma-separated w_l >= 0, one per style layer (default: equal, 1/count)")
     w.add_argument("--style-layer-weight-exp", type=positive_float, metavar="E",
@@ -184,6 +202,9 @@ def _add_tuning_options(parser, size, iterations):
                                      "(default: the shipped VGG19)")
     m.add_argument("--arch", choices=["vgg16", "vgg19"],
                    help="require this network (default: whichever the weight file holds)")
+    m.add_argument("--normalized-vgg", action="store_true",
+                   help="VGG with each filter rescaled to mean activation 1 over the shipped "
+                        "images (Gatys et al.'s normalised network; docs/weights.md)")
     m.add_argument("--plain", action="store_true",
                    help="run the plain network that the docs derive (im2col convolutions) "
                         "instead of the fast one: the same picture to round-off, slower")
@@ -221,6 +242,19 @@ def check_intermediates(paths):
                          "choose another -o")
 
 
+def check_resume(checkpoint, content, styles, size):
+    """--resume continues a run: its picture must have the output's size already (a picture
+    of another size is a new start, which --init-image makes)."""
+    from .image import image_size
+    from .transfer import output_shape
+
+    shape, found = output_shape(content, styles, size), image_size(checkpoint)
+    if tuple(found) != tuple(shape):
+        raise ValueError(f"--resume {checkpoint} is {found[1]}x{found[0]} but the output is "
+                         f"{shape[1]}x{shape[0]}; give the --size of the run it came from, or "
+                         "start from it resized with --init-image")
+
+
 def _same_file(a, b):
     if a.exists() and b.exists():
         return os.path.samefile(a, b)
@@ -247,49 +281,77 @@ def run_demo(args):
     return _run(args, content, [style])
 
 
-def _stylize_options(args, content):
+def _stylize_options(args, content, styles):
     """stylize's keyword arguments from the parsed options, with the checks that need two
     options at once (each message names them)."""
     if args.init_image is not None and args.init != "content":
         raise ValueError(f"--init {args.init} and --init-image both choose the starting image; "
                          "give one")
+    if args.resume is not None and (args.init_image is not None or args.init != "content"):
+        raise ValueError("--resume and --init/--init-image both choose the starting image; "
+                         "give one")
+    if args.resume is not None and args.scales > 1:
+        raise ValueError("--resume continues a run at full size; drop --scales")
+    from .transfer import MRF_LAYERS, STYLE_LAYERS, default_optimizer
+
+    optimizer = args.optimizer or default_optimizer(args.style_loss, args.normalize_gradients)
+    if args.normalize_gradients and optimizer == "lbfgs":
+        raise ValueError("--normalize-gradients changes the gradient into a direction that "
+                         "L-BFGS's line search cannot use; add --optimizer adam (or gd)")
     if args.quiet and args.print_every:
         raise ValueError("--quiet and --print-every contradict each other; give one")
-    if args.lbfgs_memory is not None and args.optimizer != "lbfgs":
-        raise ValueError(f"--lbfgs-memory has no effect with --optimizer {args.optimizer}; "
+    if args.lbfgs_memory is not None and optimizer != "lbfgs":
+        raise ValueError(f"--lbfgs-memory has no effect with --optimizer {optimizer}; "
                          "drop it, or use --optimizer lbfgs")
-    if args.lr is not None and args.optimizer == "lbfgs":
+    if args.lr is not None and optimizer == "lbfgs":
         raise ValueError("--lr has no effect with --optimizer lbfgs (L-BFGS finds its own "
                          "step); drop --lr, or choose --optimizer adam or gd")
+    style_layers = args.style_layers
+    if style_layers is None:
+        style_layers = list(MRF_LAYERS if args.style_loss == "mrf" else STYLE_LAYERS)
     layer_weights = None
     if args.style_layer_weight_exp is not None:
         if args.layer_weights is not None:
             raise ValueError("--layer-weights and --style-layer-weight-exp both set the style "
                              "layer weights; give one")
-        powers = [args.style_layer_weight_exp ** k for k in range(len(args.style_layers))]
-        layer_weights = {l: p / sum(powers) for l, p in zip(args.style_layers, powers)}
+        powers = [args.style_layer_weight_exp ** k for k in range(len(style_layers))]
+        layer_weights = {l: p / sum(powers) for l, p in zip(style_layers, powers)}
     if args.layer_weights is not None:
-        if len(args.layer_weights) != len(args.style_layers):
+        if len(args.layer_weights) != len(style_layers):
             raise ValueError(f"--layer-weights has {len(args.layer_weights)} values for "
-                             f"{len(args.style_layers)} style layers; give one per layer")
-        layer_weights = dict(zip(args.style_layers, args.layer_weights))
+                             f"{len(style_layers)} style layers; give one per layer")
+        layer_weights = dict(zip(style_layers, args.layer_weights))
+    content_weights = None
+    if args.content_layer_weights is not None:
+        if len(args.content_layer_weights) != len(args.content_layers):
+            raise ValueError(f"--content-layer-weights has {len(args.content_layer_weights)} "
+                             f"values for {len(args.content_layers)} content layers; give one "
+                             "per layer")
+        content_weights = dict(zip(args.content_layers, args.content_layer_weights))
+    if args.masks is not None and len(args.masks) != len(styles):
+        raise ValueError(f"--masks has {len(args.masks)} images for {len(styles)} style images; "
+                         "give one mask per style image, in the same order")
     options = dict(
-        size=args.size, scales=args.scales, optimizer=args.optimizer, lr=args.lr,
+        size=args.size, scales=args.scales, optimizer=optimizer, lr=args.lr,
         iterations=_schedule(args),
-        content_layers=args.content_layers, style_layers=args.style_layers,
+        content_layers=args.content_layers, style_layers=style_layers,
         layer_weights=layer_weights, alpha=args.alpha, beta=args.beta,
         style_scale=args.style_scale, preserve_color=args.preserve_color,
         init=_init(args, content), seed=args.seed, pooling=args.pooling,
         weights=args.weights, fast=not args.plain, progress=_progress(args),
         style_blend=args.style_blend, memory_limit=args.memory_limit,
-        lbfgs_memory=args.lbfgs_memory, arch=args.arch)
+        lbfgs_memory=args.lbfgs_memory, arch=args.arch, content_weights=content_weights,
+        masks=args.masks, style_loss=args.style_loss,
+        normalize_gradients=args.normalize_gradients, normalized=args.normalized_vgg)
     if args.tv_weight is not None:
         options["tv_weight"] = args.tv_weight
     return options
 
 
 def _init(args, content):
-    """stylize's init: --init-image, else --init (noise for a texture)."""
+    """stylize's init: --resume or --init-image, else --init (noise for a texture)."""
+    if args.resume is not None:
+        return Path(args.resume)
     if args.init_image is not None:
         return Path(args.init_image)   # a path, even if it is named like an --init choice
     return "noise" if content is None else args.init
@@ -318,7 +380,7 @@ def _run(args, content, styles):
     from .image import save_image
 
     inputs = ([content] if content else []) + list(styles) + \
-        ([args.init_image] if args.init_image else [])
+        [p for p in (args.init_image, args.resume) if p] + list(args.masks or [])
     check_output(args.output, inputs)
     if args.plot:   # before the run, not after it
         from .plot import check_available
@@ -330,7 +392,9 @@ def _run(args, content, styles):
     total = sum(level_iterations(_schedule(args), args.scales))
     intermediates = intermediate_paths(args.output, args.save_every, total)
     check_intermediates(intermediates)
-    options = _stylize_options(args, content)
+    options = _stylize_options(args, content, styles)
+    if args.resume is not None:
+        check_resume(args.resume, content, styles, args.size)
 
     def save_intermediate(state):
         if state.step in intermediates:   # numbered over all levels

@@ -220,6 +220,21 @@ def resize_longest(rgb, size):
     return resize(rgb, max(1, round(H * scale)), max(1, round(W * scale)))
 
 
+def load_mask(source, height, width):
+    """A black-and-white or greyscale image (a path, PIL image or uint8 array, any size), or
+    a float array (H, W) of values in [0, 1], as a float64 (height, width) mask: white 1,
+    black 0, grey in between (the mean of R, G, B over 255). Images are resized with Lanczos
+    resampling, float arrays bilinearly (which keeps them inside [0, 1])."""
+    if isinstance(source, np.ndarray) and source.dtype.kind == "f":
+        if source.ndim != 2 or not np.all((source >= 0) & (source <= 1)):
+            raise ValueError(f"a float mask must be an (H, W) array of values in [0, 1]; got "
+                             f"shape {source.shape}, values {np.min(source):.3g} to "
+                             f"{np.max(source):.3g}")
+        grey = Image.fromarray(source.astype(np.float32), mode="F")
+        return np.asarray(grey.resize((width, height), Image.BILINEAR), dtype=np.float64)
+    return resize(load_image(source), height, width).mean(axis=2) / 255.0
+
+
 def save_image(rgb, path, quality=95):
     """Write a uint8 RGB array (H, W, 3) as PNG/JPEG/... chosen by the file extension.
 

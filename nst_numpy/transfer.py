@@ -19,6 +19,7 @@ display, a per-iteration callback, and a record of the best image seen.
 """
 
 from dataclasses import dataclass, field
+import functools
 import math
 import os
 import numbers
@@ -30,17 +31,29 @@ import numpy as np
 from PIL import Image
 
 from . import image as im
-from . import losses, memory, optim
+from . import layers as L
+from . import losses, memory, mrf, optim
 from .fast import FastVGG
 from .models import load_vgg
 
 CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+MRF_LAYERS = ("relu3_1", "relu4_1")
+STYLE_LOSSES = ("gram", "mrf")
 INITS = ("content", "noise", "style")
 PRESERVE_COLOR = (None, "luminance", "histogram")
 DTYPES = (np.float32, np.float64)
 # beta = STYLE_PER_POSITION * M_l at the first content layer: see default_beta.
 STYLE_PER_POSITION = 0.3
+TV_WEIGHT = 10.0
+# The defaults of the other losses and networks, measured by benchmarks/feature_defaults.py
+# (docs/features.md): default_beta, default_tv_weight, default_optimizer.
+NORMALIZED_STYLE_PER_POSITION = 1e4
+NORMALIZED_TV_WEIGHT = 1e-4
+MRF_BETA = 1.0
+MRF_ADAM_LR = 2.0     # Adam's step for the MRF loss (optim.adam's own default is 10)
+NORMALIZED_GRADIENTS_BETA = 10.0
+NORMALIZED_GRADIENTS_TV_WEIGHT = 1e-5
 # Peak resident memory of a whole stylize ~ a + b * pixels, for the pixels of the larger of
 # the output and the style images: (a, b) for the plain and the fast network, fitted by
 # benchmarks/bench_memory.py (docs/benchmarks.md, "Memory of a whole run"); the estimate
@@ -116,7 +129,47 @@ def _normalised_blend(blend, n):
     return [b / sum(blend) for b in blend]
 
 
-def default_beta(model, output_shape, content_layers=CONTENT_LAYERS, ratio=None):
+def layer_guides(model, masks, layers):
+    """{layer: [t_r (M_l,)]}: each region's mask (H, W), values in [0, 1] at the output's size,
+    carried to every layer's grid. A 3x3 convolution with padding 1 keeps the grid, so only
+    the pooling layers change it: each averages the mask over its 2x2 windows, as
+    :func:`nst_numpy.layers.avg_pool_forward` does, which keeps grey levels as fractions
+    of a window covered. A mask that is black at some layer's grid is refused in one line.
+    """
+    names, wanted = model.layer_names, {model.resolve(l): l for l in layers}
+    grids, guides = np.stack([np.asarray(m, dtype=np.float64) for m in masks]), {}
+    for name in names[:max(names.index(n) for n in wanted) + 1]:
+        if name.startswith("pool"):
+            grids, _ = L.avg_pool_forward(grids)
+        if name in wanted:
+            for r, grid in enumerate(grids, start=1):
+                if not grid.any():
+                    raise ValueError(f"mask {r} is black everywhere on {name}'s "
+                                     f"{grid.shape[1]}x{grid.shape[0]} grid: its region gets "
+                                     "no style; make it larger or drop that layer")
+            guides[wanted[name]] = [grid.reshape(-1) for grid in grids]
+    return guides
+
+
+def guided_style_targets(model, x_styles, layers, guides):
+    """{layer: [A_r]}: region r's target is style image r's Gram matrix, rescaled to the
+    region's weight of positions ``M_r = sum_k t_rk^2`` on that layer (as
+    :func:`style_targets` rescales to the output's M_l): the same per-position feature
+    correlations, inside the region only. x_styles: one preprocessed image per region."""
+    targets = {layer: [] for layer in layers}
+    for r, x_style in enumerate(x_styles):
+        acts = model.forward(x_style, list(layers))
+        for layer in layers:
+            F = acts[layer]
+            t = guides[layer][r]
+            # A_r = (M_r / M_l^s) F_s F_s^T
+            scale = F.dtype.type(np.sum(t * t) / (F.shape[1] * F.shape[2]))
+            targets[layer].append(losses.gram_matrix(F) * scale)
+    return targets
+
+
+def default_beta(model, output_shape, content_layers=CONTENT_LAYERS, ratio=None,
+                 style_loss="gram", normalize_gradients=False):
     """A style weight beta (with alpha = 1) that balances content and style at any size.
 
     L_content = 1/2 sum (F - P)^2 sums over the M_l positions of the content layer, so it
@@ -124,11 +177,31 @@ def default_beta(model, output_shape, content_layers=CONTENT_LAYERS, ratio=None)
     with M_l keeps their balance, so one ratio suits every output size:
     beta = ratio * M_l, M_l = H_l W_l at the first content layer (relu4_2 by default).
     ratio: default :data:`STYLE_PER_POSITION` (0.3: at 256 px the turtle stays clear under
-    the Great Wave's strokes; 1 and 5 bury it in waves).
+    the Great Wave's strokes; 1 and 5 bury it in waves), or
+    :data:`NORMALIZED_STYLE_PER_POSITION` for a normalised VGG (``model.normalized``).
+    The MRF loss sums over positions as the content loss does, and normalised gradients
+    leave only the weights' ratio: both take a constant (:data:`MRF_BETA`,
+    :data:`NORMALIZED_GRADIENTS_BETA`; docs/getting_started.md says how they were chosen).
     """
-    ratio = STYLE_PER_POSITION if ratio is None else ratio
+    if normalize_gradients:
+        return NORMALIZED_GRADIENTS_BETA
+    if style_loss == "mrf":
+        return MRF_BETA
+    if ratio is None:
+        ratio = (NORMALIZED_STYLE_PER_POSITION if getattr(model, "normalized", False)
+                 else STYLE_PER_POSITION)
     layer = content_layers[0] if content_layers else CONTENT_LAYERS[0]
     return ratio * _positions(model, output_shape, [layer])[layer]
+
+
+def default_tv_weight(model, normalize_gradients=False):
+    """The total-variation weight: :data:`TV_WEIGHT` for the original VGG, or the constant
+    measured for a normalised VGG (whose losses are some 1e5 times smaller) or for
+    normalised gradients (whose pixel gradients are some 1e8 times smaller):
+    docs/features.md."""
+    if normalize_gradients:
+        return NORMALIZED_GRADIENTS_TV_WEIGHT
+    return NORMALIZED_TV_WEIGHT if getattr(model, "normalized", False) else TV_WEIGHT
 
 
 @dataclass
@@ -144,17 +217,23 @@ class Objective:
     """x (3, H, W) -> (L, dL/dx), with the targets fixed at construction.
 
     model: a :class:`nst_numpy.vgg.VGG`; P: content targets (may be empty: texture
-    synthesis); A: style Grams; alpha, beta: eq (7)'s weights; layer_weights: w_l per
-    style layer (None: 1 / number of layers); tv_weight: weight of the TV term.
+    synthesis); A: style targets (Gram matrices, or what ``style`` takes); alpha, beta:
+    eq (7)'s weights; layer_weights: w_l per style layer (None: 1 / number of layers);
+    tv_weight: weight of the TV term; content_weights: v_l per content layer (None: 1 each);
+    style: the style term (None: eq (5), :func:`nst_numpy.losses.style_loss`; see
+    :func:`nst_numpy.losses.total_loss`); normalize_gradients: each layer's gradient rescaled
+    to its weight's L1 norm (:func:`nst_numpy.losses.normalize_layer_gradients`).
     ``last`` holds the most recent :class:`Losses`, ``evaluations`` counts the calls.
     A NaN or infinite loss or gradient raises :class:`NonFiniteLoss` (and only that: the
     arithmetic warnings on the way there are silenced, the check below says it once).
     """
 
-    def __init__(self, model, P, A, alpha=1.0, beta=1e3, layer_weights=None, tv_weight=0.0):
+    def __init__(self, model, P, A, alpha=1.0, beta=1e3, layer_weights=None, tv_weight=0.0,
+                 content_weights=None, style=None, normalize_gradients=False):
         self.model, self.P, self.A = model, P, A
         self.alpha, self.beta, self.tv_weight = alpha, beta, tv_weight
-        self.layer_weights = layer_weights
+        self.layer_weights, self.content_weights = layer_weights, content_weights
+        self.style, self.normalize_gradients = style, normalize_gradients
         self.layers = list(dict.fromkeys([*P, *A]))
         self.last, self.evaluations = None, 0
 
@@ -164,8 +243,10 @@ class Objective:
             F = self.model.forward(x, self.layers)
             # (7) and its dL/dF^l at every layer (Q6), the two terms kept for the history
             terms = {}
-            loss, grads = losses.total_loss(F, self.P, self.A, self.alpha, self.beta,
-                                            self.layer_weights, terms=terms)
+            loss, grads = losses.total_loss(
+                F, self.P, self.A, self.alpha, self.beta, self.layer_weights, terms=terms,
+                content_weights=self.content_weights, style=self.style,
+                normalize_gradients=self.normalize_gradients)
             del F   # the backward pass needs only its caches: free what they do not hold
             dx = self.model.backward(grads)
             L_tv = 0.0
@@ -245,11 +326,18 @@ def _is_interactive(stream):
 # stylize, step by step
 # ---------------------------------------------------------------------------
 
-def default_model(weights=None, pooling="max", fast=True, arch=None):
+def default_optimizer(style_loss="gram", normalize_gradients=False):
+    """"lbfgs", or "adam" where L-BFGS-B's line search fails: normalised gradients are not
+    the loss's gradient, and the MRF loss jumps wherever a patch's match changes (at 128 px,
+    L-BFGS-B stopped after 6 to 14 iterations, unable to lower the loss; docs/features.md)."""
+    return "adam" if normalize_gradients or style_loss == "mrf" else "lbfgs"
+
+
+def default_model(weights=None, pooling="max", fast=True, arch=None, normalized=False):
     """The VGG of ``weights`` (None: the shipped VGG19; a file's own architecture, or
-    ``arch`` checked against it) with ``pooling`` ("max"/"avg"):
+    ``arch`` checked against it) with ``pooling`` ("max"/"avg"), normalised or not:
     :func:`nst_numpy.models.load_vgg` with ``fast`` (default True)."""
-    return load_vgg(weights, arch=arch, pooling=pooling, fast=fast)
+    return load_vgg(weights, arch=arch, pooling=pooling, fast=fast, normalized=normalized)
 
 
 @dataclass
@@ -323,20 +411,24 @@ class StylizeResult:
 @dataclass
 class Images:
     """The pictures of one run, loaded and sized: content_rgb (H, W, 3) or None for a
-    texture, style_rgbs [(H_s, W_s, 3)], shape (H, W) of the output, and finish: x -> the
-    output picture (uint8 RGB, colours restored for luminance transfer)."""
+    texture, style_rgbs [(H_s, W_s, 3)], shape (H, W) of the output, finish: x -> the
+    output picture (uint8 RGB, colours restored for luminance transfer), and masks: one
+    (H, W) array in [0, 1] per style image, or None (no spatial control)."""
     content_rgb: np.ndarray
     style_rgbs: list
     shape: tuple
     finish: object
+    masks: list = None
 
 
-def prepare_images(content, styles, size=512, style_scale=1.0, preserve_color=None):
+def prepare_images(content, styles, size=512, style_scale=1.0, preserve_color=None,
+                   masks=None):
     """Load and size the images (step 1 of :func:`stylize`); returns :class:`Images`.
 
     The output takes the content's aspect ratio (the first style's for a texture) with
     its longest side ``size`` (None: unchanged); the styles' longest side is
     ``style_scale`` times the output's. Colour preservation prepares the pictures here.
+    Masks (images of any size) are resized to the output (:func:`nst_numpy.image.load_mask`).
     """
     style_rgbs = [im.load_image(s) for s in styles]
     content_rgb = None if content is None else im.load_image(content)
@@ -358,7 +450,8 @@ def prepare_images(content, styles, size=512, style_scale=1.0, preserve_color=No
         rgb = im.deprocess(x)
         return im.combine_luminance(rgb, colour_source) if preserve_color == "luminance" else rgb
 
-    return Images(content_rgb, style_rgbs, (H, W), finish)
+    masks = None if masks is None else [im.load_mask(m, H, W) for m in masks]
+    return Images(content_rgb, style_rgbs, (H, W), finish, masks)
 
 
 def estimate_memory(shape, style_shapes=(), fast=True):
@@ -405,11 +498,12 @@ def starting_image(init, images, seed, dtype):
 
 
 def stylize(content, style, *, model=None, size=512, iterations=300, scales=1,
-            optimizer="lbfgs", lr=None, content_layers=CONTENT_LAYERS, style_layers=STYLE_LAYERS,
-            layer_weights=None, alpha=1.0, beta=None, tv_weight=10.0, style_blend=None,
+            optimizer=None, lr=None, content_layers=CONTENT_LAYERS, style_layers=None,
+            layer_weights=None, alpha=1.0, beta=None, tv_weight=None, style_blend=None,
             style_scale=1.0, preserve_color=None, init="content", seed=0, pooling="max",
             weights=None, fast=True, callback=None, progress=False, dtype=np.float32,
-            memory_limit=None, lbfgs_memory=None, arch=None):
+            memory_limit=None, lbfgs_memory=None, arch=None, content_weights=None,
+            masks=None, style_loss="gram", normalize_gradients=False, normalized=False):
     """Neural style transfer: paint ``content`` in the style of ``style``.
 
     Parameters
@@ -437,15 +531,21 @@ def stylize(content, style, *, model=None, size=512, iterations=300, scales=1,
         ``size``. The last level optimises exactly the single-scale objective. 1 (the
         default): one level, because coarse-to-fine did not reach single-scale's loss
         sooner where it was measured (docs/benchmarks.md).
-    optimizer : {"lbfgs", "adam", "gd"}
+    optimizer : {None, "lbfgs", "adam", "gd"}
         L-BFGS-B (no step size), Adam or gradient descent with step ``lr`` (default 10, 1).
+        None: :func:`default_optimizer` (L-BFGS-B, or Adam for the MRF loss and for
+        normalised gradients, whose directions L-BFGS-B's line search cannot use).
     content_layers, style_layers : sequence of str (or one name)
-        Layer names, each at most once.
+        Layer names, each at most once. style_layers None: :data:`STYLE_LAYERS`
+        (relu1_1 ... relu5_1), or :data:`MRF_LAYERS` (relu3_1, relu4_1) for the MRF loss.
     layer_weights : dict, optional
         ``{style layer: w_l >= 0}``, one per style layer (default ``1 / len(style_layers)``).
+    content_weights : dict, optional
+        ``{content layer: v_l >= 0}``, one per content layer (default 1 each).
     alpha, beta, tv_weight : float >= 0
         Eq (7)'s content and style weights (beta=None: :func:`default_beta`, which scales
-        with the output's area) and the total-variation weight; not all zero.
+        with the output's area) and the total-variation weight (None:
+        :func:`default_tv_weight`, 10 for the original VGG); not all zero.
     style_scale : float > 0
         Style images are resized to ``style_scale * size`` on their longest side.
     preserve_color : {None, "luminance", "histogram"}
@@ -465,6 +565,22 @@ def stylize(content, style, *, model=None, size=512, iterations=300, scales=1,
     lbfgs_memory : int, optional
         The number of past steps L-BFGS keeps to model the curvature (None: 10); each
         costs 48 bytes per pixel. Only with ``optimizer="lbfgs"``.
+    masks : list of images, optional
+        Spatial control (Gatys et al. 2017): one black-and-white or greyscale image of any
+        size per style image; style image r paints where mask r is white (guided Gram
+        matrices, :func:`nst_numpy.losses.guided_style_loss`), ``style_blend`` weighing the
+        regions. Only with ``style_loss="gram"``.
+    style_loss : {"gram", "mrf"}
+        Gram matrices, eq (4)-(5), or the MRF patch loss of Li & Wand (2016)
+        (:func:`nst_numpy.mrf.mrf_loss`: 3x3 feature patches matched to the style's nearest).
+    normalize_gradients : bool
+        Each layer's gradient rescaled to its weight's L1 norm before the backward pass
+        (Johnson's neural-style option; :func:`nst_numpy.losses.normalize_layer_gradients`).
+        The result is no longer the loss's gradient, so only with ``optimizer="adam"`` or
+        ``"gd"``; beta defaults to :data:`NORMALIZED_GRADIENTS_BETA`.
+    normalized : bool
+        The normalised VGG (each filter's mean activation 1 over the shipped images:
+        ``load_vgg(normalized=True)``, docs/weights.md); only when ``model`` is None.
 
     Returns
     -------
@@ -473,30 +589,39 @@ def stylize(content, style, *, model=None, size=512, iterations=300, scales=1,
         or flag it (``stopped``), and still return the last good image.
     """
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
+    if optimizer is None:
+        optimizer = default_optimizer(style_loss, normalize_gradients)
     options = _check_options(
         content=content, styles=styles, size=size, iterations=iterations, scales=scales,
         optimizer=optimizer, lr=lr, content_layers=content_layers, style_layers=style_layers,
         layer_weights=layer_weights, alpha=alpha, beta=beta, tv_weight=tv_weight,
         style_scale=style_scale, preserve_color=preserve_color, init=init, seed=seed,
-        dtype=dtype, lbfgs_memory=lbfgs_memory)
+        dtype=dtype, lbfgs_memory=lbfgs_memory, content_weights=content_weights, masks=masks,
+        style_loss=style_loss, normalize_gradients=normalize_gradients, style_blend=style_blend)
+    if normalized and model is not None:
+        raise ValueError("normalized chooses the network that stylize loads; with a model of "
+                         "your own, pass load_vgg(normalized=True) as model instead")
     shape = output_shape(content, styles, size)
     check_memory(shape, styles, style_scale,
                  fast if model is None else isinstance(model, FastVGG), memory_limit)
     if model is None:
-        model = default_model(weights, pooling, fast, arch)
+        model = default_model(weights, pooling, fast, arch, normalized)
     options.check_layers(model)
     sides = level_sides(max(shape), scales)
     schedule = level_iterations(iterations, scales)
     _check_levels(model, shape, sides, options.deepest(model))
+    if style_loss == "mrf":   # a 3x3 patch at every MRF layer
+        _check_levels(model, shape, sides, options.deepest(model, style_only=True), patch=3)
     display = Progress(schedule) if progress is True else (progress or None)
     started, results, x = time.perf_counter(), [], None
     for level, (side, n) in enumerate(zip(sides, schedule), start=1):
-        images = prepare_images(content, styles, side, style_scale, preserve_color)
+        images = prepare_images(content, styles, side, style_scale, preserve_color, masks)
         objective = build_objective(
             model, images, shape, content_layers=options.content_layers,
             style_layers=options.style_layers, alpha=alpha, beta=beta,
             layer_weights=layer_weights, tv_weight=tv_weight, style_blend=style_blend,
-            dtype=options.dtype)
+            dtype=options.dtype, content_weights=content_weights, style_loss=style_loss,
+            normalize_gradients=normalize_gradients)
         x0 = (starting_image(init, images, seed, options.dtype) if x is None
               else upsample(x, images.shape))
         results.append(run(objective, x0, images.finish, optimizer, n, options.step(lr),
@@ -510,24 +635,44 @@ def stylize(content, style, *, model=None, size=512, iterations=300, scales=1,
 
 def build_objective(model, images, full_shape, *, content_layers=CONTENT_LAYERS,
                     style_layers=STYLE_LAYERS, alpha=1.0, beta=None, layer_weights=None,
-                    tv_weight=10.0, style_blend=None, dtype=np.float32):
+                    tv_weight=None, style_blend=None, dtype=np.float32, content_weights=None,
+                    style_loss="gram", normalize_gradients=False):
     """The objective of one level of :func:`stylize` (the arguments as there): its targets,
     computed once (quiz Q11), and eq (7)'s weights. beta (None: :func:`default_beta` at
     full size) is scaled with the content layer's positions, ``M_l / M_l(full size)``, to
-    keep content and style in the same balance at every level; at full size it is beta."""
+    keep content and style in the same balance at every level; at full size it is beta.
+    (The MRF loss and normalised gradients keep one beta at every level: see default_beta.)
+    With ``images.masks``, each style image paints its own region (guided Gram matrices,
+    :func:`nst_numpy.losses.guided_style_loss`), ``style_blend`` weighing the regions."""
     content_layers = [] if images.content_rgb is None else list(content_layers)
+    style_layers = list(style_layers)
     P = (content_targets(model, im.preprocess(images.content_rgb, dtype), content_layers)
          if content_layers else {})
-    A = (style_targets(model, [im.preprocess(s, dtype) for s in images.style_rgbs],
-                       list(style_layers), style_blend, output_shape=images.shape)
-         if style_layers else {})
-    full = default_beta(model, full_shape, content_layers)
-    if images.shape != tuple(full_shape):
-        level_beta = (full if beta is None else beta) * (
-            default_beta(model, images.shape, content_layers) / full)
+    x_styles = [im.preprocess(s, dtype) for s in images.style_rgbs]
+    style = None
+    if not style_layers:
+        A = {}
+    elif style_loss == "mrf":
+        acts = [model.forward(x_style, style_layers) for x_style in x_styles]
+        A = {layer: mrf.mrf_target([a[layer] for a in acts]) for layer in style_layers}
+        style = mrf.mrf_loss
+    elif images.masks is not None:
+        guides = layer_guides(model, images.masks, style_layers)
+        A = guided_style_targets(model, x_styles, style_layers, guides)
+        style = functools.partial(losses.guided_style_loss, guides=guides,
+                                  region_weights=_normalised_blend(style_blend, len(x_styles)))
     else:
-        level_beta = full if beta is None else beta
-    return Objective(model, P, A, alpha, level_beta, layer_weights, tv_weight)
+        A = style_targets(model, x_styles, style_layers, style_blend, output_shape=images.shape)
+    kind = dict(style_loss=style_loss, normalize_gradients=normalize_gradients)
+    full = default_beta(model, full_shape, content_layers, **kind)
+    level_beta = full if beta is None else beta
+    if images.shape != tuple(full_shape):
+        level_beta *= default_beta(model, images.shape, content_layers, **kind) / full
+    if tv_weight is None:
+        tv_weight = default_tv_weight(model, normalize_gradients)
+    return Objective(model, P, A, alpha, level_beta, layer_weights, tv_weight,
+                     content_weights=content_weights, style=style,
+                     normalize_gradients=normalize_gradients)
 
 
 def output_shape(content, styles, size):
@@ -561,15 +706,18 @@ def upsample(x, shape):
     return np.clip(np.stack(channels).astype(x.dtype), low, high)
 
 
-def _check_levels(model, shape, sides, deepest):
-    """One line if the coarsest level is too small to reach the deepest layer."""
-    needed = 2 ** sum(name.startswith("pool") for name in model.layer_names[
-        :model.layer_names.index(deepest)])
+def _check_levels(model, shape, sides, deepest, patch=1):
+    """One line if the coarsest level is too small to reach the deepest layer (with a grid
+    of at least patch x patch positions there)."""
+    # every pool up to the layer, the layer itself if it is one, halves the sides
+    needed = patch * 2 ** sum(name.startswith("pool") for name in model.layer_names[
+        :model.layer_names.index(deepest) + 1])
     shortest = round(min(shape) * sides[0] / max(shape))
     if shortest < needed:
+        what = f"hold a {patch}x{patch} patch of" if patch > 1 else "reach"
         raise ValueError(f"the coarsest level ({sides[0]} px on the longer side, {shortest} on "
-                         f"the shorter) is too small to reach {deepest}, which needs {needed} px; "
-                         "use fewer scales or a larger size")
+                         f"the shorter) is too small to {what} {deepest}, which needs {needed} "
+                         "px; use fewer scales or a larger size")
 
 
 def _whole_run(results, started):
@@ -596,7 +744,8 @@ def run(objective, x0, finish, optimizer="lbfgs", iterations=300, step=None, cal
     step: the optimizer's keyword arguments (``{"lr": ...}``); level: (this level, levels);
     step0: iterations run by the levels before; started: the clock at the run's start (the
     result's ``times`` count from it). Ctrl-C and a NaN or infinite loss end the run early,
-    keeping the last good image.
+    keeping the last good image; a loss that ends above its start marks the run "diverged"
+    (except with normalised gradients, which do not descend the loss).
     """
     history = {"total": [], "content": [], "style": [], "tv": []}
     record = {"x": x0, "best_x": x0, "best": math.inf, "stopped": None, "initial": None}
@@ -652,7 +801,10 @@ def run(objective, x0, finish, optimizer="lbfgs", iterations=300, step=None, cal
         if display and hasattr(display, "close"):
             display.close()
     initial = record["initial"]
-    if record["stopped"] in (None, "converged") and history["total"] and \
+    # Normalised gradients do not descend the loss, so a loss above its start says nothing
+    # about the step size there.
+    descends = not objective.normalize_gradients
+    if descends and record["stopped"] in (None, "converged") and history["total"] and \
             history["total"][-1] > initial.total:
         record["stopped"] = "diverged"
         message = (f"the loss rose from {initial.total:.4g} to {history['total'][-1]:.4g} over "
@@ -679,17 +831,20 @@ class _Options:
     dtype: type
     optimizer: str
     lbfgs_memory: int = None
+    style_loss: str = "gram"
 
-    def deepest(self, model):
-        """The deepest content or style layer (its paper name)."""
-        return max((model.resolve(l) for l in self.content_layers + self.style_layers),
-                   key=model.layer_names.index)
+    def deepest(self, model, style_only=False):
+        """The deepest content or style layer (its paper name), or style layer only."""
+        layers = self.style_layers if style_only else self.content_layers + self.style_layers
+        return max((model.resolve(l) for l in layers), key=model.layer_names.index)
 
     def step(self, lr):
         """The optimizer's keyword arguments: its step size, if it has one, or L-BFGS's
         memory, if given."""
         if self.optimizer == "lbfgs":
             return {} if self.lbfgs_memory is None else {"memory": self.lbfgs_memory}
+        if lr is None and self.optimizer == "adam" and self.style_loss == "mrf":
+            lr = MRF_ADAM_LR
         return {} if lr is None else {"lr": lr}
 
     def check_layers(self, model):
@@ -707,9 +862,26 @@ class _Options:
 
 def _check_options(*, content, styles, size, iterations, scales, optimizer, lr, content_layers,
                    style_layers, layer_weights, alpha, beta, tv_weight, style_scale,
-                   preserve_color, init, seed, dtype, lbfgs_memory=None):
+                   preserve_color, init, seed, dtype, lbfgs_memory=None, content_weights=None,
+                   masks=None, style_loss="gram", normalize_gradients=False, style_blend=None):
     """One-line ValueErrors for every option out of range; returns the checked _Options."""
     _choice("optimizer", optimizer, tuple(optim.OPTIMIZERS))
+    _choice("style_loss", style_loss, STYLE_LOSSES)
+    if normalize_gradients and optimizer == "lbfgs":
+        raise ValueError("normalize_gradients replaces the loss's gradient by another direction, "
+                         "which L-BFGS-B's line search cannot use; choose optimizer='adam' or 'gd'")
+    if masks is not None:
+        masks = list(masks)
+        if style_loss != "gram":
+            raise ValueError("masks guide Gram matrices; use style_loss='gram' with masks")
+        if len(masks) != len(styles):
+            raise ValueError(f"got {len(masks)} masks for {len(styles)} style images; give one "
+                             "mask per style image, in the same order")
+        for mask in masks:   # a mask that cannot be read fails here, before any work
+            if isinstance(mask, np.ndarray):
+                im.load_mask(mask, 1, 1)
+            else:
+                im.image_size(mask)
     if _is_init_image(init):   # a file that cannot be read fails here, before any work
         im.image_size(init)
     elif isinstance(init, str) and init not in INITS:
@@ -743,15 +915,29 @@ def _check_options(*, content, styles, size, iterations, scales, optimizer, lr, 
             raise ValueError("lr has no effect with optimizer='lbfgs' (L-BFGS finds its own "
                              "step); leave lr out, or use optimizer='adam' or 'gd'")
         _number("lr", lr, positive=True)
-    for name, value in (("alpha", alpha), ("tv_weight", tv_weight)) + \
-            ((("beta", beta),) if beta is not None else ()):
+    for name, value in (("alpha", alpha),) + \
+            ((("beta", beta),) if beta is not None else ()) + \
+            ((("tv_weight", tv_weight),) if tv_weight is not None else ()):
         _number(name, value)
     _number("style_scale", style_scale, positive=True)
     if np.dtype(dtype) not in [np.dtype(d) for d in DTYPES]:
         raise ValueError(f"dtype {np.dtype(dtype).name} is not supported; use np.float32 "
                          "(fast) or np.float64 (for checks)")
     content_layers = [] if content is None else _layer_list("content_layers", content_layers)
+    if style_layers is None:
+        style_layers = MRF_LAYERS if style_loss == "mrf" else STYLE_LAYERS
     style_layers = _layer_list("style_layers", style_layers)
+    if content_weights is not None:
+        if set(content_weights) != set(content_layers):
+            raise ValueError(f"content_weights has layers {sorted(content_weights)} but the "
+                             f"content layers are {content_layers}; give one weight per "
+                             "content layer")
+        for layer, v in content_weights.items():
+            _number(f"content_weights[{layer!r}]", v)
+    if style_loss == "mrf" and style_blend is not None:
+        raise ValueError("the MRF loss matches patches from every style image alike; "
+                         "style_blend applies to the Gram loss only")
+    _normalised_blend(style_blend, len(styles))
     if not style_layers and not content_layers:
         raise ValueError("no content or style layer to optimise; name at least one layer")
     if layer_weights is not None:
@@ -760,14 +946,15 @@ def _check_options(*, content, styles, size, iterations, scales, optimizer, lr, 
                              f"layers are {style_layers}; give one weight per style layer")
         for layer, w in layer_weights.items():
             _number(f"layer_weights[{layer!r}]", w)
-    content_on = bool(content_layers) and alpha > 0
+    content_on = bool(content_layers) and alpha > 0 and \
+        (content_weights is None or any(v > 0 for v in content_weights.values()))
     style_on = bool(style_layers) and (beta is None or beta > 0) and \
         (layer_weights is None or any(w > 0 for w in layer_weights.values()))
-    if not (content_on or style_on or tv_weight > 0):
+    if not (content_on or style_on or tv_weight is None or tv_weight > 0):
         raise ValueError("every loss weight is zero (alpha, beta or the style layer weights, "
                          "tv_weight): nothing to optimise; give at least one a positive value")
     return _Options(content_layers, style_layers, layer_weights, np.dtype(dtype).type, optimizer,
-                    lbfgs_memory)
+                    lbfgs_memory, style_loss)
 
 
 def _is_init_image(init):

@@ -39,7 +39,8 @@ def test_help_lists_every_option(capsys):
     for option in ("--output", "--size", "--iterations", "--optimizer", "--lr", "--init",
                    "--seed", "--save-every", "--print-every", "--lbfgs-memory", "--keep",
                    "--init-image", "--style-layer-weight-exp", "--plot", "--arch",
-                   "--content-layers", "--style-layers",
+                   "--content-layers", "--style-layers", "--content-layer-weights", "--style-loss",
+                   "--masks", "--normalize-gradients", "--normalized-vgg", "--resume",
                    "--layer-weights", "--alpha", "--beta", "--tv-weight", "--style-blend",
                    "--style-scale", "--preserve-color", "--pooling", "--weights",
                    "--plain", "--texture", "--quiet", "--scales", "--coarse-iterations", "--memory-limit"):
@@ -271,3 +272,108 @@ def test_a_vgg16_file_runs_as_vgg16(tmp_path, capsys):
                  *FAST]) == 2
     assert "ships VGG19 weights only" in one_line_error(capsys)
     assert not (tmp_path / "no.png").exists()
+
+
+def test_content_layer_weights_reach_the_loss(tmp_path, capsys):
+    # v = 0 on one of two content layers is the run with the other layer alone; v = 2 on a
+    # single layer doubles its content term.
+    kwargs = dict(size=24, iterations=3, style_layers=["relu1_1"])
+    alone = transfer.stylize(CONTENT, STYLE, content_layers=["relu2_2"], **kwargs)
+    zeroed = transfer.stylize(CONTENT, STYLE, content_layers=["relu2_2", "relu3_1"],
+                              content_weights={"relu2_2": 1.0, "relu3_1": 0.0}, **kwargs)
+    assert zeroed.history["total"] == alone.history["total"]
+    doubled = transfer.stylize(CONTENT, STYLE, content_layers=["relu2_2"], init="noise",
+                               content_weights={"relu2_2": 2.0}, iterations=1, size=24,
+                               style_layers=[])
+    single = transfer.stylize(CONTENT, STYLE, content_layers=["relu2_2"], init="noise",
+                              iterations=1, size=24, style_layers=[])
+    assert doubled.initial.content == pytest.approx(2 * single.initial.content, rel=1e-6)
+    out = tmp_path / "o.png"
+    assert main(["stylize", CONTENT, STYLE, "-o", str(out), "--content-layers",
+                 "relu2_2,relu3_1", "--content-layer-weights", "1,0.5", *FAST]) == 0
+    assert main(["stylize", CONTENT, STYLE, "-o", str(out), "--content-layer-weights",
+                 "1,0.5", *FAST]) == 2
+    assert "--content-layer-weights has 2 values for 1 content layers" in one_line_error(capsys)
+
+
+def test_normalize_gradients_runs_with_adam_and_refuses_lbfgs(tmp_path, capsys):
+    out = tmp_path / "o.png"
+    assert main(["stylize", CONTENT, STYLE, "-o", str(out), "--normalize-gradients",
+                 "--optimizer", "lbfgs", *FAST]) == 2
+    assert "--optimizer adam" in one_line_error(capsys)
+    with pytest.raises(ValueError, match="optimizer='adam' or 'gd'"):
+        transfer.stylize(CONTENT, STYLE, size=24, iterations=1, optimizer="lbfgs",
+                         normalize_gradients=True)
+    # Adam by default; the same weights with the true gradient take another path (Adam's
+    # first step has the gradient's signs, so the paths part from the second step on).
+    kwargs = dict(size=24, iterations=3, beta=100.0, tv_weight=1e-5)
+    plain = transfer.stylize(CONTENT, STYLE, optimizer="adam", **kwargs)
+    normalized = transfer.stylize(CONTENT, STYLE, normalize_gradients=True, **kwargs)
+    assert normalized.history["total"] != plain.history["total"]
+    assert main(["stylize", CONTENT, STYLE, "-o", str(out), "--normalize-gradients",
+                 "--tv-weight", "1e-5", "--beta", "5", *FAST]) == 0
+
+
+def test_resume_continues_from_a_saved_picture_of_the_outputs_size(tmp_path, capsys):
+    first, resumed, again = (tmp_path / f"{n}.png" for n in ("first", "resumed", "again"))
+    assert main(["stylize", CONTENT, STYLE, "-o", str(first), *FAST, "--keep", "last"]) == 0
+    assert main(["stylize", CONTENT, STYLE, "-o", str(resumed), "--resume", str(first),
+                 *FAST]) == 0
+    start = transfer.stylize(CONTENT, STYLE, size=24, iterations=2, init=str(first))
+    np.testing.assert_array_equal(im.load_image(resumed), start.best_image)
+    # The checkpoint is an input: never overwritten.
+    before = first.read_bytes()
+    assert main(["stylize", CONTENT, STYLE, "-o", str(first), "--resume", str(first), *FAST]) == 2
+    assert "is the input image" in one_line_error(capsys)
+    assert first.read_bytes() == before
+    # Another size is another run: --init-image resizes, --resume refuses.
+    assert main(["stylize", CONTENT, STYLE, "-o", str(again), "--resume", str(first),
+                 "--size", "36", "--iterations", "1", "--quiet"]) == 2
+    assert "is 24x16 but the output is 36x24" in one_line_error(capsys)
+    assert main(["stylize", CONTENT, STYLE, "-o", str(again), "--resume", str(first),
+                 "--init", "noise", *FAST]) == 2
+    assert "give one" in one_line_error(capsys)
+    assert not again.exists()
+
+
+def test_style_loss_mrf_runs_on_its_own_layers(tmp_path, capsys):
+    out = tmp_path / "mrf.png"
+    assert main(["stylize", CONTENT, STYLE, "-o", str(out), "--style-loss", "mrf",
+                 "--size", "40", "--iterations", "2", "--quiet"]) == 0
+    assert im.load_image(out).shape == (27, 40, 3)
+    result = transfer.stylize(CONTENT, STYLE, style_loss="mrf", size=40, iterations=2)
+    assert result.initial.style > 0 and result.history["style"][-1] < result.initial.style
+    assert main(["stylize", CONTENT, STYLE, STYLE, "-o", str(out), "--style-loss", "mrf",
+                 "--style-blend", "1,2", *FAST]) == 2
+    assert "style_blend applies to the Gram loss only" in one_line_error(capsys)
+
+
+def test_normalized_vgg_and_its_defaults(tmp_path, capsys):
+    images = transfer.prepare_images(CONTENT, [STYLE], 64)
+    normalized = transfer.default_model(normalized=True)
+    objective = transfer.build_objective(normalized, images, images.shape)
+    M = 8 * 5   # relu4_2 of a 64x43 output: three poolings
+    assert objective.beta == pytest.approx(transfer.NORMALIZED_STYLE_PER_POSITION * M)
+    assert objective.tv_weight == transfer.NORMALIZED_TV_WEIGHT
+    original = transfer.build_objective(transfer.default_model(), images, images.shape)
+    assert original.beta == pytest.approx(transfer.STYLE_PER_POSITION * M)
+    assert original.tv_weight == transfer.TV_WEIGHT
+    out = tmp_path / "n.png"
+    assert main(["stylize", CONTENT, STYLE, "-o", str(out), "--normalized-vgg", *FAST]) == 0
+    plain = tmp_path / "p.png"
+    assert main(["stylize", CONTENT, STYLE, "-o", str(plain), *FAST]) == 0
+    assert not np.array_equal(im.load_image(out), im.load_image(plain))
+    with pytest.raises(ValueError, match="load_vgg\\(normalized=True\\)"):
+        transfer.stylize(CONTENT, STYLE, model=transfer.default_model(), normalized=True,
+                         size=24, iterations=1)
+
+
+def test_the_default_optimizer_follows_the_objective():
+    assert transfer.default_optimizer() == "lbfgs"
+    assert transfer.default_optimizer("mrf") == "adam"
+    assert transfer.default_optimizer("gram", normalize_gradients=True) == "adam"
+    result = transfer.stylize(CONTENT, STYLE, style_loss="mrf", size=48, iterations=3)
+    assert result.evaluations == 4   # Adam: one evaluation per iteration, and the start's
+    # relu4_1 of a 32x21 output is 4x2: too small for a 3x3 patch, said before any work
+    with pytest.raises(ValueError, match="too small to hold a 3x3 patch of relu4_1, which needs 24 px"):
+        transfer.stylize(CONTENT, STYLE, style_loss="mrf", size=32, iterations=3)

@@ -311,6 +311,9 @@ def test_upsample_keeps_the_picture_and_the_bounds():
     ({"scales": 2, "iterations": [1, 2, 3]}, "iterations has 3 values for 2 scales"),
     ({"scales": 2, "iterations": [1, 0]}, "iterations"),
     ({"scales": 3, "size": 48}, "too small to reach relu5_1"),
+    # A pool layer halves the grid itself: a 36x24 output reaches relu5_1 (16 px) but not
+    # pool5 (32 px), and says so before any work.
+    ({"size": 36, "style_layers": ["pool5"]}, "too small to reach pool5, which needs 32 px"),
 ])
 def test_bad_pyramids_are_one_line_errors(vgg19, kwargs, match):
     with pytest.raises(ValueError, match=match) as info:
