@@ -58,6 +58,11 @@ def _add_stylize(subparsers):
     add_stylize_parser(subparsers)
 
 
+def _add_invert(subparsers):
+    from .cli_invert import add_invert_parser
+    add_invert_parser(subparsers)
+
+
 def _add_demo(subparsers):
     from .cli_stylize import add_demo_parser
     add_demo_parser(subparsers)
@@ -73,7 +78,7 @@ def _add_bench(subparsers):
     parser.set_defaults(handler=bench.run)
 
 
-SUBCOMMANDS = [_add_weights, _add_stylize, _add_demo, _add_bench]
+SUBCOMMANDS = [_add_weights, _add_stylize, _add_invert, _add_demo, _add_bench]
 
 
 def main(argv=None):

@@ -18,7 +18,7 @@ DOCS = ROOT / "docs"
 PACKAGE = ROOT / "nst_numpy"
 # The modules that carry the math, each shown on its annotated page docs/annotated/<page>.md.
 ANNOTATED = {"losses": "losses", "layers": "layers", "vgg": "vgg", "gradcheck": "gradcheck",
-             "optim": "optim", "transfer": "transfer", "mrf": "mrf",
+             "optim": "optim", "transfer": "transfer", "inversion": "inversion", "mrf": "mrf",
              "normalize": "normalize", "fast/winograd": "fast",
              "fast/parallel": "fast", "fast/vgg": "fast"}
 

@@ -1,0 +1,220 @@
+"""Feature inversion (nst_numpy.inversion, nst-numpy invert): the normalised objective, a
+reconstruction that beats its noise start, layer names, and one-line errors before any work."""
+
+import numpy as np
+import pytest
+
+from nst_numpy import gradcheck, image as im, inversion, transfer
+from nst_numpy.cli import main
+from nst_numpy.vgg import VGG, random_weights
+
+TURTLE = im.quiz_images()[0]
+
+
+@pytest.fixture(scope="module")
+def random_vgg():
+    """A VGG19 with random weights: the inversion needs no trained network to be tested."""
+    return VGG.vgg19(random_weights("vgg19"))
+
+
+def turtle(size):
+    return im.resize_longest(im.load_image(TURTLE), size)
+
+
+def test_content_term_is_half_the_relative_squared_error(random_vgg):
+    rgb = turtle(16)                                     # 12 x 16
+    images = transfer.prepare_images(rgb, [], None)
+    layer, tv_weight = "relu2_1", 3e-4
+    objective = inversion.inversion_objective(random_vgg, images, layer, tv_weight, np.float64)
+    x = im.preprocess(np.random.default_rng(0).integers(0, 256, rgb.shape, dtype=np.uint8),
+                      np.float64)
+    loss, _ = objective(x)
+    # measured afresh: e = ||F - P|| / ||P|| at the layer, TV as a mean over the H W pixels
+    P = random_vgg.forward(im.preprocess(rgb, np.float64), [layer])[layer]
+    F = random_vgg.forward(x, [layer])[layer]
+    e = np.linalg.norm(F - P) / np.linalg.norm(P)
+    H, W = rgb.shape[:2]
+    tv = (np.sum(np.diff(x, axis=1) ** 2) + np.sum(np.diff(x, axis=2) ** 2)) / (H * W)
+    parts = objective.last
+    assert parts.content == pytest.approx(e ** 2 / 2, rel=1e-12)
+    assert parts.tv == pytest.approx(tv_weight * tv, rel=1e-12)
+    assert parts.style == 0.0
+    # the optimiser sees the same loss times OPTIMIZER_SCALE * H * W
+    assert loss == pytest.approx(inversion.OPTIMIZER_SCALE * H * W * parts.total, rel=1e-12)
+
+
+def test_the_scaled_gradient_matches_finite_differences(random_vgg):
+    rgb = turtle(12)
+    images = transfer.prepare_images(rgb, [], None)
+    objective = inversion.inversion_objective(random_vgg, images, "relu2_1", 1e-4, np.float64)
+    x = np.random.default_rng(1).normal(0, 40, (3,) + rgb.shape[:2])
+    loss, grad = objective(x)
+    assert objective.last.tv > 0.05 * objective.last.total   # both terms enter the gradient
+    check = gradcheck.check_gradient(lambda v: objective(v)[0], x, grad, num_samples=24)
+    assert check.passed, check
+
+
+def test_a_shallow_layer_gives_the_picture_back_and_the_loss_falls(random_vgg):
+    rgb = turtle(32)                                     # 24 x 32
+    result = inversion.invert(rgb, "relu1_1", model=random_vgg, size=None, iterations=30)
+    total = result.history["total"]
+    # L-BFGS may stop early once float32 cannot see the loss fall any more
+    assert result.stopped in (None, "converged") and len(total) == result.iterations > 5
+    assert total[-1] < 0.01 * total[0] and result.best_loss <= min(total)
+    noise = im.deprocess(transfer.starting_image(
+        "noise", transfer.prepare_images(rgb, [], None), 0, np.float32))
+    error = np.abs(result.best_image.astype(float) - rgb).mean()
+    start = np.abs(noise.astype(float) - rgb).mean()
+    # the noise is ~80 grey levels off; the reconstruction is within a few
+    assert error < 0.1 * start, (error, start)
+    assert result.best_image.shape == rgb.shape and result.best_image.dtype == np.uint8
+
+
+def test_aliases_name_the_same_layer_and_any_layer_kind_is_accepted(random_vgg):
+    run = dict(model=random_vgg, size=16, iterations=2)
+    a = inversion.invert(TURTLE, "relu2_1", **run)
+    b = inversion.invert(TURTLE, "block2_conv1", **run)   # Keras: a conv includes its ReLU
+    np.testing.assert_array_equal(a.x, b.x)
+    assert a.history == b.history
+    for layer in ("conv1_2", "pool1", "block1_pool"):
+        assert inversion.invert(TURTLE, layer, **run).iterations == 2
+
+
+def test_the_same_seed_gives_the_same_run_and_another_seed_another(random_vgg):
+    run = dict(model=random_vgg, size=16, iterations=2, optimizer="adam")
+    a, b = (inversion.invert(TURTLE, "relu1_1", seed=3, **run) for _ in range(2))
+    np.testing.assert_array_equal(a.x, b.x)
+    c = inversion.invert(TURTLE, "relu1_1", seed=4, **run)
+    assert not np.array_equal(a.x, c.x)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "gd"])
+def test_first_order_optimizers_lower_the_loss_with_their_default_steps(random_vgg, optimizer):
+    result = inversion.invert(TURTLE, "relu2_1", model=random_vgg, size=24, iterations=5,
+                              optimizer=optimizer)
+    assert result.history["total"][-1] < result.history["total"][0]
+
+
+def test_a_callback_stops_the_run(random_vgg):
+    seen = []
+    result = inversion.invert(TURTLE, "relu1_1", model=random_vgg, size=16, iterations=10,
+                              callback=lambda state: seen.append(state.iteration) or
+                              state.iteration == 3)
+    assert seen == [1, 2, 3] and result.stopped == "callback" and result.iterations == 3
+
+
+def _must_not_run(*args, **kwargs):
+    raise AssertionError("the network was loaded before the options were checked")
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(layer="relu9_1"), "unknown layer 'relu9_1'"),
+    (dict(layer="block9_conv1"), "unknown layer"),
+    (dict(layer=3), "layer must be a layer name"),
+    (dict(layer="relu5_1", size=20), "too small to reach relu5_1, which needs at least 16 px"),
+    (dict(layer="pool5", size=40), "too small to reach pool5, which needs at least 32 px"),
+    (dict(size=0), "size must be an integer >= 1"),
+    (dict(size=2.5), "size must be an integer"),
+    (dict(iterations=0), "iterations must be an integer >= 1"),
+    (dict(seed=-1), "seed must be an integer >= 0"),
+    (dict(tv_weight=-1.0), "tv_weight must be a finite number >= 0"),
+    (dict(tv_weight=float("nan")), "tv_weight must be a finite number"),
+    (dict(optimizer="sgd"), "unknown optimizer 'sgd'"),
+    (dict(lr=1.0), "lr has no effect with optimizer='lbfgs'"),
+    (dict(optimizer="adam", lr=0.0), "lr must be a finite number > 0"),
+    (dict(pooling="min"), "unknown pooling 'min'"),
+    (dict(arch="vgg11"), "unknown arch 'vgg11'"),
+    (dict(dtype=np.float16), "dtype float16 is not supported"),
+    (dict(memory_limit=1), "needs about .* of memory"),
+    (dict(image="/nonexistent/turtle.jpg"), "does not exist"),
+])
+def test_bad_inputs_are_one_line_errors_before_any_work(monkeypatch, kwargs, match):
+    monkeypatch.setattr(transfer, "default_model", _must_not_run)
+    monkeypatch.setattr(transfer, "prepare_images", _must_not_run)
+    kwargs = {"image": TURTLE, "size": 64, **kwargs}
+    with pytest.raises(ValueError, match=match) as error:
+        inversion.invert(kwargs.pop("image"), **kwargs)
+    assert "\n" not in str(error.value)
+
+
+def test_a_corrupt_image_is_a_one_line_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(transfer, "default_model", _must_not_run)
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8 truncated")
+    with pytest.raises(ValueError, match="cannot read image") as error:
+        inversion.invert(bad)
+    assert "\n" not in str(error.value)
+
+
+def test_a_layer_the_given_network_lacks_is_refused(random_vgg):
+    vgg16 = VGG.vgg16(random_weights("vgg16"))
+    with pytest.raises(ValueError, match="has no layer 'relu3_4'"):
+        inversion.invert(TURTLE, "relu3_4", model=vgg16, size=16)
+    assert inversion.invert(TURTLE, "relu3_4", model=random_vgg, size=16,
+                            iterations=1).iterations == 1
+
+
+# --- the command ---------------------------------------------------------------------
+
+CHEAP = ["--size", "24", "--iterations", "3", "--quiet"]
+
+
+def one_line_error(capsys):
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("nst-numpy invert: error: ") and "\n" not in err, err
+    return err
+
+
+def test_invert_writes_the_reconstruction(tmp_path, capsys):
+    out = tmp_path / "relu2_1.png"
+    code = main(["invert", TURTLE, "--layer", "relu2_1", "-o", str(out), "--tv-weight", "1e-5",
+                 *CHEAP])
+    assert code == 0
+    assert im.load_image(out).shape == (18, 24, 3)
+    assert f"wrote {out}" in capsys.readouterr().out
+
+
+def test_invert_help_lists_every_option(capsys):
+    assert main(["invert", "--help"]) == 0
+    text = capsys.readouterr().out
+    for option in ("--output", "--layer", "--size", "--iterations", "--tv-weight", "--seed",
+                   "--optimizer", "--lr", "--keep", "--memory-limit", "--quiet",
+                   "--print-every", "--pooling", "--weights", "--arch", "--plain"):
+        assert option in text, option
+
+
+def test_output_equal_to_the_input_is_refused_before_the_network_loads(tmp_path, capsys,
+                                                                       monkeypatch):
+    monkeypatch.setattr(transfer, "default_model", _must_not_run)
+    picture = tmp_path / "photo.png"
+    im.save_image(turtle(24), picture)
+    before = picture.read_bytes()
+    code = main(["invert", str(picture), "-o", str(tmp_path / "." / "photo.png"), *CHEAP])
+    assert code == 2 and "is the input image" in one_line_error(capsys)
+    assert picture.read_bytes() == before
+
+
+@pytest.mark.parametrize("args, message", [
+    (lambda d: [TURTLE, "--layer", "relu9_1", "-o", str(d / "o.png")], "unknown layer"),
+    (lambda d: [TURTLE, "--layer", "pool5", "-o", str(d / "o.png")], "too small"),
+    (lambda d: [str(d / "missing.jpg"), "-o", str(d / "o.png")], "does not exist"),
+    (lambda d: [TURTLE, "-o", str(d / "o.gif2")], "extension"),
+    (lambda d: [TURTLE, "-o", str(d / "no" / "o.png")], "does not exist"),
+    (lambda d: [TURTLE, "-o", str(d / "o.png"), "--lr", "1"], "--lr has no effect"),
+    (lambda d: [TURTLE, "-o", str(d / "o.png"), "--tv-weight", "-1"], "--tv-weight"),
+    (lambda d: [TURTLE, "-o", str(d / "o.png"), "--size", "0"], "--size"),
+    (lambda d: [TURTLE, "-o", str(d / "o.png"), "--print-every", "2"], "contradict"),
+])
+def test_bad_input_is_a_one_line_error_and_writes_nothing(tmp_path, capsys, monkeypatch,
+                                                          args, message):
+    monkeypatch.setattr(transfer, "default_model", _must_not_run)
+    assert main(["invert", *args(tmp_path), *CHEAP]) == 2
+    assert message in one_line_error(capsys)
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_a_corrupt_image_is_a_one_line_error_in_the_command(tmp_path, capsys):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8 truncated")
+    assert main(["invert", str(bad), "-o", str(tmp_path / "o.png"), *CHEAP]) == 2
+    assert "cannot read image" in one_line_error(capsys)
