@@ -7,8 +7,8 @@ same way: atomically, the best image by default, nothing replaced by a failed ru
 
 import warnings
 
-from .cli_stylize import (check_output, memory_size, non_negative_float, non_negative_int,
-                          positive_float, positive_int, _save)
+from .cli_stylize import (add_network_options, check_output, memory_size, non_negative_float,
+                          non_negative_int, positive_float, positive_int, _save)
 
 DEFAULT_LAYER = "relu3_1"
 DEFAULT_SIZE = 256
@@ -57,16 +57,7 @@ def add_invert_parser(subparsers):
     g.add_argument("--print-every", type=positive_int, metavar="N",
                    help="print the losses on a line of their own every N iterations (default: "
                         "one line updated in place on a terminal, a tenth of the run in a log)")
-    m = parser.add_argument_group("network")
-    m.add_argument("--pooling", choices=["max", "avg"], default="max",
-                   help="VGG pooling (default max)")
-    m.add_argument("--weights", help="a VGG16 or VGG19 weight file, e.g. a Keras notop .h5 "
-                                     "(default: the shipped VGG19)")
-    m.add_argument("--arch", choices=["vgg16", "vgg19"],
-                   help="require this network (default: whichever the weight file holds)")
-    m.add_argument("--plain", action="store_true",
-                   help="run the plain network that the docs derive instead of the fast one "
-                        "(the same picture to round-off, slower)")
+    add_network_options(parser)
     parser.set_defaults(handler=run_invert)
 
 

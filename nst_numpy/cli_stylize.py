@@ -122,8 +122,8 @@ def _add_tuning_options(parser, size, iterations):
                    help="L-BFGS-B with pixel bounds (default), Adam (the default with "
                         "--style-loss mrf or --normalize-gradients), or gradient descent")
     g.add_argument("--lr", type=positive_float,
-                   help="step size for adam/gd in pixel units (default 10 for adam, 1 for gd); "
-                        "L-BFGS finds its own")
+                   help="step size for adam/gd in pixel units (default 10 for adam, 2 with "
+                        "--style-loss mrf, 1 for gd); L-BFGS finds its own")
     g.add_argument("--init", choices=["content", "noise", "style"], default="content",
                    help="starting image (default content; noise is Gatys et al.'s choice)")
     g.add_argument("--init-image", metavar="PATH",
@@ -168,12 +168,14 @@ def _add_tuning_options(parser, size, iterations):
                         "features matched to the style's nearest (Li & Wand 2016)")
     w.add_argument("--masks", nargs="+", metavar="MASK",
                    help="spatial control: one black-and-white or greyscale image per style "
-                        "image, any size; style image k paints where mask k is white "
-                        "(guided Gram matrices, Gatys et al. 2017)")
+                        "image, any size, stretched to the output; style image k paints where "
+                        "mask k is white (guided Gram matrices, Gatys et al. 2017; Gram loss "
+                        "only). Give it after the images and -o")
     w.add_argument("--normalize-gradients", action="store_true",
-                   help="divide each layer's gradient by its L1 norm before the backward pass "
-                        "(as jcjohnson/neural-style; with --optimizer adam, the default "
-                        "here, or gd)")
+                   help="rescale each layer's gradient to L1 norm = its weight before the "
+                        "backward pass (as jcjohnson/neural-style); with --optimizer adam, the "
+                        "default here, or gd with an --lr of about 1e3; changes the defaults "
+                        "of --beta and --tv-weight")
     w.add_argument("--layer-weights", type=non_negative_floats,
                    help="comma-separated w_l >= 0, one per style layer (default: equal, 1/count)")
     w.add_argument("--style-layer-weight-exp", type=positive_float, metavar="E",
@@ -184,17 +186,29 @@ def _add_tuning_options(parser, size, iterations):
                    help="content weight alpha (default 1)")
     w.add_argument("--beta", type=non_negative_float,
                    help="style weight beta (default: balanced for the output size, see "
-                        "nst_numpy.transfer.default_beta)")
+                        "nst_numpy.transfer.default_beta; 1 with --style-loss mrf, 10 with "
+                        "--normalize-gradients)")
     w.add_argument("--tv-weight", type=non_negative_float, default=None,
-                   help="total-variation weight (default: see nst_numpy.transfer.stylize)")
+                   help="total-variation weight (default 10; 1e-4 with --normalized-vgg, "
+                        "1e-5 with --normalize-gradients)")
     w.add_argument("--style-blend", type=non_negative_floats,
-                   help="comma-separated weights, one per style image (default: equal)")
+                   help="comma-separated weights, one per style image (default: equal); "
+                        "with --masks, one per region; not with --style-loss mrf")
     w.add_argument("--style-scale", type=positive_float, default=1.0,
                    help="resize style images to this times --size (default 1)")
     w.add_argument("--preserve-color", choices=["luminance", "histogram"],
                    help="keep the content's colours: transfer luminance only, or match the "
                         "style's colour histogram to the content first (Gatys et al. 2016)")
 
+    m = add_network_options(parser)
+    m.add_argument("--normalized-vgg", action="store_true",
+                   help="VGG with each filter rescaled to mean activation 1 over the shipped "
+                        "images, normalised as Gatys et al. did (docs/weights.md); changes the "
+                        "defaults of --beta and --tv-weight")
+
+
+def add_network_options(parser):
+    """The "network" option group, shared with ``nst-numpy invert``; returns the group."""
     m = parser.add_argument_group("network")
     m.add_argument("--pooling", choices=["max", "avg"], default="max",
                    help="VGG pooling (default max; avg is Gatys et al.'s)")
@@ -202,12 +216,10 @@ def _add_tuning_options(parser, size, iterations):
                                      "(default: the shipped VGG19)")
     m.add_argument("--arch", choices=["vgg16", "vgg19"],
                    help="require this network (default: whichever the weight file holds)")
-    m.add_argument("--normalized-vgg", action="store_true",
-                   help="VGG with each filter rescaled to mean activation 1 over the shipped "
-                        "images (Gatys et al.'s normalised network; docs/weights.md)")
     m.add_argument("--plain", action="store_true",
                    help="run the plain network that the docs derive (im2col convolutions) "
                         "instead of the fast one: the same picture to round-off, slower")
+    return m
 
 
 # --- outputs ------------------------------------------------------------------------
@@ -295,6 +307,14 @@ def _stylize_options(args, content, styles):
     from .transfer import MRF_LAYERS, STYLE_LAYERS, default_optimizer
 
     optimizer = args.optimizer or default_optimizer(args.style_loss, args.normalize_gradients)
+    if args.normalize_gradients and optimizer == "gd" and args.lr is None:
+        raise ValueError("--normalize-gradients --optimizer gd needs an --lr of about 1e3 "
+                         "(normalised pixel gradients are some 1e-3); or use --optimizer adam")
+    if args.masks is not None and args.style_loss == "mrf":
+        raise ValueError("--masks guides Gram matrices; drop --style-loss mrf or --masks")
+    if args.style_blend is not None and args.style_loss == "mrf":
+        raise ValueError("--style-blend weighs Gram targets; the MRF loss matches patches from "
+                         "every style image alike: drop one of them")
     if args.normalize_gradients and optimizer == "lbfgs":
         raise ValueError("--normalize-gradients changes the gradient into a direction that "
                          "L-BFGS's line search cannot use; add --optimizer adam (or gd)")

@@ -46,8 +46,8 @@ DTYPES = (np.float32, np.float64)
 # beta = STYLE_PER_POSITION * M_l at the first content layer: see default_beta.
 STYLE_PER_POSITION = 0.3
 TV_WEIGHT = 10.0
-# The defaults of the other losses and networks, measured by benchmarks/feature_defaults.py
-# (docs/features.md): default_beta, default_tv_weight, default_optimizer.
+# The defaults of the other losses and networks (docs/features.md says how each was chosen,
+# from benchmarks/feature_defaults.py): default_beta, default_tv_weight, default_optimizer.
 NORMALIZED_STYLE_PER_POSITION = 1e4
 NORMALIZED_TV_WEIGHT = 1e-4
 MRF_BETA = 1.0
@@ -181,7 +181,7 @@ def default_beta(model, output_shape, content_layers=CONTENT_LAYERS, ratio=None,
     :data:`NORMALIZED_STYLE_PER_POSITION` for a normalised VGG (``model.normalized``).
     The MRF loss sums over positions as the content loss does, and normalised gradients
     leave only the weights' ratio: both take a constant (:data:`MRF_BETA`,
-    :data:`NORMALIZED_GRADIENTS_BETA`; docs/getting_started.md says how they were chosen).
+    :data:`NORMALIZED_GRADIENTS_BETA`; docs/features.md says how they were chosen).
     """
     if normalize_gradients:
         return NORMALIZED_GRADIENTS_BETA
@@ -195,9 +195,10 @@ def default_beta(model, output_shape, content_layers=CONTENT_LAYERS, ratio=None,
 
 
 def default_tv_weight(model, normalize_gradients=False):
-    """The total-variation weight: :data:`TV_WEIGHT` for the original VGG, or the constant
-    measured for a normalised VGG (whose losses are some 1e5 times smaller) or for
-    normalised gradients (whose pixel gradients are some 1e8 times smaller):
+    """The total-variation weight: :data:`TV_WEIGHT` for the original VGG;
+    :data:`NORMALIZED_TV_WEIGHT` for a normalised VGG, TV_WEIGHT divided by the factor (some
+    1e5) by which its content loss is smaller; :data:`NORMALIZED_GRADIENTS_TV_WEIGHT`, chosen
+    by hand, for normalised gradients (whose pixel gradients are some 1e8 times smaller):
     docs/features.md."""
     if normalize_gradients:
         return NORMALIZED_GRADIENTS_TV_WEIGHT
@@ -329,7 +330,7 @@ def _is_interactive(stream):
 def default_optimizer(style_loss="gram", normalize_gradients=False):
     """"lbfgs", or "adam" where L-BFGS-B's line search fails: normalised gradients are not
     the loss's gradient, and the MRF loss jumps wherever a patch's match changes (at 128 px,
-    L-BFGS-B stopped after 6 to 14 iterations, unable to lower the loss; docs/features.md)."""
+    L-BFGS-B gave up after 8 of 60 iterations, the loss 2 % lower; docs/features.md)."""
     return "adam" if normalize_gradients or style_loss == "mrf" else "lbfgs"
 
 
@@ -745,10 +746,15 @@ def run(objective, x0, finish, optimizer="lbfgs", iterations=300, step=None, cal
     step0: iterations run by the levels before; started: the clock at the run's start (the
     result's ``times`` count from it). Ctrl-C and a NaN or infinite loss end the run early,
     keeping the last good image; a loss that ends above its start marks the run "diverged"
-    (except with normalised gradients, which do not descend the loss).
+    (except with normalised gradients, which do not descend the loss, and whose "best"
+    image is the last).
     """
     history = {"total": [], "content": [], "style": [], "tv": []}
     record = {"x": x0, "best_x": x0, "best": math.inf, "stopped": None, "initial": None}
+    # Normalised gradients do not descend the loss: the lowest loss seen does not mark the
+    # best picture (the last one is kept as "best"), and a loss above its start says
+    # nothing about the step size.
+    descends = not objective.normalize_gradients
     display = Progress(iterations) if progress is True else (progress or None)
     level, levels = level
     times = []
@@ -766,7 +772,7 @@ def run(objective, x0, finish, optimizer="lbfgs", iterations=300, step=None, cal
             history[key].append(getattr(parts, key))
         times.append(time.perf_counter() - started)
         record["x"] = x
-        if parts.total < record["best"]:
+        if parts.total < record["best"] or not descends:
             record["best"], record["best_x"] = parts.total, x
         state = IterationState(k, parts, x, level, levels, step0 + k,
                                time.perf_counter() - start_time, finish)
@@ -801,9 +807,6 @@ def run(objective, x0, finish, optimizer="lbfgs", iterations=300, step=None, cal
         if display and hasattr(display, "close"):
             display.close()
     initial = record["initial"]
-    # Normalised gradients do not descend the loss, so a loss above its start says nothing
-    # about the step size there.
-    descends = not objective.normalize_gradients
     if descends and record["stopped"] in (None, "converged") and history["total"] and \
             history["total"][-1] > initial.total:
         record["stopped"] = "diverged"
@@ -870,6 +873,10 @@ def _check_options(*, content, styles, size, iterations, scales, optimizer, lr, 
     if normalize_gradients and optimizer == "lbfgs":
         raise ValueError("normalize_gradients replaces the loss's gradient by another direction, "
                          "which L-BFGS-B's line search cannot use; choose optimizer='adam' or 'gd'")
+    if normalize_gradients and optimizer == "gd" and lr is None:
+        raise ValueError("normalized gradients are some 1e-3 per pixel, and gradient descent's "
+                         "default step of 1 would not move the picture; give lr (about 1e3 to "
+                         "1e4), or use optimizer='adam'")
     if masks is not None:
         masks = list(masks)
         if style_loss != "gram":

@@ -310,6 +310,12 @@ def test_normalize_gradients_runs_with_adam_and_refuses_lbfgs(tmp_path, capsys):
     plain = transfer.stylize(CONTENT, STYLE, optimizer="adam", **kwargs)
     normalized = transfer.stylize(CONTENT, STYLE, normalize_gradients=True, **kwargs)
     assert normalized.history["total"] != plain.history["total"]
+    # It does not descend the loss: the picture kept as best is the last one.
+    assert normalized.best_loss == normalized.loss
+    np.testing.assert_array_equal(normalized.best_image, normalized.image)
+    with pytest.raises(ValueError, match="give lr"):
+        transfer.stylize(CONTENT, STYLE, size=24, iterations=1, optimizer="gd",
+                         normalize_gradients=True)
     assert main(["stylize", CONTENT, STYLE, "-o", str(out), "--normalize-gradients",
                  "--tv-weight", "1e-5", "--beta", "5", *FAST]) == 0
 
@@ -345,7 +351,7 @@ def test_style_loss_mrf_runs_on_its_own_layers(tmp_path, capsys):
     assert result.initial.style > 0 and result.history["style"][-1] < result.initial.style
     assert main(["stylize", CONTENT, STYLE, STYLE, "-o", str(out), "--style-loss", "mrf",
                  "--style-blend", "1,2", *FAST]) == 2
-    assert "style_blend applies to the Gram loss only" in one_line_error(capsys)
+    assert "--style-blend weighs Gram targets" in one_line_error(capsys)
 
 
 def test_normalized_vgg_and_its_defaults(tmp_path, capsys):
