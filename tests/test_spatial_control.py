@@ -153,3 +153,13 @@ def test_float_masks_must_be_2d_within_0_and_1():
     for bad in (np.full((3, 5), 1.5), np.ones((3, 5, 3)), np.full((2, 2), np.nan)):
         with pytest.raises(ValueError, match=r"float mask must be an \(H, W\) array of values in \[0, 1\]"):
             transfer.stylize(CONTENT, STYLE, masks=[bad], size=24, iterations=1)
+
+
+def test_masks_follow_every_level_of_a_pyramid():
+    # Each level resizes the masks to its own size: a coarse-to-fine run with masks ends at
+    # the full size, its last level's objective guided like a single-scale run's.
+    H, W = im.image_size(CONTENT)
+    result = transfer.stylize(CONTENT, [STYLE, WAVE], masks=halves(H, W), size=64, scales=2,
+                              iterations=[2, 2], style_layers=["relu1_1", "relu2_1"])
+    assert [level["shape"][1] for level in result.levels] == [32, 64]
+    assert result.image.shape[:2] == result.levels[-1]["shape"] and not result.failed
