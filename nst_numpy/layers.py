@@ -166,8 +166,9 @@ def relu_forward(x):
 def relu_backward(dout, cache):
     """dx = dout * [x > 0]. At exactly x = 0 the gradient is taken as 0.
 
-    This mask is the part of Gatys' gradient that the quiz leaves out (erratum 6):
-    a unit whose pre-activation is not positive passes no gradient back.
+    The quiz's gradients stop at the post-ReLU activation; this mask is the next step of
+    the chain rule (erratum 6): a unit whose pre-activation is not positive passes no
+    gradient back to it.
     """
     out = cache
     return dout * (out > 0)
