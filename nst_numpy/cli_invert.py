@@ -8,7 +8,8 @@ same way: atomically, the best image by default, nothing replaced by a failed ru
 import warnings
 
 from .cli_stylize import (add_network_options, check_output, memory_size, non_negative_float,
-                          non_negative_int, positive_float, positive_int, _save)
+                          non_negative_int, positive_float, positive_int, progress_display,
+                          _save)
 
 DEFAULT_LAYER = "relu3_1"
 DEFAULT_SIZE = 256
@@ -65,17 +66,10 @@ def run_invert(args):
     from . import inversion, transfer
 
     check_output(args.output, [args.image])   # before the network loads
-    if args.quiet and args.print_every:
-        raise ValueError("--quiet and --print-every contradict each other; give one")
     if args.lr is not None and args.optimizer == "lbfgs":
         raise ValueError("--lr has no effect with --optimizer lbfgs (L-BFGS finds its own "
                          "step); drop --lr, or choose --optimizer adam or gd")
-    if args.quiet:
-        progress = False
-    elif args.print_every:
-        progress = transfer.Progress(args.iterations, every=args.print_every, inline=False)
-    else:
-        progress = True
+    progress = progress_display(args, args.iterations)
     options = dict(size=args.size, iterations=args.iterations, seed=args.seed,
                    optimizer=args.optimizer, lr=args.lr, weights=args.weights, arch=args.arch,
                    pooling=args.pooling, fast=not args.plain, progress=progress,

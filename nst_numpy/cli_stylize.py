@@ -304,7 +304,7 @@ def _stylize_options(args, content, styles):
                          "give one")
     if args.resume is not None and args.scales > 1:
         raise ValueError("--resume continues a run at full size; drop --scales")
-    from .transfer import MRF_LAYERS, STYLE_LAYERS, default_optimizer
+    from .transfer import MRF_LAYERS, STYLE_LAYERS, default_optimizer, level_iterations
 
     optimizer = args.optimizer or default_optimizer(args.style_loss, args.normalize_gradients)
     if args.normalize_gradients and optimizer == "gd" and args.lr is None:
@@ -318,8 +318,6 @@ def _stylize_options(args, content, styles):
     if args.normalize_gradients and optimizer == "lbfgs":
         raise ValueError("--normalize-gradients changes the gradient into a direction that "
                          "L-BFGS's line search cannot use; add --optimizer adam (or gd)")
-    if args.quiet and args.print_every:
-        raise ValueError("--quiet and --print-every contradict each other; give one")
     if args.lbfgs_memory is not None and optimizer != "lbfgs":
         raise ValueError(f"--lbfgs-memory has no effect with --optimizer {optimizer}; "
                          "drop it, or use --optimizer lbfgs")
@@ -358,7 +356,8 @@ def _stylize_options(args, content, styles):
         layer_weights=layer_weights, alpha=args.alpha, beta=args.beta,
         style_scale=args.style_scale, preserve_color=args.preserve_color,
         init=_init(args, content), seed=args.seed, pooling=args.pooling,
-        weights=args.weights, fast=not args.plain, progress=_progress(args),
+        weights=args.weights, fast=not args.plain,
+        progress=progress_display(args, level_iterations(_schedule(args), args.scales)),
         style_blend=args.style_blend, memory_limit=args.memory_limit,
         lbfgs_memory=args.lbfgs_memory, arch=args.arch, content_weights=content_weights,
         masks=args.masks, style_loss=args.style_loss,
@@ -377,14 +376,16 @@ def _init(args, content):
     return "noise" if content is None else args.init
 
 
-def _progress(args):
-    """stylize's progress argument: off, the default display, or a line every N."""
+def progress_display(args, iterations):
+    """The ``progress`` argument of stylize and invert from --quiet and --print-every: off,
+    the default display, or a line every N of ``iterations`` (a number, or one per level)."""
+    if args.quiet and args.print_every:
+        raise ValueError("--quiet and --print-every contradict each other; give one")
     if args.quiet:
         return False
     if args.print_every:
-        from .transfer import Progress, level_iterations
-        return Progress(level_iterations(_schedule(args), args.scales), every=args.print_every,
-                        inline=False)
+        from .transfer import Progress
+        return Progress(iterations, every=args.print_every, inline=False)
     return True
 
 
