@@ -258,3 +258,59 @@ def _scalar(value):
         raise ValueError(f"finite differences: f returned {number} near x; the check needs "
                          "finite values")
     return number
+
+
+@dataclass
+class AnswerCheckResult:
+    """Outcome of :func:`check_answer`: ``what`` was asked, ``detail`` says how it compared."""
+
+    what: str
+    passed: bool
+    detail: str
+
+    def __bool__(self):
+        return self.passed
+
+    def __str__(self):
+        return f"answer check {'ok' if self.passed else 'FAILED'}: {self.what}: {self.detail}"
+
+
+def check_answer(answer, expected, what, rtol=1e-6, atol=0.0):
+    """Compare an exercise's answer with the value the library or a measurement gives.
+
+    For the exercises that are not a gradient (a prediction, a shape, a count, a formula's
+    value). Numbers and arrays pass when their shapes agree and
+    ``|answer - expected| <= atol + rtol |expected|`` everywhere (``np.allclose``); strings,
+    booleans and sets must be equal; dicts are compared key by key. ``None``, the
+    placeholder of an unanswered exercise, fails. Prints as ``answer check ok: ...`` or
+    ``answer check FAILED: ...``.
+    """
+    if answer is None:
+        return AnswerCheckResult(what, False, "no answer yet (the placeholder is None)")
+    if isinstance(expected, dict):
+        if not isinstance(answer, dict) or set(answer) != set(expected):
+            keys = sorted(map(str, expected))
+            return AnswerCheckResult(what, False, f"expected a dict with keys {keys}")
+        for key in expected:
+            part = check_answer(answer[key], expected[key], what, rtol, atol)
+            if not part:
+                return AnswerCheckResult(what, False, f"at {key!r}: {part.detail}")
+        return AnswerCheckResult(what, True, f"all {len(expected)} entries agree")
+    if _is_numeric(expected) and not isinstance(expected, (bool, np.bool_)):
+        if not _is_numeric(answer):
+            return AnswerCheckResult(what, False, f"expected a number or array, got {answer!r}")
+        answer, expected = np.asarray(answer, float), np.asarray(expected, float)
+        if answer.shape != expected.shape:
+            return AnswerCheckResult(what, False, f"shape {answer.shape}, expected "
+                                                  f"{expected.shape}")
+        difference = float(np.max(np.abs(answer - expected), initial=0.0))
+        passed = bool(np.allclose(answer, expected, rtol=rtol, atol=atol))
+        return AnswerCheckResult(what, passed, f"largest difference {difference:.3g} "
+                                               f"(rtol {rtol:g}, atol {atol:g})")
+    passed = answer == expected
+    return AnswerCheckResult(what, bool(passed), "as expected" if passed else
+                             f"your answer {answer!r} is not {expected!r}")
+
+
+def _is_numeric(value):
+    return np.asarray(value).dtype.kind in "biuf" and not isinstance(value, (set, dict, str))

@@ -10,8 +10,9 @@ Running is not enough: a notebook whose solution prints ``gradient check FAILED`
 figure, or prints a number contradicting its prose would still run. So the executed
 notebook is also checked against
 
-- its gradient-check lines: every check prints ``ok``, except the check right after an
-  exercise placeholder (it runs before the solution is defined, so it prints ``FAILED``)
+- its check lines (``gradient check`` from ``gradcheck.check_gradient`` and ``answer check``
+  from ``gradcheck.check_answer``): every check prints ``ok``, except the check right after
+  an exercise placeholder (it runs before the solution is defined, so it prints ``FAILED``)
   and the failures the notebook makes on purpose (``EXPECTED_FAILED_CHECKS``);
 - its stream outputs: no traceback and no warning (``RuntimeWarning`` from NumPy, ...);
 - its figures: every cell calling ``plt.show()`` draws one, and ``FIGURES`` counts them;
@@ -182,7 +183,9 @@ FACTS = {
     ],
 }
 
-CHECK_LINE = re.compile(r"^.*gradient check (?:ok|FAILED).*$", re.MULTILINE)
+CHECK_LINE = re.compile(r"^.*(?:gradient|answer) check (?:ok|FAILED).*$", re.MULTILINE)
+FAILED = re.compile(r"(?:gradient|answer) check FAILED")
+OK = re.compile(r"(?:gradient|answer) check ok")
 WARNING = re.compile(r"\b\w*Warning\b|Traceback \(most recent call last\)")
 
 
@@ -285,12 +288,12 @@ def test_notebook_runs_top_to_bottom(path):
     for cell in code:
         for line in CHECK_LINE.findall(text_output(cell)):
             if id(cell) in placeholder_checks:
-                assert "gradient check FAILED" in line, (
+                assert FAILED.search(line), (
                     f"{name}: the check after an exercise placeholder passed:\n{line}")
             elif any(line.startswith(expected) for expected in expected_failures):
                 expected_failures = [e for e in expected_failures if not line.startswith(e)]
             else:
-                assert "gradient check ok" in line and "inconclusive" not in line, (
+                assert OK.search(line) and "inconclusive" not in line, (
                     f"{name}: a gradient check did not pass:\n{cell.source}\n-> {line}")
     assert not expected_failures, f"{name}: these checks should have failed: {expected_failures}"
     # Every exercise is followed by a solution whose check prints "ok".
@@ -298,7 +301,7 @@ def test_notebook_runs_top_to_bottom(path):
         if "exercise" in tags(cell):
             solution = next((c for c in code[index + 1:] if "solution" in tags(c)), None)
             assert solution is not None, f"{name}: no solution after exercise\n{cell.source}"
-            assert "gradient check ok" in text_output(solution), (
+            assert OK.search(text_output(solution)), (
                 f"{name}: the solution's check did not print ok:\n{solution.source}\n"
                 f"-> {text_output(solution)!r}")
 
@@ -325,6 +328,6 @@ def test_student_version_runs_and_its_checks_fail(path):
     checks = [after for cell, after in zip(code, code[1:]) if "exercise" in tags(cell)]
     assert checks, f"{path.name}: no exercise cells"
     for check in checks:
-        assert "gradient check FAILED" in text_output(check), (
+        assert FAILED.search(text_output(check)), (
             f"{path.name}: the check after an exercise placeholder did not report a failure:\n"
             f"{check.source}\n-> {text_output(check)!r}")
