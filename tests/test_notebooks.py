@@ -41,16 +41,16 @@ from strip_solutions import strip_solutions  # noqa: E402
 # image/png outputs each notebook draws (at least this many).
 FIGURES = {
     "01_content_loss.ipynb": 0,
-    "02_style_loss.ipynb": 1,           # F, F shuffled, and their common Gram matrix
-    "03_update_step.ipynb": 1,          # the loss curves of eq (8) as printed and of descent
+    "02_style_loss.ipynb": 1,   # F, F shuffled, and their common Gram matrix
+    "03_update_step.ipynb": 1,   # the loss curves of eq (8) as printed and of descent
     "04_pretrained_features.ipynb": 3,  # the two images, feature maps, Gram heatmaps
-    "05_no_training_data.ipynb": 2,     # turtle + rings / wave; noise vs content init
+    "05_no_training_data.ipynb": 2,   # turtle + rings / wave; noise vs content init
     "06_q12_style_layers.ipynb": 3,     # the two results, the share closed, the loss curves
 }
 
 # Gradient checks a notebook makes fail on purpose (the start of the printed line).
 EXPECTED_FAILED_CHECKS = {
-    "02_style_loss.ipynb": ["with w_1: gradient check FAILED"],   # erratum 3: w_1 is wrong
+    "02_style_loss.ipynb": ['with w_1: gradient check FAILED'],   # erratum 3: w_1 is wrong
 }
 
 # Lines the notebook must print (regular expressions, each matched against a whole line of
@@ -58,11 +58,17 @@ EXPECTED_FAILED_CHECKS = {
 PRINTED = {
     "02_style_loss.ipynb": [
         # Q4: shuffling the positions leaves the Gram matrix unchanged ...
-        r"Gram matrix unchanged by shuffling positions: True",
+        r'Gram matrix unchanged by shuffling positions: True',
         # ... while the content loss sees the shuffle (a loss of at least 1)
-        r"content loss between F and its shuffle: [1-9]\d*\.\d+",
+        r'content loss between F and its shuffle: [1-9]\d*\.\d+',
+        # erratum 1: the shapes, printed
+        r'F\^l has shape \(4, 6\); eq \(6\) as printed has shape \(6, 4\)',
+        # Q5: the solution's gradient is the library's, and so is the printed eq (6) transposed
+        r"your gradient equals the library's: True",
+        r"the printed eq \(6\), transposed, equals the library's gradient: True",
         # Q6: with the right w_l the library's total-loss gradient passes the check
-        r"with w_l: gradient check ok: .*",
+        r'with w_l: gradient check ok: .*',
+        r'at relu1_1 the two gradients agree: True',
     ],
     "05_no_training_data.ipynb": [
         # Q11: from noise, the content image goes through the network once (for P^l) ...
@@ -76,6 +82,16 @@ PRINTED = {
         for layer, field in (("relu1_1", 3), ("relu2_1", 10), ("relu3_1", 24),
                              ("relu4_1", 68), ("relu5_1", 156))
     ],
+    "01_content_loss.ipynb": [
+        r"your gradient equals the library's: True",
+        r"same as layers\.relu_backward: True",
+        r"same as layers\.max_pool_backward: True",
+        r"same as layers\.conv2d_backward: True",
+        r"relu2_1_from reproduces the network's relu2_1: True",
+        r"your total derivative equals VGG\.backward's: True",
+        r"total == partial at relu2_1: True",
+        r"your pixel gradient equals VGG\.backward's: True",
+    ],
 }
 
 # Facts each notebook's prose relies on, asserted in a cell appended to the notebook (the
@@ -84,56 +100,121 @@ PRINTED = {
 FACTS = {
     "01_content_loss.ipynb": [
         # eq (1): the library's L_content^l is 1/2 sum (F - P)^2, as printed next to it
-        "assert np.isclose(value, 0.5 * np.sum((F - P) ** 2)), (value, 0.5 * np.sum((F - P) ** 2))",
+        'assert np.isclose(value, 0.5 * np.sum((F - P) ** 2)), (value, 0.5 * np.sum((F - P) ** 2))',
         # Q2: the library returns F - P as the gradient of eq (1)
-        "assert np.array_equal(library_grad, F - P)",
+        'assert np.array_equal(library_grad, F - P)',
+        # Q2's tolerance text: a correct gradient agrees to about 1e-9 (well under 1e-8) ...
+        'assert check_q2.max_relative_error < 1e-8, check_q2',
+        # ... a wrong sign or a factor of 2 is off by 0.3 or more
+        'assert min(gradcheck.check_gradient(content_value, F, g).max_relative_error '
+        'for g in (P - F, 2 * (F - P), 0.5 * (F - P))) >= 0.3',
+        # ReLU check: every entry of x more than 100 steps away from the kink at 0
+        'assert np.abs(x_relu).min() > 100 * gradcheck.default_step(x_relu).max(), np.abs(x_relu).min()',
+        # max-pool check: each window's two largest entries more than 1000 steps apart
+        'assert min_gap > 1000 * gradcheck.default_step(x_pool).max(), min_gap',
+        # the solutions' backward passes equal the library's
+        'assert np.array_equal(relu_grad(dout_relu, x_relu), '
+        'layers.relu_backward(dout_relu, layers.relu_forward(x_relu)[1]))',
+        'assert np.array_equal(max_pool_grad(dout_pool, x_pool), '
+        'layers.max_pool_backward(dout_pool, layers.max_pool_forward(x_pool)[1]))',
+        'assert all(np.allclose(a, b) for a, b in zip(conv_grad(dout_conv, x_conv, w_conv, b_conv), '
+        'layers.conv2d_backward(dout_conv, layers.conv2d_forward(x_conv, w_conv, b_conv)[1])))',
+        # the check's path from relu1_1 to relu2_1 is the network's
+        "assert np.array_equal(relu2_1_from(acts['relu1_1']), acts['relu2_1'])",
+        # "this loss is in the thousands"
+        'assert 1e3 <= L < 1e4, L',
         # Q3: the partial derivative of eq (2) at relu1_1 is F - P there
         "assert np.array_equal(partials['relu1_1'], F_now['relu1_1'] - P_targets['relu1_1'])",
+        # Q3: the solution's total derivative is VGG.backward's
+        'assert np.allclose(total_at_relu1_1(acts, partials), total_at_1)',
+        # ... and the partial alone fails the check by orders of magnitude
+        "assert gradcheck.check_gradient(content_value_at_relu1_1, acts['relu1_1'], partials['relu1_1'], "
+        "num_samples=40).max_relative_error > 1e-2",
         # Q3: the total derivative at the shallow layer differs from the partial one, by a
         # share of the same size as the partial itself (not a rounding difference)
         "assert 1 / 3 < np.linalg.norm(from_deeper) / np.linalg.norm(partials['relu1_1']) < 3, "
         "np.linalg.norm(from_deeper) / np.linalg.norm(partials['relu1_1'])",
         # Q3: at the deepest content layer the total and the partial derivative coincide
         "assert np.array_equal(total_at_2, partials['relu2_1'])",
+        # the solution's pixel gradient is VGG.backward's
+        'assert np.allclose(content_grad_pixels(x, acts, partials), pixel_grad_library)',
     ],
     "02_style_loss.ipynb": [
+        # Q4: the computed answers to the prediction exercise (shuffle and mirror keep G; permuting
+        # the filters and scaling change it)
+        "assert unchanged == {'shuffle positions': True, 'mirror': True, 'permute filters': False, "
+        "'scale by 2': False}, unchanged",
+        # Q4 solution: permuting the filters moves G's entries (the same numbers in other places) ...
+        'assert np.allclose(losses.gram_matrix(maps[filter_order]), '
+        'losses.gram_matrix(maps)[np.ix_(filter_order, filter_order)])',
+        # ... and scaling F by 2 multiplies G by 4
+        'assert np.allclose(losses.gram_matrix(2 * maps), 4 * losses.gram_matrix(maps))',
+        # dG_ab/dF: for a = b, row a holds 2 F_a and every other row is zero
+        'assert np.array_equal(gram_entry_grad(F, 2, 2)[2], 2 * F[2]) '
+        'and not np.any(np.delete(gram_entry_grad(F, 2, 2), 2, axis=0))',
         # erratum 1: eq (6) as printed is M x N, while F (and so its gradient) is N x M
-        "assert N != M and F.shape == (N, M) and printed_eq6.shape == (M, N), "
-        "(F.shape, printed_eq6.shape)",
+        'assert N != M and F.shape == (N, M) and printed_eq6.shape == (M, N), (F.shape, '
+        'printed_eq6.shape)',
         # Q5: the transpose of the printed eq (6) is the gradient, the solution's and the library's
-        "assert np.allclose(printed_eq6.T, style_layer_grad(F, A)) "
-        "and np.allclose(printed_eq6.T, losses.style_layer_loss(F, A)[1])",
+        'assert np.allclose(printed_eq6.T, style_layer_grad(F, A)) and np.allclose(printed_eq6.T, '
+        'losses.style_layer_loss(F, A)[1])',
         # Q6: the solution's total_grad is the library's gradient of eq (7) with w_l
         "assert np.allclose(total_grad(Fs['relu2_1'], Ps['relu2_1'], As['relu2_1'], alpha, beta, "
         "w['relu2_1']), grads_wl['relu2_1'])",
         # erratum 3: w_1 in place of w_l gives a different gradient at layer 2, the same at layer 1
-        "assert not np.allclose(grads_w1['relu2_1'], grads_wl['relu2_1']) "
-        "and np.allclose(grads_w1['relu1_1'], grads_wl['relu1_1'])",
+        "assert not np.allclose(grads_w1['relu2_1'], grads_wl['relu2_1']) and "
+        "np.allclose(grads_w1['relu1_1'], grads_wl['relu1_1'])",
         # erratum 6: some conv1_1 units are inactive and some active ...
-        "assert 0 < inactive.mean() < 1, inactive.mean()",
+        'assert 0 < inactive.mean() < 1, inactive.mean()',
         # ... the relu1_1 gradient is not zero on all the inactive ones (so the mask matters) ...
         "assert np.any(grads['relu1_1'][inactive] != 0)",
         # ... and the gradient at the pre-activation is zero on exactly those
-        "assert np.all(at_pre_activation[inactive] == 0)",
+        'assert np.all(at_pre_activation[inactive] == 0)',
         "assert np.array_equal(at_pre_activation[~inactive], grads['relu1_1'][~inactive])",
     ],
     "03_update_step.ipynb": [
-        # the exercise's objective (solved) is transfer.Objective's loss and gradient
-        "assert np.isclose(L_lib, L_own) and np.allclose(dx_lib, dx_own)",
+        # Exercise 1: the solved objective is transfer.Objective's loss and gradient
+        'assert np.isclose(L_lib, L_own) and np.allclose(dx_lib, dx_own)',
+        # Exercise 2's tolerance: at eta = 1e-7 ... 1e-5 the measured change is s eta ||g||^2 to
+        # within 1e-3 (the dropped terms stay below 1e-3 of the change) ...
+        'assert all(np.all(np.abs(measured_change[s] / (s * etas * np.sum(g0 ** 2)) - 1) < 1e-3) '
+        'for s in (1, -1)), measured_change',
+        # ... round-off in the two values of L is smaller still ...
+        'assert 16 * np.finfo(np.float64).eps * abs(L0) < 1e-3 * np.min(np.abs(measured_change[-1]))',
+        # ... and a wrong power, factor or sign misses by 50% or more
+        'assert all(np.min(np.abs(wrong / measured_change[1] - 1)) >= 0.5 for wrong in '
+        '(0.5 * etas * np.sum(g0 ** 2), etas * np.linalg.norm(g0), etas ** 2 * np.sum(g0 ** 2), '
+        '-etas * np.sum(g0 ** 2), 2 * etas * np.sum(g0 ** 2)))',
+        # eta = 0.02 is 2000 times the largest step of the check
+        'assert np.isclose(eta / etas.max(), 2000)',
         # erratum 2: eq (8) as printed (+) raises the loss at every step, staying finite ...
-        "assert np.all(np.isfinite(quiz_sign)) and np.all(np.diff(quiz_sign) > 0), quiz_sign",
+        'assert np.all(np.isfinite(quiz_sign)) and np.all(np.diff(quiz_sign) > 0), quiz_sign',
+        # ... each climbing step adds more than the one before ...
+        'assert np.all(np.diff(quiz_sign, 2) > 0), np.diff(quiz_sign)',
         # ... and the corrected step (-) lowers it at every step
-        "assert np.all(np.diff(descent) < 0), descent",
+        'assert np.all(np.diff(descent) < 0), descent',
+        # ... the printed step, run for a dozen steps, overflows float64
+        'try:\n    run(+1, 12)\n    overflowed = False\nexcept transfer.NonFiniteLoss:\n'
+        '    overflowed = True\nassert overflowed, "12 steps of eq (8) as printed stayed finite"',
         # optim.gradient_descent is the corrected eq (8): it ends where the hand loop ends
-        "assert np.isclose(result.loss, descent[-1], rtol=1e-9, atol=0), "
-        "(result.loss, descent[-1])",
+        'assert np.isclose(result.loss, descent[-1], rtol=1e-9, atol=0), (result.loss, descent[-1])',
         # erratum 4: the corrected Q7 step is F - eta * gradient, and it lowers the layer's
         # loss while the step as printed raises it
         "assert np.allclose(corrected, F - eta1 * grad['l'])",
-        "assert layer_loss(corrected)[0] < L_before < layer_loss(as_printed)[0], "
-        "(layer_loss(corrected)[0], L_before, layer_loss(as_printed)[0])",
+        'assert layer_loss(corrected)[0] < L_before < layer_loss(as_printed)[0], '
+        '(layer_loss(corrected)[0], L_before, layer_loss(as_printed)[0])',
+        # Exercise 4's tolerance: a misplaced parenthesis or sign changes some entry by a percent
+        # or more (relative to the right step)
+        "assert all(np.max(np.abs(wrong - corrected) / np.abs(corrected)) > 1e-2 for wrong in ("
+        "F - eta1 * alpha * (F - P1) - style_term, as_printed, F - eta1 * (alpha * (F - P1) - style_term), "
+        "F - eta1 * (-alpha * (F - P1) + style_term), F + eta1 * grad['l']))",
+        # Exercise 5: many relu2_1 entries are exactly 0, some of them with a positive gradient,
+        # so every step size tried makes at least those entries negative
+        'assert np.mean(F_relu == 0) > 0.25, np.mean(F_relu == 0)',
+        'assert all(np.mean(F_relu - e * g_relu < 0) >= np.mean((F_relu == 0) & (g_relu > 0)) > 0 '
+        'for e in step_sizes)',
         # a direct step on F^relu2_1 makes entries negative, which no ReLU output can be
-        "assert np.mean(F_stepped < 0) > 0",
+        'assert np.mean(F_stepped < 0) > 0',
     ],
     "04_pretrained_features.ipynb": [
         # the receptive fields quoted in the summary and in notebook 6: 3 px ... 156 px
@@ -151,19 +232,32 @@ FACTS = {
     ],
     "05_no_training_data.ipynb": [
         # Q9: the run really changed the image (so "weights unchanged" is not vacuous) ...
-        "assert result.iterations == ITERATIONS and result.stopped is None, result.message",
-        "assert not np.array_equal(result.image, turtle)",
+        'assert result.iterations == ITERATIONS and result.stopped is None, result.message',
+        'assert not np.array_equal(result.image, turtle)',
         # ... and the weights did not change
-        "assert unchanged",
+        'assert unchanged',
+        # Q9: the optimiser's unknowns are the 3 H W pixel values; the network has 20 million weights
+        'assert result.x.shape == (3,) + turtle.shape[:2], result.x.shape',
+        'assert 19e6 < n_weights < 21e6, n_weights',
+        # Q10: the style image itself has style loss 0 towards its own targets ...
+        'assert measured_self == 0, measured_self',
+        # ... while a copy shifted by five pixels is a thousand times the check's tolerance off
+        'assert style_loss_towards_rings(np.roll(rings, 5, axis=1)) > 1e3 * 1e-6 * another',
+        # Q10: a new style changes A only, and computing A takes one forward pass of the style image
+        "assert measured_recomputed == {'style targets A'}, measured_recomputed",
+        "_n = [0]\n_f = model.forward\nmodel.forward = lambda x, l: (_n.__setitem__(0, _n[0] + 1), _f(x, l))[1]\n"
+        "try:\n    transfer.style_targets(model, [image.preprocess(rings)], style_layers)\n"
+        "finally:\n    del model.forward\nassert _n[0] == 1, _n",
         # Q10: the style loss towards the rings falls far below (under half) that of the start
         "assert ringed.history['style'][-1] < ringed.initial.style / 2, "
         "(ringed.initial.style, ringed.history['style'])",
         # Q11: the run from the content image fed the content image to the network twice
         "assert calls['content image'] == 2, calls",
+        "assert passes == {'noise': 1, 'content': 2}, passes",
         # both Q11 runs lower the total loss at every iteration, ending below their start
-        "assert all(np.all(np.diff([r.initial.total] + r.history['total']) <= 0) "
-        "and r.loss < r.initial.total for r in runs.values()), "
-        "{init: [r.initial.total] + r.history['total'] for init, r in runs.items()}",
+        "assert all(np.all(np.diff([r.initial.total] + r.history['total']) <= 0) and r.loss < "
+        "r.initial.total for r in runs.values()), {init: [r.initial.total] + r.history['total'] for init, "
+        'r in runs.items()}',
     ],
     "06_q12_style_layers.ipynb": [
         # both runs use all their iterations and lower the total loss at every iteration
