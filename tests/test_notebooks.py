@@ -231,6 +231,9 @@ FACTS = {
         "assert 0.5 < L_turtle / L_mirror < 2, L_turtle / L_mirror",
     ],
     "05_no_training_data.ipynb": [
+        # Q11: from the content image the run keeps the layout better: a lower content loss
+        "assert runs['content'].history['content'][-1] < runs['noise'].history['content'][-1], "
+        "{i: r.history['content'][-1] for i, r in runs.items()}",
         # Q9: the run really changed the image (so "weights unchanged" is not vacuous) ...
         'assert result.iterations == ITERATIONS and result.stopped is None, result.message',
         'assert not np.array_equal(result.image, turtle)',
@@ -241,8 +244,6 @@ FACTS = {
         'assert 19e6 < n_weights < 21e6, n_weights',
         # Q10: the style image itself has style loss 0 towards its own targets ...
         'assert measured_self == 0, measured_self',
-        # ... while a copy shifted by five pixels is a thousand times the check's tolerance off
-        'assert style_loss_towards_rings(np.roll(rings, 5, axis=1)) > 1e3 * 1e-6 * another',
         # Q10: a new style changes A only, and computing A takes one forward pass of the style image
         "assert measured_recomputed == {'style targets A'}, measured_recomputed",
         "_n = [0]\n_f = model.forward\nmodel.forward = lambda x, l: (_n.__setitem__(0, _n[0] + 1), _f(x, l))[1]\n"
