@@ -43,9 +43,10 @@ FIGURES = {
     "01_content_loss.ipynb": 0,
     "02_style_loss.ipynb": 1,   # F, F shuffled, and their common Gram matrix
     "03_update_step.ipynb": 1,   # the loss curves of eq (8) as printed and of descent
-    "04_pretrained_features.ipynb": 3,  # the two images, feature maps, Gram heatmaps
+    "04_pretrained_features.ipynb": 3,   # the two images, feature maps, Gram heatmaps
     "05_no_training_data.ipynb": 2,   # turtle + rings / wave; noise vs content init
     "06_q12_style_layers.ipynb": 4,     # small runs, spectra, the 512 px pair, their spectra
+    "07_inversion_texture.ipynb": 3,    # the reconstructions, the textures, the gap closed
 }
 
 # Gradient checks a notebook makes fail on purpose (the start of the printed line).
@@ -110,6 +111,10 @@ PRINTED = {
         r"your total derivative equals VGG\.backward's: True",
         r"total == partial at relu2_1: True",
         r"your pixel gradient equals VGG\.backward's: True",
+    ],
+    "07_inversion_texture.ipynb": [
+        # the starting loss check: every run starts at beta
+        r"starting style loss / BETA: \[1\.0, 1\.0, 1\.0, 1\.0, 1\.0\]",
     ],
 }
 
@@ -248,6 +253,16 @@ FACTS = {
         "assert min(style_ratios[:2]) > 10, style_ratios",
         # in content it is about as far from the wave as the turtle is (a ratio near 1)
         "assert 0.5 < L_turtle / L_mirror < 2, L_turtle / L_mirror",
+        # exercise 1: the fields measured by back-propagation are the recursion's (3 ... 156 px)
+        "assert measured_fields == dict(zip(style_layers, [3, 10, 24, 68, 156])), measured_fields",
+        # exercise 2: mirroring changes the Gram matrices (the filters are not symmetric) ...
+        "assert not unchanged and kernel_asymmetry > 0.5, kernel_asymmetry",
+        # ... least at relu1_1 and most at relu5_1
+        "assert int(np.argmin(mirror_change)) == 0 and int(np.argmax(mirror_change)) == 4, mirror_change",
+        # exercise 3: the mirrored wave is closer in style than the turtle at every layer
+        "assert measured_closer == set(style_layers), measured_closer",
+        # ... with the smallest margin at relu5_1
+        "assert int(np.argmin(style_ratios)) == 4, style_ratios",
     ],
     "05_no_training_data.ipynb": [
         # Q11: from the content image the run keeps the layout better: a lower content loss
@@ -335,6 +350,52 @@ FACTS = {
         'assert big_low_share[5] > 2 * big_low_share[3], big_low_share',
         'assert big_energy[5] > big_energy[3], big_energy',
     ],
+    "07_inversion_texture.ipynb": [
+        # Part 1, exercise 1: the pixel error grows with depth, relu1_1 closest, relu5_1 farthest
+        "assert measured_order == style_layers, pixel_error",
+        # the solution: the deep runs end with a larger feature error than relu1_1's
+        "assert e_end['relu5_1'] > e_end['relu1_1'], e_end",
+        # every reconstruction's feature error at its own layer is less than half the noise's
+        "assert all(e_end[l] < 0.5 * e_start[l] for l in style_layers), (e_start, e_end)",
+        # relu1_1 gives the photograph back within a few grey levels, colours included
+        "assert pixel_error['relu1_1'] < 5 and colour_shift['relu1_1'] < 2, (pixel_error, colour_shift)",
+        # the colours drift in the deeper reconstructions
+        "assert min(colour_shift[l] for l in style_layers[2:]) > 10, colour_shift",
+        # even relu5_1's reconstruction still correlates with the photograph block by block,
+        # unlike the noise
+        "assert kept_layout['relu5_1'] > 0.15 and kept_layout['relu5_1'] > noise_layout + 0.1, "
+        "(kept_layout, noise_layout)",
+        # the solution's '64 channels for 3 colours at every pixel' at relu1_1
+        "assert model.forward(x_photo, ['relu1_1'])['relu1_1'].shape == (64,) + turtle.shape[:2]",
+        # Part 2: the noise's E_l differ between layers by orders of magnitude
+        "assert max(E_noise.values()) / min(E_noise.values()) > 100, E_noise",
+        # with w_l = 1 / (n E_l(noise)) every run starts at a style loss of beta
+        "assert all(abs(t.initial.style / BETA - 1) < 1e-3 for t in textures.values()), "
+        "[t.initial.style / BETA for t in textures.values()]",
+        "assert all(t.stopped in (None, 'converged') for t in textures.values()), "
+        "[t.message for t in textures.values()]",
+        # exercise 2: 3 layers win at relu1_1 ... relu3_1, 5 layers at relu4_1 and relu5_1
+        "assert measured_better == {'relu1_1': 3, 'relu2_1': 3, 'relu3_1': 3, 'relu4_1': 5, "
+        "'relu5_1': 5}, closed",
+        # the 3-layer run gets part of the way at relu4_1, less far at relu5_1
+        "assert 0 < closed[3]['relu5_1'] < closed[3]['relu4_1'], closed",
+        # the margins at the shallow layers are small, the one at relu5_1 large
+        "assert max(closed[3][l] - closed[5][l] for l in style_layers[:3]) "
+        "< (closed[5]['relu5_1'] - closed[3]['relu5_1']) / 3, closed",
+        # the staircase: each texture closes most of the gap at every layer it was optimised for ...
+        "assert all(closed[n][l] > 0.5 for n in closed for l in style_layers[:n]), closed",
+        # ... and less at every layer to the right of the diagonal
+        "assert all(max(closed[n][l] for l in style_layers[n:]) "
+        "< min(closed[n][l] for l in style_layers[:n]) for n in range(1, 5)), closed",
+        # at relu5_1 the 5-layer texture is ahead of every other ...
+        "assert all(closed[5]['relu5_1'] > closed[n]['relu5_1'] for n in range(1, 5)), closed",
+        # ... and the 2-layer texture ends farther from the wave than the noise
+        "assert closed[2]['relu5_1'] < 0, closed",
+        # the solution's fields: relu4_1 and relu5_1 units see 68 and 156 px
+        "assert (fields['relu4_1'], fields['relu5_1']) == (68, 156), fields",
+        # at the CI size the picture is smaller than a relu5_1 unit's field
+        "assert max(wave.shape[:2]) < fields['relu5_1'], (wave.shape, fields['relu5_1'])",
+    ],
 }
 
 CHECK_LINE = re.compile(r"^.*(?:gradient|answer) check (?:ok|FAILED).*$", re.MULTILINE)
@@ -407,6 +468,16 @@ def test_every_notebook_has_its_expectations():
     assert set(FIGURES) == names, "FIGURES must list every notebook"
     assert set(FACTS) == names, "FACTS must list every notebook"
     assert set(PRINTED) <= names and set(EXPECTED_FAILED_CHECKS) <= names
+
+
+def test_every_notebook_asks_for_derivations():
+    """Each notebook has exercises, and the set has at least 15 (issue 18): the students
+    derive or predict in every group of quiz questions, not only in the first three."""
+    counts = {p.name: sum("exercise" in tags(c)
+                          for c in json.loads(p.read_text(encoding="utf-8"))["cells"])
+              for p in NOTEBOOKS}
+    assert all(counts.values()), f"notebooks without an exercise: {counts}"
+    assert sum(counts.values()) >= 15, counts
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
