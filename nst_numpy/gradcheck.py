@@ -283,7 +283,8 @@ def check_answer(answer, expected, what, rtol=1e-6, atol=0.0):
     ``|answer - expected| <= atol + rtol |expected|`` everywhere (``np.allclose``); strings,
     booleans and sets must be equal; dicts are compared key by key. ``None``, the
     placeholder of an unanswered exercise, fails. Prints as ``answer check ok: ...`` or
-    ``answer check FAILED: ...``.
+    ``answer check FAILED: ...``; a failure says where the answer is wrong but never what
+    the expected value is, so a guess does not reveal the answer.
     """
     if answer is None:
         return AnswerCheckResult(what, False, "no answer yet (the placeholder is None)")
@@ -291,25 +292,42 @@ def check_answer(answer, expected, what, rtol=1e-6, atol=0.0):
         if not isinstance(answer, dict) or set(answer) != set(expected):
             keys = sorted(map(str, expected))
             return AnswerCheckResult(what, False, f"expected a dict with keys {keys}")
-        for key in expected:
-            part = check_answer(answer[key], expected[key], what, rtol, atol)
-            if not part:
-                return AnswerCheckResult(what, False, f"at {key!r}: {part.detail}")
+        wrong = [key for key in expected
+                 if not check_answer(answer[key], expected[key], what, rtol, atol)]
+        if wrong:
+            return AnswerCheckResult(what, False, f"wrong at {', '.join(map(repr, wrong))}")
         return AnswerCheckResult(what, True, f"all {len(expected)} entries agree")
     if _is_numeric(expected) and not isinstance(expected, (bool, np.bool_)):
         if not _is_numeric(answer):
             return AnswerCheckResult(what, False, f"expected a number or array, got {answer!r}")
         answer, expected = np.asarray(answer, float), np.asarray(expected, float)
         if answer.shape != expected.shape:
-            return AnswerCheckResult(what, False, f"shape {answer.shape}, expected "
-                                                  f"{expected.shape}")
-        difference = float(np.max(np.abs(answer - expected), initial=0.0))
-        passed = bool(np.allclose(answer, expected, rtol=rtol, atol=atol))
-        return AnswerCheckResult(what, passed, f"largest difference {difference:.3g} "
-                                               f"(rtol {rtol:g}, atol {atol:g})")
-    passed = answer == expected
-    return AnswerCheckResult(what, bool(passed), "as expected" if passed else
-                             f"your answer {answer!r} is not {expected!r}")
+            return AnswerCheckResult(what, False, f"your answer has shape {answer.shape}, "
+                                                  "which is not the expected shape")
+        close = np.isclose(answer, expected, rtol=rtol, atol=atol)
+        tolerance = f"(rtol {rtol:g}, atol {atol:g})"
+        if close.all():
+            difference = float(np.max(np.abs(answer - expected), initial=0.0))
+            return AnswerCheckResult(what, True, f"largest difference {difference:.3g} "
+                                                 f"{tolerance}")
+        return AnswerCheckResult(what, False, f"{np.count_nonzero(~close)} of {close.size} "
+                                              f"entries outside the tolerance {tolerance}")
+    answer, expected = _plain(answer), _plain(expected)
+    if isinstance(answer, bool) == isinstance(expected, bool) and _equal(answer, expected):
+        return AnswerCheckResult(what, True, "as expected")
+    return AnswerCheckResult(what, False, f"your answer {answer!r} is not right")
+
+
+def _plain(value):
+    """A NumPy scalar (np.bool_, np.str_, ...) as the Python value it holds."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _equal(answer, expected):
+    try:
+        return bool(answer == expected)
+    except (ValueError, TypeError):          # e.g. an array compared with a word
+        return False
 
 
 def _is_numeric(value):
