@@ -101,6 +101,13 @@ PRINTED = {
            r"--style-layers relu1_1,relu2_1,relu3_1 -o docs/_static/gallery/q12_3.jpg",
            r"nst-numpy stylize \S+green_sea_turtle.jpg \S+great_wave.jpg --size 512 --iterations 150 "
            r"-o docs/_static/gallery/q12_5.jpg"]
+        # the 5-layer result's lead at each held-out layer (small runs and gallery), and the
+        # ratio of the gallery's low-frequency shares, which the closing prose reads
+        + [r"small runs, 64x48 px", r"gallery, 512x384 px"]
+        + [rf"\s+{layer}\s+lead of the 5-layer result:\s+[+-]\d+ points(\s+\(field wider than the image\))?"
+           for layer in ("relu2_2", "relu3_3", "relu4_3", "relu5_3")]
+        + [r"gallery, periods longer than relu3_1's field: the 5-layer change's low-frequency share "
+           r"is \d+\.\d times the 3-layer change's"]
     ),
     "01_content_loss.ipynb": [
         r"your gradient equals the library's: True",
@@ -251,10 +258,14 @@ FACTS = {
         "assert min(style_ratios) > 1, style_ratios",
         # ... by an order of magnitude or more at the shallow ones (relu1_1, relu2_1)
         "assert min(style_ratios[:2]) > 10, style_ratios",
-        # in content it is about as far from the wave as the turtle is (a ratio near 1)
+        # in content it is about as far from the wave as the turtle is (a ratio near 1) ...
         "assert 0.5 < L_turtle / L_mirror < 2, L_turtle / L_mirror",
-        # exercise 1: the fields measured by back-propagation are the recursion's (3 ... 156 px)
-        "assert measured_fields == dict(zip(style_layers, [3, 10, 24, 68, 156])), measured_fields",
+        # ... and even a little farther (the ratio turtle / mirrored wave is below 1)
+        "assert L_mirror > L_turtle, (L_mirror, L_turtle)",
+        # exercise 1: the fields measured by back-propagation are the recursion's (3 ... 156 px),
+        # at the style layers, the content layer relu4_2 and pool4
+        "assert measured_fields == {'relu1_1': 3, 'relu2_1': 10, 'relu3_1': 24, 'relu4_1': 68, "
+        "'relu4_2': 84, 'pool4': 124, 'relu5_1': 156}, measured_fields",
         # exercise 2: mirroring changes the Gram matrices (the filters are not symmetric) ...
         "assert not unchanged and kernel_asymmetry > 0.5, kernel_asymmetry",
         # ... least at relu1_1 and most at relu5_1
@@ -318,6 +329,13 @@ FACTS = {
         'for layer in held_out if not wider[layer]), closed',
         # ... and its change has the larger low-frequency share (exercise 2) ...
         'assert low_share[5] > low_share[3], low_share',
+        # ... at every cutoff with a ring below it ...
+        'assert all(analysis.low_frequency_share(spectra[5], 1 / fields[layer]) > '
+        'analysis.low_frequency_share(spectra[3], 1 / fields[layer]) for layer in style_layers[5][1:] '
+        'if np.any((spectra[3].frequency > 0) & (spectra[3].frequency < 1 / fields[layer]))), spectra',
+        # ... but at relu5_3, whose field is far wider than the image, the order reverses: both
+        # runs end farther from the wave than the photograph, the 5-layer run the farther
+        "assert closed[5]['relu5_3'] < closed[3]['relu5_3'] < 0, closed",
         # ... with few rings below relu3_1's cutoff and none below relu4_1's
         'assert 0 < np.sum((spectra[3].frequency > 0) & (spectra[3].frequency < cutoff)) <= 3, '
         'spectra[3].frequency',
@@ -365,10 +383,15 @@ FACTS = {
         # unlike the noise
         "assert kept_layout['relu5_1'] > 0.15 and kept_layout['relu5_1'] > noise_layout + 0.1, "
         "(kept_layout, noise_layout)",
+        # relu4_1's and relu5_1's reconstructions keep part of the layout, more than the noise
+        "assert min(kept_layout['relu4_1'], kept_layout['relu5_1']) > noise_layout + 0.1, "
+        "(kept_layout, noise_layout)",
         # the solution's '64 channels for 3 colours at every pixel' at relu1_1
         "assert model.forward(x_photo, ['relu1_1'])['relu1_1'].shape == (64,) + turtle.shape[:2]",
         # Part 2: the noise's E_l differ between layers by orders of magnitude
         "assert max(E_noise.values()) / min(E_noise.values()) > 100, E_noise",
+        # ... so with w_l = 1/5 the starting loss would be almost one layer's
+        "assert largest_share > 0.9, largest_share",
         # with w_l = 1 / (n E_l(noise)) every run starts at a style loss of beta
         "assert all(abs(t.initial.style / BETA - 1) < 1e-3 for t in textures.values()), "
         "[t.initial.style / BETA for t in textures.values()]",
