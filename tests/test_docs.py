@@ -6,6 +6,7 @@ math module but not annotated, a README command changed) with a clearer message.
 """
 
 import ast
+import json
 from pathlib import Path
 import re
 import subprocess
@@ -127,3 +128,31 @@ def test_the_defaults_are_said_in_one_sentence_everywhere():
     assert nst_numpy.load_vgg19 is models.load_vgg19
     for where, text in places.items():
         assert ONE_SENTENCE in " ".join(text.split()), f"{where} does not say: {ONE_SENTENCE}"
+
+
+def test_gallery_shows_every_picture_full_size_with_its_command():
+    """docs/make_gallery.py's record: every entry's picture exists at 512 px or more, is a
+    JPEG of at most a few hundred KB, and the gallery page shows it with its command."""
+    from PIL import Image
+    sys.path.insert(0, str(DOCS))
+    try:
+        import make_gallery
+    finally:
+        sys.path.remove(str(DOCS))
+    record = json.loads((DOCS / "_static" / "gallery" / "record.json").read_text())
+    page = (DOCS / "gallery.md").read_text()
+    assert set(make_gallery.ENTRIES) <= set(record), set(make_gallery.ENTRIES) - set(record)
+    for name in make_gallery.ENTRIES:
+        entry, picture = record[name], DOCS / "_static" / "gallery" / f"{name}.jpg"
+        with Image.open(picture) as opened:
+            assert opened.format == "JPEG" and max(opened.size) >= 512, (name, opened.size)
+            assert f"{opened.size[0]}x{opened.size[1]}" == entry["size"], (name, entry)
+        assert picture.stat().st_size < 500 * 1024, (name, picture.stat().st_size)
+        assert entry["seconds"] > 0 and entry["loss"] > 0, (name, entry)
+        assert f"_static/gallery/{name}.jpg" in page and entry["command"] in page, name
+        assert entry["command"].startswith("nst-numpy "), entry["command"]
+        assert entry["command"].endswith(f"-o docs/_static/gallery/{name}.jpg"), entry["command"]
+    readme = (ROOT / "README.md").read_text()
+    opening = readme.split("\n## ", 1)[0]
+    assert "docs/_static/gallery/banner.jpg" in opening, "the README opens with the banner"
+    assert (DOCS / "_static" / "gallery" / "banner.jpg").exists()
