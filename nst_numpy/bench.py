@@ -353,8 +353,29 @@ def _check_memory(sizes, impls, limit):
             memory_estimate(size, impls), limit,
             what=f"bench at {size} px ({', '.join(impls)}: {len(impls)} worker"
                  f"{'s' if len(impls) > 1 else ''} at once)",
-            remedy="try smaller --sizes or fewer --impls",
-            override="--memory-limit SIZE (or off)")
+            remedy="try smaller --sizes or fewer --impls")
+
+
+# The longest the --matmul-sizes reference may take (a warm-up and 3 timed products each).
+MATMUL_SECONDS = 600
+
+
+def _check_matmul_sizes(sizes, limit):
+    """Refuse, in one line, a --matmul-sizes n whose three n x n float32 matrices would not
+    fit in ``limit`` bytes (None: the memory available), or whose four products would take
+    longer than MATMUL_SECONDS at the speed measured here on a 512 x 512 product."""
+    speed = None
+    for n in sorted(set(sizes)):
+        memory.check_fits(MEMORY_SAFETY * 3 * 4 * n * n, limit,
+                          what=f"the {n}x{n} matmul reference (3 float32 matrices)",
+                          remedy="try smaller --matmul-sizes")
+        speed = speed or matmul_gflops(512) * 1e9
+        seconds = 4 * 2 * n**3 / speed
+        if seconds > MATMUL_SECONDS:
+            raise ValueError(f"--matmul-sizes {n}: 4 products of {2 * n**3 / 1e12:.3g} TFLOP "
+                             f"each would take about {seconds / 60:.0f} minutes at the "
+                             f"{speed / 1e9:.0f} GFLOP/s measured here; try a size up to "
+                             f"{int((MATMUL_SECONDS * speed / 8) ** (1 / 3))}")
 
 
 def run(args):
@@ -372,12 +393,18 @@ def run(args):
             raise ValueError(f"--memory-limit: {error}") from None
     impls = list(dict.fromkeys(args.impls))   # each implementation once
     has_torch = importlib.util.find_spec("torch") is not None
+    if "torch" in impls and args.no_torch:
+        raise ValueError("--impls torch and --no-torch contradict each other; give one")
     if "torch" in impls and not has_torch:
+        if impls == ["torch"]:
+            raise ValueError("--impls torch: PyTorch is not installed, so there is nothing to "
+                             "time; pip install torch, or name another implementation")
         print("PyTorch is not installed: no comparison (pip install torch for one)")
         impls.remove("torch")
     elif has_torch and not args.no_torch and "torch" not in impls:
         impls.append("torch")
     _check_memory(args.sizes, impls, limit)
+    _check_matmul_sizes(args.matmul_sizes, limit)
     versions = f"numpy {np.__version__}"
     if "torch" in impls:
         versions += f", torch {importlib.metadata.version('torch')}"
@@ -464,9 +491,17 @@ def add_arguments(parser):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m nst_numpy.bench", description=__doc__.splitlines()[0])
+    """``python -m nst_numpy.bench``: the same options, checks and one-line errors as
+    ``nst-numpy bench``."""
+    from .cli import Parser, run_handler
+
+    parser = Parser(prog="python -m nst_numpy.bench", description=__doc__.splitlines()[0])
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:   # --help, or a bad option (already said in one line)
+        return stop.code
+    return run_handler(parser.prog, run, args)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,13 @@
 that registers its parser and sets ``handler``; errors a user can fix end in one line."""
 
 import argparse
+from contextlib import contextmanager
+import signal
 import sys
+import threading
 
 from . import __version__
+from ._checks import OptionError
 
 
 class Parser(argparse.ArgumentParser):
@@ -89,18 +93,98 @@ def main(argv=None):
             args.subcommands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as stop:   # --help, or a bad option (already said in one line)
         return stop.code
+    return run_handler(f"nst-numpy {args.command}", args.handler, args)
+
+
+def run_handler(name, handler, args):
+    """``handler(args)``, the way every command line entry point runs: a fault a user can
+    fix, or one of the machine (out of memory, a full disk), is one line on stderr and exit
+    code 2; Ctrl-C, SIGTERM and SIGHUP end the run the same way (the handler saves what it
+    has), exit code 128 + the signal's number. ``name`` starts each line ("nst-numpy
+    stylize"). Options named in a refusal are spelled as flags (:func:`flag`)."""
+    with terminating_signals_interrupt() as received:
+        try:
+            code = handler(args) or 0
+        except BrokenPipeError:
+            # The reader went away (`nst-numpy weights info | head`): not an error of ours.
+            sys.stderr.close()
+            return 0
+        except OptionError as error:
+            code = _say(name, f"error: {error.render(flag)}", 2)
+        except (ValueError, OSError, ImportError) as error:   # ImportError: what to install
+            code = _say(name, f"error: {error}", 2)
+        except MemoryError as error:
+            detail = f" ({error})" if str(error) else ""
+            code = _say(name, f"error: out of memory{detail}; use a smaller size, or fewer or "
+                              "smaller images", 2)
+        except KeyboardInterrupt as stop:
+            code = _say(name, str(stop) or "interrupted", 130)
+    return 128 + received[0] if received else code
+
+
+def _say(name, text, code):
+    print(f"{name}: {text}", file=sys.stderr)
+    return code
+
+
+# CLI flags whose names are not their keyword's with dashes (every other keyword k is --k).
+FLAGS = {"normalized": "--normalized-vgg", "fast": "--plain", "content_weights":
+         "--content-layer-weights", "progress": "--quiet"}
+
+
+def flag(keyword):
+    """The command line's spelling of the option that the library calls ``keyword``."""
+    return FLAGS.get(keyword, "--" + keyword.replace("_", "-"))
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the process is, as Ctrl-C is: the run stops and
+    saves what it has (its message says which signal)."""
+
+
+@contextmanager
+def terminating_signals_interrupt():
+    """Inside: SIGTERM and SIGHUP (where they exist) raise :class:`Terminated` in the main
+    thread, as Ctrl-C raises KeyboardInterrupt. Yields the list of signals received; the
+    previous handlers come back on exit. Outside the main thread (where Python lets no
+    handler be set) it changes nothing."""
+    received = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def interrupt(signum, frame):
+        received.append(signum)
+        raise Terminated(f"terminated by {signal.Signals(signum).name}")
+
+    names = [n for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    previous = {n: signal.signal(getattr(signal, n), interrupt) for n in names}
     try:
-        return args.handler(args) or 0
-    except BrokenPipeError:
-        # The reader went away (`nst-numpy weights info | head`): not an error of ours.
-        sys.stderr.close()
-        return 0
-    except (ValueError, OSError, ImportError) as error:   # ImportError: what to install
-        print(f"nst-numpy {args.command}: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"nst-numpy {args.command}: interrupted", file=sys.stderr)
-        return 130
+        yield received
+    finally:
+        for n, handler in previous.items():
+            signal.signal(getattr(signal, n), handler)
+
+
+@contextmanager
+def signals_held():
+    """Inside: Ctrl-C, SIGTERM and SIGHUP wait for the block to end, so that a picture being
+    written is finished first; then the first of them takes effect as usual. Outside the
+    main thread it changes nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending = []
+    names = [n for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    previous = {n: signal.signal(getattr(signal, n), lambda signum, frame: pending.append(signum))
+                for n in names}
+    try:
+        yield
+    finally:
+        for n, handler in previous.items():
+            signal.signal(getattr(signal, n), handler)
+        if pending:
+            signal.raise_signal(pending[0])
 
 
 if __name__ == "__main__":

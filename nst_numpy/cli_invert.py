@@ -7,9 +7,9 @@ same way: atomically, the best image by default, nothing replaced by a failed ru
 
 import warnings
 
-from .cli_stylize import (add_network_options, check_output, memory_size, non_negative_float,
-                          non_negative_int, positive_float, positive_int, progress_display,
-                          _save)
+from .cli_stylize import (add_network_options, check_outputs, memory_size, non_negative_float,
+                          non_negative_int, planned_outputs, positive_float, positive_int,
+                          progress_display, run_inputs, save_result)
 
 DEFAULT_LAYER = "relu3_1"
 DEFAULT_SIZE = 256
@@ -65,7 +65,7 @@ def add_invert_parser(subparsers):
 def run_invert(args):
     from . import inversion, transfer
 
-    check_output(args.output, [args.image])   # before the network loads
+    check_outputs(planned_outputs(args), run_inputs(args, [args.image]))   # before any work
     if args.lr is not None and args.optimizer == "lbfgs":
         raise ValueError("--lr has no effect with --optimizer lbfgs (L-BFGS finds its own "
                          "step); drop --lr, or choose --optimizer adam or gd")
@@ -79,4 +79,4 @@ def run_invert(args):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", transfer.NonFiniteLossWarning)   # _save says it, once
         result = inversion.invert(args.image, args.layer, **options)
-    return _save(args, result)
+    return save_result(args, result)

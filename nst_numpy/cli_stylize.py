@@ -124,8 +124,9 @@ def _add_tuning_options(parser, size, iterations):
     g.add_argument("--lr", type=positive_float,
                    help="step size for adam/gd in pixel units (default 10 for adam, 2 with "
                         "--style-loss mrf, 1 for gd); L-BFGS finds its own")
-    g.add_argument("--init", choices=["content", "noise", "style"], default="content",
-                   help="starting image (default content; noise is Gatys et al.'s choice)")
+    g.add_argument("--init", choices=["content", "noise", "style"],
+                   help="starting image (default content, or noise with --texture; noise is "
+                        "Gatys et al.'s choice)")
     g.add_argument("--init-image", metavar="PATH",
                    help="start from this image instead, resized to the output")
     g.add_argument("--resume", metavar="CHECKPOINT",
@@ -224,16 +225,40 @@ def add_network_options(parser):
 
 # --- outputs ------------------------------------------------------------------------
 
-def check_output(output, inputs):
-    """Refuse an output that cannot be written (see :func:`nst_numpy.image.check_writable`)
-    or is one of the input files (inputs are never overwritten)."""
+def check_outputs(outputs, inputs):
+    """Refuse, before any work, outputs that cannot be written or that would overwrite a
+    file the run reads, or each other.
+
+    outputs: [(path, the option naming it: "-o", "--plot")]; inputs: every file the run
+    reads (images, masks, the starting picture, the weights), paths or other sources (an
+    array is no file). An output may name an input by any path (a symbolic or hard link,
+    ``..``): :func:`same_file` compares the files themselves.
+    """
     from .image import check_writable
 
-    check_writable(output)
-    for source in inputs:
-        if isinstance(source, (str, os.PathLike)) and _same_file(Path(output), Path(source)):
-            raise ValueError(f"output {output!r} is the input image {os.fspath(source)!r}; "
-                             "choose another output name (inputs are never overwritten)")
+    seen = []
+    for output, option in outputs:
+        check_writable(output)
+        for source in inputs:
+            if isinstance(source, (str, os.PathLike)) and same_file(output, source):
+                raise ValueError(f"{option} {output!r} is the input file {os.fspath(source)!r}; "
+                                 "choose another name (inputs are never overwritten)")
+        for other, other_option in seen:
+            if same_file(output, other):
+                raise ValueError(f"{other_option} and {option} name the same file {output!r}; "
+                                 "give each its own")
+        seen.append((output, option))
+
+
+def run_inputs(args, images):
+    """Every file a run reads: ``images`` (sources given on the command line), masks, the
+    starting picture, the checkpoint it resumes from, and the weights (the shipped file
+    when --weights is not given)."""
+    from .weights import default_weights_path
+
+    optional = [getattr(args, name, None) for name in ("init_image", "resume")]
+    weights = args.weights if args.weights is not None else default_weights_path()
+    return [*images, *(getattr(args, "masks", None) or []), *filter(None, optional), weights]
 
 
 def intermediate_paths(output, every, iterations):
@@ -267,7 +292,10 @@ def check_resume(checkpoint, content, styles, size):
                          "start from it resized with --init-image")
 
 
-def _same_file(a, b):
+def same_file(a, b):
+    """Whether paths ``a`` and ``b`` name one file: the same file on disk when both exist
+    (through any link), else the same path once resolved."""
+    a, b = Path(a), Path(b)
     if a.exists() and b.exists():
         return os.path.samefile(a, b)
     return a.resolve() == b.resolve()
@@ -296,10 +324,10 @@ def run_demo(args):
 def _stylize_options(args, content, styles):
     """stylize's keyword arguments from the parsed options, with the checks that need two
     options at once (each message names them)."""
-    if args.init_image is not None and args.init != "content":
+    if args.init_image is not None and args.init is not None:
         raise ValueError(f"--init {args.init} and --init-image both choose the starting image; "
                          "give one")
-    if args.resume is not None and (args.init_image is not None or args.init != "content"):
+    if args.resume is not None and (args.init_image is not None or args.init is not None):
         raise ValueError("--resume and --init/--init-image both choose the starting image; "
                          "give one")
     if args.resume is not None and args.scales > 1:
@@ -332,8 +360,8 @@ def _stylize_options(args, content, styles):
         if args.layer_weights is not None:
             raise ValueError("--layer-weights and --style-layer-weight-exp both set the style "
                              "layer weights; give one")
-        powers = [args.style_layer_weight_exp ** k for k in range(len(style_layers))]
-        layer_weights = {l: p / sum(powers) for l, p in zip(style_layers, powers)}
+        layer_weights = dict(zip(style_layers, geometric_weights(args.style_layer_weight_exp,
+                                                                 len(style_layers))))
     if args.layer_weights is not None:
         if len(args.layer_weights) != len(style_layers):
             raise ValueError(f"--layer-weights has {len(args.layer_weights)} values for "
@@ -368,12 +396,27 @@ def _stylize_options(args, content, styles):
 
 
 def _init(args, content):
-    """stylize's init: --resume or --init-image, else --init (noise for a texture)."""
+    """stylize's init: --resume or --init-image, else --init (default: content, or noise
+    for a texture, which has no content image to start from)."""
     if args.resume is not None:
         return Path(args.resume)
     if args.init_image is not None:
         return Path(args.init_image)   # a path, even if it is named like an --init choice
-    return "noise" if content is None else args.init
+    if content is None and args.init == "content":
+        raise ValueError("--texture has no content image to start from; use --init noise "
+                         "(the default with --texture) or --init style")
+    return args.init or ("noise" if content is None else "content")
+
+
+def geometric_weights(ratio, n):
+    """w_k proportional to ratio^k, k = 0 .. n-1, summing to 1 (--style-layer-weight-exp).
+
+    Computed as ratio^(k - k_max) with k_max the exponent of the largest power, so no
+    power exceeds 1: any finite ratio > 0 gives finite weights (1e300^4 would overflow).
+    """
+    exponents = [k * math.log(ratio) for k in range(n)]
+    weights = [math.exp(e - max(exponents)) for e in exponents]
+    return [w / sum(weights) for w in weights]
 
 
 def progress_display(args, iterations):
@@ -400,19 +443,12 @@ def _run(args, content, styles):
     from . import transfer
     from .image import save_image
 
-    inputs = ([content] if content else []) + list(styles) + \
-        [p for p in (args.init_image, args.resume) if p] + list(args.masks or [])
-    check_output(args.output, inputs)
-    if args.plot:   # before the run, not after it
-        from .plot import check_available
-        check_available()
-        if _same_file(Path(args.plot), Path(args.output)):
-            raise ValueError("--plot and -o name the same file; give the loss plot its own name")
-        check_output(args.plot, inputs)
     from .transfer import level_iterations
     total = sum(level_iterations(_schedule(args), args.scales))
     intermediates = intermediate_paths(args.output, args.save_every, total)
     check_intermediates(intermediates)
+    check_outputs(planned_outputs(args) + [(p, "--save-every") for p in intermediates.values()],
+                  run_inputs(args, [content, *styles]))
     options = _stylize_options(args, content, styles)
     if args.resume is not None:
         check_resume(args.resume, content, styles, args.size)
@@ -424,9 +460,29 @@ def _run(args, content, styles):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", transfer.NonFiniteLossWarning)   # said below, once
         result = transfer.stylize(content, styles, callback=save_intermediate, **options)
-    code = _save(args, result)
-    if args.plot and result.history["total"]:
-        result.plot(args.plot)
+    return save_result(args, result)
+
+
+def planned_outputs(args):
+    """[(path, option)] of the files a run of stylize or invert writes at its end: -o, and
+    --plot (checked for matplotlib now, not after the run)."""
+    outputs = [(args.output, "-o")]
+    if getattr(args, "plot", None):
+        from .plot import check_available
+        check_available()
+        outputs.append((args.plot, "--plot"))
+    return outputs
+
+
+def save_result(args, result):
+    """Write the picture (:func:`_save`) and the loss plot, if asked for, with Ctrl-C and
+    SIGTERM held until both files are whole; return the exit code."""
+    from .cli import signals_held
+
+    with signals_held():
+        code = _save(args, result)
+        if getattr(args, "plot", None) and result.history["total"]:
+            result.plot(args.plot)
     return code
 
 

@@ -28,6 +28,9 @@ YIQ_TO_RGB = np.linalg.inv(RGB_TO_YIQ)
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
+# Temporary files of an atomic write (save_image) and of check_writable's test start so.
+TEMPORARY_PREFIX = ".nst_numpy_"
+
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP",
                 ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
 
@@ -221,18 +224,37 @@ def resize_longest(rgb, size):
 
 
 def load_mask(source, height, width):
-    """A black-and-white or greyscale image (a path, PIL image or uint8 array, any size), or
-    a float array (H, W) of values in [0, 1], as a float64 (height, width) mask: white 1,
-    black 0, grey in between (the mean of R, G, B over 255). Images are resized with Lanczos
-    resampling, float arrays bilinearly (which keeps them inside [0, 1])."""
+    """A black-and-white or greyscale image, or a float mask, as a float64 (height, width)
+    mask: white 1, black 0, grey in between.
+
+    source: a path, PIL image or uint8 array of any size, read as the mean of R, G, B over
+    255; or a float mask, read on its own scale, 0 to 1: an (H, W) float array, or a
+    floating-point image (Pillow mode ``F``, such as a float TIFF). A float mask holding
+    NaN, or values outside [0, 1], is refused in one line. Images are resized with Lanczos
+    resampling, float masks bilinearly (which keeps them inside [0, 1]).
+    """
+    if isinstance(source, (str, os.PathLike)):
+        source = _open(source)
+    if isinstance(source, Image.Image) and source.mode == "F":
+        source = np.asarray(ImageOps.exif_transpose(source), dtype=np.float64)
     if isinstance(source, np.ndarray) and source.dtype.kind == "f":
-        if source.ndim != 2 or not np.all((source >= 0) & (source <= 1)):
-            raise ValueError(f"a float mask must be an (H, W) array of values in [0, 1]; got "
-                             f"shape {source.shape}, values {np.min(source):.3g} to "
-                             f"{np.max(source):.3g}")
+        _check_float_mask(source)
         grey = Image.fromarray(source.astype(np.float32), mode="F")
         return np.asarray(grey.resize((width, height), Image.BILINEAR), dtype=np.float64)
     return resize(load_image(source), height, width).mean(axis=2) / 255.0
+
+
+def _check_float_mask(mask):
+    """One line unless ``mask`` is (H, W) with every value in [0, 1] (NaN is not)."""
+    if mask.ndim != 2 or 0 in mask.shape:
+        raise ValueError(f"a float mask must be an (H, W) array of values in [0, 1]; got "
+                         f"shape {mask.shape}")
+    if np.isnan(mask).any():
+        raise ValueError(f"a float mask holds NaN at {int(np.isnan(mask).sum())} of its "
+                         f"{mask.size} positions; give values in [0, 1] everywhere")
+    if not np.all((mask >= 0) & (mask <= 1)):
+        raise ValueError(f"a float mask must hold values in [0, 1] (white 1, black 0); got "
+                         f"values {np.min(mask):.3g} to {np.max(mask):.3g}")
 
 
 def save_image(rgb, path, quality=95):
@@ -249,8 +271,10 @@ def save_image(rgb, path, quality=95):
         raise ValueError(f"save_image: expected a uint8 (H, W, 3) array, got {rgb.dtype} {rgb.shape}")
     fmt = SAVE_FORMATS[os.path.splitext(path)[1].lower()]
     options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
-    folder, name = os.path.split(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+    # A short temporary name of its own, not derived from ``path``: a legal name of 250
+    # bytes must not fail for its temporary's being longer (check_writable checks ``path``).
+    fd, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)),
+                                     prefix=TEMPORARY_PREFIX, suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:
             Image.fromarray(rgb).save(out, fmt, **options)
@@ -258,6 +282,10 @@ def save_image(rgb, path, quality=95):
             os.fsync(out.fileno())
         os.chmod(temporary, _new_file_mode(path))
         os.replace(temporary, path)
+    except OSError as error:   # a full disk, a quota, a folder gone: name the file
+        os.unlink(temporary)
+        raise OSError(f"cannot write {path!r} ({error.strerror or error}); it was left as it "
+                      "was: free some space or choose another folder") from None
     except BaseException:
         os.unlink(temporary)
         raise
@@ -275,18 +303,37 @@ def check_writable(path):
         raise ValueError(
             f"cannot tell the image format of {path!r} from its extension; end the name in "
             f"one of {', '.join(sorted(SAVE_FORMATS))}")
-    folder = os.path.dirname(os.path.abspath(path))
+    folder, name = os.path.split(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise ValueError(f"the folder of output {path!r} does not exist; create it first")
+    check_name_length(path)
     if os.path.exists(path) and not (os.path.isfile(path) and os.access(path, os.W_OK)):
         raise ValueError(f"output {path!r} exists and cannot be replaced (read-only or not a "
                          "regular file); choose another name")
     try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".nst_numpy_check_"):
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=TEMPORARY_PREFIX, suffix=".part"):
             pass
     except OSError as error:
         raise ValueError(f"cannot write into the folder of output {path!r} "
                          f"({error.strerror or error}); choose a writable folder") from None
+
+
+def check_name_length(path):
+    """One-line ValueError when the file system cannot hold a file named ``path``: its last
+    part longer than the folder's NAME_MAX bytes (255 on most), or the whole path longer
+    than PATH_MAX. Nothing is created: a name of outputs still to be written can be checked."""
+    folder, name = os.path.split(os.path.abspath(path))
+    for what, part, limit_name, fallback in (("name", name, "PC_NAME_MAX", 255),
+                                             ("path", os.path.join(folder, name), "PC_PATH_MAX",
+                                              4096)):
+        try:
+            limit = os.pathconf(folder, limit_name)
+        except (OSError, ValueError, AttributeError):   # not known here (Windows)
+            limit = fallback
+        size = len(os.fsencode(part))
+        if limit is not None and limit > 0 and size > limit:
+            raise ValueError(f"output {path!r}: its {what} is {size} bytes long, more than the "
+                             f"{limit} this file system allows; choose a shorter one")
 
 
 def _new_file_mode(path):

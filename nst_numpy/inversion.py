@@ -213,8 +213,7 @@ def check_memory(shape, fast=True, limit=None):
     that network runs to ``relu5_1``."""
     H, W = shape
     memory.check_fits(transfer.estimate_memory(shape, (), fast), limit,
-                      what=f"a {W}x{H} inversion", remedy="lower the size",
-                      override="memory_limit (--memory-limit in the CLI)")
+                      what=f"a {W}x{H} inversion", remedy="lower {size}", size="size")
 
 
 def _known_layer(layer, names, model):

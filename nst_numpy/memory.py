@@ -7,8 +7,11 @@ naming the estimate, the memory available, and how to override the limit.
 """
 
 import math
+import numbers
 import os
 import re
+
+from ._checks import OptionError
 
 _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 NO_LIMIT = ("off", "none", "inf")
@@ -86,21 +89,36 @@ def parse_size(text):
     return number * _UNITS[match.group(2).upper()]
 
 
-def check_fits(estimate, limit=None, what="this job", remedy="use a smaller size",
-               override=None):
-    """Raise a one-line ValueError when ``estimate`` bytes exceed the limit.
+def check_limit(limit):
+    """``limit`` as bytes (a float): a positive number, or ``math.inf`` for no check.
+
+    NaN, zero, negative numbers and non-numbers are refused in one line naming the option.
+    """
+    ok = isinstance(limit, numbers.Real) and not isinstance(limit, bool) and limit > 0
+    if not ok:   # (NaN > 0 is False: refused here)
+        raise OptionError(f"{{memory_limit}} must be a positive number of bytes or math.inf "
+                          f"(no check), got {OptionError.literal(repr(limit))}",
+                          memory_limit="memory_limit")
+    return float(limit)
+
+
+def check_fits(estimate, limit=None, what="this job", remedy="use a smaller size", **options):
+    """Raise a one-line :class:`~nst_numpy._checks.OptionError` when ``estimate`` bytes
+    exceed the limit.
 
     limit: bytes; None for :func:`available_bytes` (no check where that is unknown);
     math.inf for no check. what: the job, for the message ("a 4096x4096 stylization");
-    remedy: what makes it smaller ("lower --size"); override: how the user raises the
-    limit ("--memory-limit", "memory_limit=").
+    remedy: what makes it smaller, a template that may name options as ``{placeholder}``s
+    ("lower {size}"), each given in ``options`` as placeholder=keyword. The message ends by
+    naming ``memory_limit``, the option that raises the limit, however the caller spells it.
     """
     if limit is None:
         limit, source = available_bytes(), "available"
     else:
-        source = "allowed"
+        limit, source = check_limit(limit), "allowed"
     if limit is None or math.isinf(limit) or estimate <= limit:
         return
-    hint = f"; to try anyway, raise the limit with {override}" if override else ""
-    raise ValueError(f"{what} needs about {format_bytes(estimate)} of memory (estimated), "
-                     f"more than the {format_bytes(limit)} {source}: {remedy}{hint}")
+    raise OptionError(f"{OptionError.literal(what)} needs about {format_bytes(estimate)} of "
+                      f"memory (estimated), more than the {format_bytes(limit)} {source}: "
+                      f"{remedy}; to try anyway, raise the limit with {{memory_limit}}",
+                      memory_limit="memory_limit", **options)

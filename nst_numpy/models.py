@@ -10,7 +10,7 @@ checks use; ``stylize`` and the ``nst-numpy`` command use the fast one
 from .fast import FastVGG
 from .normalize import normalize_weights, reference_means
 from .vgg import POOLING, VGG
-from .weights import load_weights
+from .weights import ArchitectureMismatch, WeightFileError, load_weights
 
 
 def _build(path, arch, pooling, fast, normalized):
@@ -26,6 +26,17 @@ def _build(path, arch, pooling, fast, normalized):
     if normalized:
         model.normalized = True
     return model
+
+
+def _fixed_arch(path, arch, pooling, fast, normalized):
+    """_build for load_vgg19 and load_vgg16, which take no ``arch``: a file of the other
+    network is refused naming the loader that reads it."""
+    try:
+        return _build(path, arch, pooling, fast, normalized)
+    except ArchitectureMismatch as error:
+        raise WeightFileError(f"{error.path}: holds {error.found} weights, not {arch}; use "
+                              f"load_{error.found}(path), or load_vgg(path), which reads "
+                              "either") from None
 
 
 def load_vgg19(path=None, pooling="max", fast=False, normalized=False):
@@ -53,7 +64,7 @@ def load_vgg19(path=None, pooling="max", fast=False, normalized=False):
     -------
     VGG or FastVGG
     """
-    return _build(path, "vgg19", pooling, fast, normalized)
+    return _fixed_arch(path, "vgg19", pooling, fast, normalized)
 
 
 def load_vgg16(path, pooling="max", fast=False, normalized=False):
@@ -74,7 +85,7 @@ def load_vgg16(path, pooling="max", fast=False, normalized=False):
     -------
     VGG or FastVGG
     """
-    return _build(path, "vgg16", pooling, fast, normalized)
+    return _fixed_arch(path, "vgg16", pooling, fast, normalized)
 
 
 def load_vgg(path=None, arch=None, pooling="max", fast=False, normalized=False):

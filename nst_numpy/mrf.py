@@ -116,8 +116,12 @@ def mrf_target(F_styles):
             raise ValueError(
                 f"mrf_target: F_styles[0] has {first.shape[0]} channels but F_styles[{k}] has "
                 f"{S.shape[0]}; give every style image's activation at the same layer")
-    # psi_j(S), j = 1..K, one per column as im2col lays them out: a contiguous (C*9, K)
-    columns = np.concatenate([im2col(S, PATCH, PATCH, 0) for S in styles], axis=1)
+    # psi_j(S), j = 1..K, one per column as im2col lays them out: a contiguous (C*9, K),
+    # filled one style image at a time (memory: the patches once, plus one image's)
+    counts = [(S.shape[1] - PATCH + 1) * (S.shape[2] - PATCH + 1) for S in styles]
+    columns = np.empty((first.shape[0] * PATCH * PATCH, sum(counts)), dtype=first.dtype)
+    for S, start, count in zip(styles, np.cumsum([0] + counts), counts):
+        columns[:, start:start + count] = im2col(S, PATCH, PATCH, 0)
     # |psi_j(S)| = sqrt(sum_k psi_j(S)_k^2)
     norms = np.sqrt(np.einsum("kj,kj->j", columns, columns))
     # patches: the rows psi_j(S), a transposed view (K, C*9) of the same memory

@@ -33,6 +33,7 @@ from PIL import Image
 from . import image as im
 from . import layers as L
 from . import losses, memory, mrf, optim
+from . import vgg as vgg_module
 from .fast import FastVGG
 from .models import load_vgg
 
@@ -60,6 +61,9 @@ NORMALIZED_GRADIENTS_TV_WEIGHT = 1e-5
 # adds MEMORY_MARGIN on top.
 MEMORY_PER_PIXEL = {"plain": (242 * 2**20, 4035), "fast": (557 * 2**20, 3321)}
 MEMORY_MARGIN = 1.25
+# Decoding an input image of P pixels holds Pillow's RGB image (4 bytes a pixel) and NumPy's
+# copy (3) at once, and then the resized picture: benchmarks/bench_memory.py, large-input.
+DECODE_BYTES_PER_PIXEL = 8
 # Iterations at each coarser level of a pyramid (scales > 1), when iterations gives only the
 # full size's: the best of those compared by the whole-run benchmark (docs/benchmarks.md).
 COARSE_ITERATIONS = 50
@@ -455,31 +459,90 @@ def prepare_images(content, styles, size=512, style_scale=1.0, preserve_color=No
     return Images(content_rgb, style_rgbs, (H, W), finish, masks)
 
 
-def estimate_memory(shape, style_shapes=(), fast=True):
-    """Peak bytes of a stylization with output (H, W) and style images of style_shapes.
+def estimate_memory(shape, style_shapes=(), fast=True, *, dtype=np.float32, style_loss="gram",
+                    style_layers=MRF_LAYERS, masks=0, optimizer="lbfgs", lbfgs_memory=None,
+                    arch="vgg19", largest_input=0):
+    """Peak bytes of a stylization with output (H, W) and style images of ``style_shapes``
+    (their (H_s, W_s) at the run's style scale), the sum of what grows with the options:
 
-    From :data:`MEMORY_PER_PIXEL` (measured whole runs, with the fast network or the plain
-    one) at the larger of the output's and the largest style image's pixel count, times
-    :data:`MEMORY_MARGIN`.
+    - the network's run: :data:`MEMORY_PER_PIXEL` (whole float32 L-BFGS runs with the fast
+      network or the plain one, 10 steps of history) at the larger of the output's and the
+      largest style image's pixel count; twice that in float64; or, if more, the decoding
+      of the largest input image (``largest_input`` pixels at their own size, before they
+      are resized: :data:`DECODE_BYTES_PER_PIXEL`), which comes before the run;
+    - L-BFGS's history beyond those 10 steps: 48 bytes per output pixel per step (two
+      float64 vectors of 3 H W);
+    - the style images, kept through the run as uint8 and as network inputs;
+    - with ``style_loss="mrf"``, every style image's 3x3 patches at each style layer
+      (:func:`mrf_patch_bytes`), held from the first iteration to the last;
+    - with ``masks`` regions, each mask and its grids at the layers (float64), and one
+      region's weighted features at a time,
+
+    times :data:`MEMORY_MARGIN`. docs/benchmarks.md compares it with measured runs.
     """
+    itemsize = np.dtype(dtype).itemsize
     base, per_pixel = MEMORY_PER_PIXEL["fast" if fast else "plain"]
-    pixels = max([shape[0] * shape[1]] + [h * w for h, w in style_shapes])
-    return MEMORY_MARGIN * (base + per_pixel * pixels)
+    H, W = shape
+    pixels = max([H * W] + [h * w for h, w in style_shapes])
+    network = base * itemsize / 4 + max(per_pixel * pixels * itemsize / 4,
+                                        DECODE_BYTES_PER_PIXEL * largest_input)
+    if optimizer == "lbfgs" and lbfgs_memory is not None:
+        network += 48 * max(0, lbfgs_memory - 10) * H * W
+    styles = sum(3 * (1 + itemsize) * h * w for h, w in style_shapes)
+    if style_loss == "mrf":
+        styles += mrf_patch_bytes(style_shapes, style_layers, itemsize, arch)
+    # a mask: (H, W) float64 and its grid at each layer, 8 * 4/3 bytes per pixel at most;
+    # one region's weighted features F diag(t) at relu1_1: 2 * 64 channels
+    guides = (masks * 8 * (1 + 4 / 3) + (2 * 64 * itemsize if masks else 0)) * H * W
+    return MEMORY_MARGIN * (network + styles + guides)
 
 
-def check_memory(shape, styles, style_scale, fast=True, limit=None):
+def mrf_patch_bytes(style_shapes, layers, itemsize=4, arch="vgg19"):
+    """Bytes of the MRF targets (:func:`nst_numpy.mrf.mrf_target`): at each layer, every
+    style image's (H_l - 2)(W_l - 2) patches of C_l * 9 values, and their norms."""
+    names = vgg_module.layer_names(arch)
+    total = 0
+    for layer in layers:
+        name = vgg_module.canonical_name(layer)
+        if name not in names:
+            continue   # an unknown layer is refused later, by the model, in one line
+        pools = sum(n.startswith("pool") for n in names[:names.index(name) + 1])
+        channels = vgg_module.BLOCK_CHANNELS[min(pools, 4) if name.startswith("pool")
+                                             else int(name[4]) - 1]
+        for h, w in style_shapes:
+            patches = max(0, int(h) // 2**pools - 2) * max(0, int(w) // 2**pools - 2)
+            total += patches * (channels * 9 + 1) * itemsize
+    return total
+
+
+def style_shapes(shape, styles, style_scale):
+    """(H_s, W_s) of each style image resized for an output of ``shape`` (H, W), from the
+    images' headers alone (the longest side ``style_scale`` times the output's)."""
+    side = style_scale * max(shape)
+    return [(h * side / max(h, w), w * side / max(h, w))
+            for h, w in (im.image_size(s) for s in styles)]
+
+
+def largest_input(images):
+    """The pixel count of the largest image file among ``images``, from the files' headers
+    alone: what decoding one will take. Arrays and PIL images, already decoded, and names
+    such as "noise" are skipped."""
+    files = [i for i in images if isinstance(i, (str, os.PathLike)) and i not in INITS]
+    return max((h * w for h, w in map(im.image_size, files)), default=0)
+
+
+def check_memory(shape, styles, style_scale, fast=True, limit=None, **options):
     """Refuse, in one line, a stylization with output ``shape`` (H, W) that would not fit in
-    ``limit`` bytes (None: the memory available), from the images' sizes alone, before any
-    pixel is decoded."""
-    shapes = [im.image_size(s) for s in styles]
+    ``limit`` bytes (None: the memory available now), from the images' sizes alone, before
+    any pixel is decoded. options: the keywords of :func:`estimate_memory` beyond sizes."""
     H, W = shape
     side = style_scale * max(H, W)
-    style_shapes = [(h * side / max(h, w), w * side / max(h, w)) for h, w in shapes]
-    memory.check_fits(estimate_memory((H, W), style_shapes, fast), limit,
+    memory.check_fits(estimate_memory((H, W), style_shapes(shape, styles, style_scale), fast,
+                                      **options), limit,
                       what=f"a {W}x{H} stylization" + (
                           f" with style images of {round(side)} px" if style_scale != 1 else ""),
-                      remedy="lower the size or the style scale",
-                      override="memory_limit (--memory-limit in the CLI)")
+                      remedy="lower {size}" + (" or {style_scale}" if style_scale != 1 else ""),
+                      size="size", style_scale="style_scale")
 
 
 def starting_image(init, images, seed, dtype):
@@ -604,7 +667,11 @@ def stylize(content, style, *, model=None, size=512, iterations=300, scales=1,
                          "your own, pass load_vgg(normalized=True) as model instead")
     shape = output_shape(content, styles, size)
     check_memory(shape, styles, style_scale,
-                 fast if model is None else isinstance(model, FastVGG), memory_limit)
+                 fast if model is None else isinstance(model, FastVGG), memory_limit,
+                 dtype=options.dtype, style_loss=style_loss, masks=len(masks or ()),
+                 style_layers=options.style_layers, optimizer=optimizer,
+                 lbfgs_memory=lbfgs_memory, arch=arch or getattr(model, "arch", "vgg19"),
+                 largest_input=largest_input([content, *styles, *(masks or ()), init]))
     if model is None:
         model = default_model(weights, pooling, fast, arch, normalized)
     options.check_layers(model)
@@ -800,9 +867,9 @@ def run(objective, x0, finish, optimizer="lbfgs", iterations=300, step=None, cal
         message = (f"{error} after {len(history['total'])} iterations (lower the learning "
                    "rate or the loss weights)")
         warnings.warn(message, NonFiniteLossWarning, stacklevel=3)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:   # Ctrl-C (or SIGTERM, which the CLI turns into it)
         record["stopped"] = "interrupted"
-        message = f"interrupted after {len(history['total'])} iterations"
+        message = f"{str(stop) or 'interrupted'} after {len(history['total'])} iterations"
     finally:
         if display and hasattr(display, "close"):
             display.close()
@@ -884,11 +951,8 @@ def _check_options(*, content, styles, size, iterations, scales, optimizer, lr, 
         if len(masks) != len(styles):
             raise ValueError(f"got {len(masks)} masks for {len(styles)} style images; give one "
                              "mask per style image, in the same order")
-        for mask in masks:   # a mask that cannot be read fails here, before any work
-            if isinstance(mask, np.ndarray):
-                im.load_mask(mask, 1, 1)
-            else:
-                im.image_size(mask)
+        for mask in masks:   # a mask that cannot be read or used fails here, before any work
+            im.load_mask(mask, 1, 1)
     if _is_init_image(init):   # a file that cannot be read fails here, before any work
         im.image_size(init)
     elif isinstance(init, str) and init not in INITS:

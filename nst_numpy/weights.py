@@ -29,6 +29,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from ._checks import OptionError
 from .vgg import ARCHITECTURES, conv_shapes
 
 FORMAT = "nst_numpy-quantized-vgg"
@@ -215,11 +216,20 @@ def _read(ds, path, layer, dtypes):
     return ds[()]
 
 
+class ArchitectureMismatch(WeightFileError, OptionError):
+    """A weight file of the other architecture than the one asked for (``arch``)."""
+
+    def __init__(self, path, found, wanted):
+        self.path, self.found, self.wanted = path, found, wanted
+        OptionError.__init__(self, f"{OptionError.literal(path)}: holds {found} weights, not "
+                                   f"{wanted}; give a {wanted} file, or leave out {{arch}} to "
+                                   "use the file's own", arch="arch")
+
+
 def _check_arch(path, found, wanted):
     """Raise if the file's architecture is not the one asked for (any, if ``wanted`` is None)."""
     if wanted is not None and found != wanted:
-        raise WeightFileError(f"{path}: holds {found} weights, not {wanted}; use load_{found}, "
-                              f"or a {wanted} file")
+        raise ArchitectureMismatch(path, found, wanted)
 
 
 def _read_quantized(f, path, arch):
@@ -247,11 +257,11 @@ def _read_quantized(f, path, arch):
                                   f"and {shape[:1]}")
         codes = _read(codes, path, name, ("uint8",))
         centroids = _read(centroids, path, name, ("float32",))
-        bias = _read(bias, path, name, _FLOATS)
-        _check_finite(path, name, centroids, bias)
+        bias = _as_float32(_read(bias, path, name, _FLOATS), path, name)
+        centroids = _as_float32(centroids, path, name)
         # Dequantize: W[o, i, y, x] = c[q[o, i, y, x]], one of 256 centroids per weight.
         kernel = np.take(centroids, codes)
-        weights[conv] = (kernel, bias.astype(np.float32, copy=False))
+        weights[conv] = (kernel, bias)
     return found, weights
 
 
@@ -284,17 +294,25 @@ def _read_keras(f, path, arch):
         if kernel.shape != keras_shape or bias.shape != shape[:1]:
             raise WeightFileError(f"{path}: layer {name} has kernel {kernel.shape} and bias "
                                   f"{bias.shape}; expected {keras_shape} (kh, kw, in, out) and {shape[:1]}")
-        kernel, bias = _read(kernel, path, name, _FLOATS), _read(bias, path, name, _FLOATS)
-        _check_finite(path, name, kernel, bias)
-        kernel = np.ascontiguousarray(kernel.transpose(3, 2, 0, 1), dtype=np.float32)
-        weights[conv] = (kernel, bias.astype(np.float32, copy=False))
+        kernel = _as_float32(_read(kernel, path, name, _FLOATS), path, name)
+        bias = _as_float32(_read(bias, path, name, _FLOATS), path, name)
+        weights[conv] = (np.ascontiguousarray(kernel.transpose(3, 2, 0, 1)), bias)
     return found, weights
 
 
-def _check_finite(path, name, *arrays):
-    """Raise if any of the (float) arrays of layer ``name`` holds NaN or infinity."""
-    if not all(np.isfinite(a).all() for a in arrays):
-        raise WeightFileError(f"{path}: layer {name} holds NaN or infinite values; the file is corrupt")
+def _as_float32(values, path, name):
+    """The float array ``values`` of layer ``name`` in float32, the dtype every network
+    computes from; raise if it holds NaN or infinity, in the file or after the conversion
+    (a float64 weight beyond float32's range, about 3.4e38, becomes infinite)."""
+    with np.errstate(over="ignore"):   # said below, in one line
+        converted = values.astype(np.float32, copy=False)
+    if np.isfinite(converted).all():
+        return converted
+    if np.isfinite(values).all():
+        raise WeightFileError(f"{path}: layer {name} holds values up to "
+                              f"{float(np.max(np.abs(values))):.3g}, beyond float32's range "
+                              "(3.4e38); the file is corrupt")
+    raise WeightFileError(f"{path}: layer {name} holds NaN or infinite values; the file is corrupt")
 
 
 def default_cache_dir():
@@ -325,8 +343,8 @@ def download(arch, cache_dir=None, url=None, progress=True, md5=None):
 
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{spec.filename}.", suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as out:
-            actual = _fetch(url, out, spec.filename if progress else None)
+        with os.fdopen(fd, "wb", buffering=0) as out:   # unbuffered: a full disk fails in _fetch
+            actual = _fetch(url, out, spec.filename if progress else None, directory)
         if actual != md5:
             raise ValueError(f"{url}: md5 {actual} does not match the expected {md5}; nothing was "
                              "kept: try again, or check the URL")
@@ -338,14 +356,15 @@ def download(arch, cache_dir=None, url=None, progress=True, md5=None):
     return target
 
 
-def _fetch(url, out, label):
-    """Stream ``url`` into the open file ``out``; return the md5. Progress on stderr if label."""
+def _fetch(url, out, label, directory):
+    """Stream ``url`` into the open file ``out`` in ``directory``; return the md5. Progress on
+    stderr if label."""
     digest, done, shown = hashlib.md5(), 0, 0.0
     try:
         with urllib.request.urlopen(url, timeout=60) as response:
             total = int(response.headers.get("Content-Length") or 0)
             for block in iter(lambda: response.read(1 << 16), b""):
-                out.write(block)
+                _write(out, block)
                 digest.update(block)
                 done += len(block)
                 if label and time.monotonic() - shown > 0.2:
@@ -354,6 +373,12 @@ def _fetch(url, out, label):
     except http.client.IncompleteRead as error:
         raise OSError(f"download of {url} stopped after {done + len(error.partial)} bytes; "
                       "nothing was kept: try again") from None
+    except _WriteError as error:
+        cause = error.args[0]
+        raise OptionError(f"cannot write the download into {OptionError.literal(directory)} "
+                          f"({OptionError.literal(cause.strerror or cause)}); nothing was kept: "
+                          "free some space or choose another {cache_dir}",
+                          cache_dir="cache_dir") from None
     except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
         reason = getattr(error, "reason", error)
         raise OSError(f"download of {url} failed ({reason}); check the connection and try again, "
@@ -365,6 +390,17 @@ def _fetch(url, out, label):
         raise OSError(f"download of {url} stopped after {done} of {total} bytes; nothing was kept: "
                       "try again")
     return digest.hexdigest()
+
+
+class _WriteError(Exception):
+    """Writing the download to disk failed: the disk, not the connection."""
+
+
+def _write(out, block):
+    try:
+        out.write(block)
+    except OSError as error:
+        raise _WriteError(error) from None
 
 
 def _progress(label, done, total):

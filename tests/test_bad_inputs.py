@@ -13,8 +13,10 @@ The rows cover what was broken (issue 14) and what is handled well and must stay
 """
 
 from dataclasses import dataclass, field
+import errno
 import os
 from pathlib import Path
+import shutil
 import struct
 import subprocess
 import sys
@@ -28,6 +30,7 @@ from PIL import Image
 from nst_numpy import image as im
 from nst_numpy import memory
 from nst_numpy.cli import main
+from nst_numpy.weights import default_weights_path
 
 FAST = ["--size", "24", "--iterations", "2", "--quiet"]
 OLD_OUTPUT = b"the user's previous picture"
@@ -47,6 +50,7 @@ class Row:
     changed: set = field(default_factory=set)
     subprocess: bool = False
     patch: object = None
+    module: str = "nst_numpy.cli"   # what a subprocess row runs with python -m
 
 
 # --- files the rows need --------------------------------------------------------------
@@ -135,6 +139,72 @@ def existing_output(d):
     (d / "out.png").write_bytes(OLD_OUTPUT)
 
 
+def weights_copy(name):
+    """A copy of the shipped VGG19 weights named ``name`` (any extension: a user's file)."""
+    def make(d):
+        shutil.copyfile(default_weights_path(), d / name)
+    return make
+
+
+def weights_symlink(d):
+    (d / "vgg.png").symlink_to(default_weights_path())
+
+
+def weights_hard_link(d):
+    shutil.copyfile(default_weights_path(), d / "w.h5")
+    os.link(d / "w.h5", d / "hard.png")
+
+
+def sub_folder(d):
+    (d / "sub").mkdir()
+
+
+def nan_float_tiff(d):
+    mask = np.ones((24, 24), np.float32)
+    mask[:, :12] = np.nan
+    Image.fromarray(mask, mode="F").save(d / "mask.tif")
+
+
+def weights_beyond_float32(d):
+    from test_weights import write_keras_file   # the Keras notop layout, random weights
+    write_keras_file(d / "big.h5", "vgg19")
+    with h5py.File(d / "big.h5", "r+") as f:
+        name = "block2_conv1_W_1:0"
+        kernel = f["block2_conv1"][name][()].astype(np.float64)
+        kernel[0, 0, 0, 0] = 1e39
+        del f["block2_conv1"][name]
+        f["block2_conv1"][name] = kernel
+
+
+def out_of_memory(monkeypatch, d):
+    """NumPy failing to allocate in the middle of a run (the estimate said it would fit)."""
+    import nst_numpy.transfer
+
+    def fail(*args, **kwargs):
+        raise MemoryError("Unable to allocate 1.50 GiB for an array with shape (3, 4096, "
+                          "32768) and data type float32")
+    monkeypatch.setattr(nst_numpy.transfer, "stylize", fail)
+
+
+def full_disk(monkeypatch, d):
+    """A disk that fills up while a picture is written."""
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(os, "fsync", no_space)
+
+
+def no_torch(monkeypatch, d):
+    """A machine without PyTorch, whether or not this one has it."""
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "torch" else real(name, *a))
+
+
+LONGEST = "x" * 251 + ".png"     # 255 bytes: the longest name most file systems allow
+TOO_LONG = "x" * 252 + ".png"    # 256 bytes
+
+
 def setups(*makers):
     def make(d):
         for maker in makers:
@@ -191,7 +261,7 @@ ROWS = [
         setup=animated, new={"out.png"}),
     # --- outputs: never an input, never lost ---------------------------------------------
     Row("-o is the content image", ["stylize", *IN, "-o", "{d}/./content.png"], 2,
-        "is the input image"),
+        "is the input file"),
     Row("-o in a missing folder", ["stylize", *IN, "-o", "{d}/no/out.png"], 2, "does not exist"),
     Row("-o without an image extension", ["stylize", *IN, "-o", "{d}/out.txt"], 2, "extension"),
     Row("-o is a directory", ["stylize", *IN, "-o", "{d}"], 2, "is a directory"),
@@ -234,7 +304,7 @@ ROWS = [
     Row("--init-image missing", ["stylize", *IN, *OUT, "--init-image", "{d}/nowhere.png"], 2,
         "nowhere.png"),
     Row("--init-image is the output", ["stylize", *IN, "-o", "{d}/start.png", "--init-image",
-        "{d}/start.png"], 2, "is the input image", setup=write("start.png", b"keep me")),
+        "{d}/start.png"], 2, "is the input file", setup=write("start.png", b"keep me")),
     Row("--init-image with --init noise", ["stylize", *IN, *OUT, "--init", "noise",
         "--init-image", "{d}/style.png"], 2, "--init noise and --init-image both choose"),
     Row("--style-layer-weight-exp with --layer-weights", ["stylize", *IN, *OUT,
@@ -243,9 +313,9 @@ ROWS = [
     Row("--style-layer-weight-exp 0", ["stylize", *IN, *OUT, "--style-layer-weight-exp", "0"],
         2, "argument --style-layer-weight-exp: must be a finite number > 0"),
     Row("--plot is the output", ["stylize", *IN, *OUT, "--plot", "{d}/out.png"], 2,
-        "--plot and -o name the same file"),
+        "-o and --plot name the same file"),
     Row("--plot is an input", ["stylize", *IN, *OUT, "--plot", "{d}/style.png"], 2,
-        "is the input image"),
+        "is the input file"),
     Row("--plot has no picture extension", ["stylize", *IN, *OUT, "--plot", "{d}/losses.pdf"],
         2, "cannot tell the image format"),
     Row("--lbfgs-memory with Adam", ["stylize", *IN, *OUT, "--optimizer", "adam",
@@ -293,6 +363,57 @@ ROWS = [
         setup=crafted_weights),
     Row("download refused by the server", ["weights", "download", "vgg19", "--url",
         "http://127.0.0.1:9/none.h5", "--cache-dir", "{d}/cache", "--quiet"], 2, "failed"),
+    # --- issue 23: no output may name a file the run reads, by any path --------------------
+    Row("-o is the --weights file", ["stylize", *IN, "--weights", "{d}/w.png", "-o",
+        "{d}/w.png"], 2, "-o '{d}/w.png' is the input file", setup=weights_copy("w.png")),
+    Row("--plot is the --weights file", ["stylize", *IN, *OUT, "--weights", "{d}/w.png",
+        "--plot", "{d}/w.png"], 2, "--plot '{d}/w.png' is the input file",
+        setup=weights_copy("w.png")),
+    Row("invert -o is the --weights file", ["invert", "{d}/content.png", "--weights",
+        "{d}/w.png", "-o", "{d}/w.png"], 2, "is the input file", setup=weights_copy("w.png")),
+    Row("-o is a symbolic link to the shipped weights", ["stylize", *IN, "-o", "{d}/vgg.png"], 2,
+        "is the input file", setup=weights_symlink),
+    Row("-o is a hard link to the weights", ["stylize", *IN, "--weights", "{d}/w.h5", "-o",
+        "{d}/hard.png"], 2, "is the input file", setup=weights_hard_link),
+    Row("-o reaches an input through ..", ["stylize", *IN, "-o", "{d}/sub/../style.png"], 2,
+        "is the input file", setup=sub_folder),
+    Row("--plot is a --save-every picture", ["stylize", *IN, *OUT, "--save-every", "1",
+        "--plot", "{d}/out_0001.png"], 2, "--plot and --save-every name the same file"),
+    # --- names as long as the file system allows, and no longer --------------------------
+    Row("a 255-byte -o is written", ["stylize", *IN, "-o", "{d}/" + LONGEST], 0, new={LONGEST}),
+    Row("a 256-byte -o is refused before the run", ["stylize", *IN, "-o", "{d}/" + TOO_LONG], 2,
+        "its name is 256 bytes long"),
+    Row("--save-every names too long", ["stylize", *IN, "-o", "{d}/" + "x" * 250 + ".png",
+        "--save-every", "1"], 2, "its name is 259 bytes long"),
+    # --- memory ------------------------------------------------------------------------------
+    Row("--lbfgs-memory 1e9 is refused, not a MemoryError", ["stylize", *IN, *OUT,
+        "--lbfgs-memory", "1000000000"], 2, "needs about"),
+    Row("running out of memory is one line", ["stylize", *IN, *OUT], 2,
+        "out of memory (Unable to allocate 1.50 GiB", patch=out_of_memory),
+    # --- options the CLI once ignored or misread ---------------------------------------------
+    Row("--texture --init content", ["stylize", "--texture", "{d}/style.png", *OUT, "--init",
+        "content"], 2, "--texture has no content image to start from"),
+    Row("a float TIFF mask holding NaN", ["stylize", *IN, *OUT, "--masks", "{d}/mask.tif"], 2,
+        "holds NaN", setup=nan_float_tiff),
+    Row("--style-layer-weight-exp 1e300", ["stylize", *IN, *OUT, "--style-layer-weight-exp",
+        "1e300"], 0, new={"out.png"}),
+    Row("a kernel beyond float32 in a float64 file", ["weights", "info", "{d}/big.h5"], 2,
+        "block2_conv1 holds values up to 1e+39, beyond float32's range",
+        setup=weights_beyond_float32),
+    Row("a full disk names the file", ["stylize", *IN, *OUT], 2,
+        "cannot write '{d}/out.png' (No space left on device)", patch=full_disk),
+    # --- the benchmark's entry points --------------------------------------------------------
+    Row("bench --impls torch --no-torch", ["bench", "--impls", "torch", "--no-torch"], 2,
+        "--impls torch and --no-torch contradict"),
+    Row("bench --impls torch without PyTorch", ["bench", "--impls", "torch"], 2,
+        "PyTorch is not installed", patch=no_torch),
+    Row("bench --matmul-sizes 200000", ["bench", "--sizes", "32", "--impls", "im2col",
+        "--no-torch", "--matmul-sizes", "200000"], 2, "200000x200000 matmul reference"),
+    Row("bench --matmul-sizes 30000 would run for an hour", ["bench", "--sizes", "32",
+        "--impls", "im2col", "--no-torch", "--memory-limit", "off", "--matmul-sizes", "30000"],
+        2, "would take about"),
+    Row("python -m nst_numpy.bench --sizes 0", ["--sizes", "0"], 2, "--sizes 0",
+        subprocess=True, module="nst_numpy.bench"),
 ]
 
 
@@ -314,7 +435,7 @@ def run_command(row, argv, capsys):
         captured = capsys.readouterr()
         return code, captured.err
     env = dict(os.environ, PYTHONWARNINGS="default")   # show every warning there is
-    proc = subprocess.run([sys.executable, "-m", "nst_numpy.cli", *argv], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", row.module, *argv], capture_output=True,
                           text=True, timeout=300, env=env)
     return proc.returncode, proc.stderr
 
@@ -336,7 +457,10 @@ def test_bad_input(row, folder, capsys, monkeypatch):
     if row.code:
         lines = err.strip().splitlines()
         assert len(lines) == 1 and "Traceback" not in err, err
-        assert lines[0].startswith(f"nst-numpy {argv[0]}: ") and row.message in lines[0], lines[0]
+        prefix = (f"nst-numpy {argv[0]}: " if row.module == "nst_numpy.cli"
+                  else f"python -m {row.module}: ")
+        message = row.message.replace("{d}", str(folder))
+        assert lines[0].startswith(prefix) and message in lines[0], lines[0]
     for name, data in before.items():
         if name not in row.changed:
             assert after.get(name) == data, f"{name} was changed or removed"
@@ -395,7 +519,11 @@ API_ROWS = [
     ("stylize with negative layer weights",
      lambda: _stylize(style_layers=["relu1_1"], layer_weights={"relu1_1": -1.0}), "layer_weights"),
     ("stylize with every weight zero", lambda: _stylize(alpha=0, beta=0, tv_weight=0), "zero"),
-    ("stylize beyond the memory", lambda: _stylize(size=100000), "needs about"),
+    ("stylize beyond the memory", lambda: _stylize(size=100000),
+     "needs about .* raise the limit with memory_limit$"),
+    ("stylize with memory_limit NaN", lambda: _stylize(memory_limit=float("nan")),
+     "memory_limit must be a positive number of bytes or math.inf"),
+    ("stylize with lbfgs_memory 1e9", lambda: _stylize(lbfgs_memory=10**9), "needs about"),
 ]
 
 

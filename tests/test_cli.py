@@ -2,6 +2,9 @@
 
 import os
 import re
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -33,6 +36,20 @@ def test_stylize_texture_mode(tmp_path):
     assert im.load_image(out).shape == (24, 24, 3)
 
 
+def test_texture_starts_from_noise_or_from_the_style_as_asked(tmp_path):
+    # --texture --init style starts from the first style image, as the API's init="style"
+    # does; the default is noise (once, --init style was silently noise).
+    paths = {init: tmp_path / f"{init}.png" for init in ("default", "noise", "style")}
+    for init, path in paths.items():
+        options = [] if init == "default" else ["--init", init]
+        assert main(["stylize", "--texture", STYLE, "-o", str(path), *options, *FAST]) == 0
+    pictures = {init: im.load_image(path) for init, path in paths.items()}
+    np.testing.assert_array_equal(pictures["default"], pictures["noise"])
+    assert not np.array_equal(pictures["style"], pictures["noise"])
+    api = transfer.stylize(None, STYLE, init="style", size=24, iterations=2)
+    np.testing.assert_array_equal(pictures["style"], api.best_image)
+
+
 def test_help_lists_every_option(capsys):
     assert main(["stylize", "--help"]) == 0
     text = capsys.readouterr().out
@@ -58,7 +75,7 @@ def test_output_equal_to_an_input_is_refused_and_untouched(tmp_path, capsys):
     im.save_image(im.load_image(CONTENT, size=24), content)
     before = content.read_bytes()
     code = main(["stylize", str(content), STYLE, "-o", str(tmp_path / "." / "photo.png"), *FAST])
-    assert code == 2 and "is the input image" in one_line_error(capsys)
+    assert code == 2 and "is the input file" in one_line_error(capsys)
     assert content.read_bytes() == before
 
 
@@ -127,7 +144,7 @@ def test_demo_writes_into_the_current_folder(tmp_path, capsys, monkeypatch):
 
 def test_demo_refuses_to_overwrite_its_own_images(capsys):
     assert main(["demo", "-o", CONTENT, *FAST]) == 2
-    assert "is the input image" in one_line_error(capsys, "demo")
+    assert "is the input file" in one_line_error(capsys, "demo")
 
 
 def test_stylize_coarse_to_fine_numbers_intermediates_over_all_levels(tmp_path):
@@ -267,7 +284,8 @@ def test_a_vgg16_file_runs_as_vgg16(tmp_path, capsys):
     capsys.readouterr()
     assert main(["stylize", CONTENT, STYLE, "-o", str(tmp_path / "no.png"), "--weights",
                  str(weights), "--arch", "vgg19", *FAST]) == 2
-    assert "holds vgg16 weights, not vgg19" in one_line_error(capsys)
+    message = one_line_error(capsys)
+    assert "holds vgg16 weights, not vgg19" in message and "leave out --arch" in message
     assert main(["stylize", CONTENT, STYLE, "-o", str(tmp_path / "no.png"), "--arch", "vgg16",
                  *FAST]) == 2
     assert "ships VGG19 weights only" in one_line_error(capsys)
@@ -330,7 +348,7 @@ def test_resume_continues_from_a_saved_picture_of_the_outputs_size(tmp_path, cap
     # The checkpoint is an input: never overwritten.
     before = first.read_bytes()
     assert main(["stylize", CONTENT, STYLE, "-o", str(first), "--resume", str(first), *FAST]) == 2
-    assert "is the input image" in one_line_error(capsys)
+    assert "is the input file" in one_line_error(capsys)
     assert first.read_bytes() == before
     # Another size is another run: --init-image resizes, --resume refuses.
     assert main(["stylize", CONTENT, STYLE, "-o", str(again), "--resume", str(first),
@@ -383,3 +401,38 @@ def test_the_default_optimizer_follows_the_objective():
     # relu4_1 of a 32x21 output is 4x2: too small for a 3x3 patch, said before any work
     with pytest.raises(ValueError, match="too small to hold a 3x3 patch of relu4_1, which needs 24 px"):
         transfer.stylize(CONTENT, STYLE, style_loss="mrf", size=32, iterations=3)
+
+
+def start_command(argv, first_line):
+    """``nst-numpy argv`` in a subprocess, once its stderr has printed a line containing
+    ``first_line``; returns (process, the lines read so far)."""
+    proc = subprocess.Popen([sys.executable, "-m", "nst_numpy.cli", *argv],
+                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    lines = []
+    for line in proc.stderr:
+        lines.append(line)
+        if first_line in line:
+            return proc, lines
+    proc.wait()
+    raise AssertionError(f"the command ended before printing {first_line!r}: {lines}")
+
+
+@pytest.mark.parametrize("command, signal_name", [("stylize", "SIGTERM"), ("invert", "SIGTERM"),
+                                                   ("stylize", "SIGHUP")])
+def test_sigterm_saves_the_best_image_like_ctrl_c(tmp_path, command, signal_name):
+    # A run told to stop by the system (a batch queue's time limit, a closed terminal) saves
+    # what it has, says so in one line and exits 128 + the signal's number.
+    out = tmp_path / "out.png"
+    images = [CONTENT, STYLE] if command == "stylize" else [CONTENT]
+    proc, _ = start_command([command, *images, "-o", str(out), "--size", "32",
+                             "--iterations", "100000", "--print-every", "1"], "iter")
+    signum = getattr(signal, signal_name)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    said = [line for line in err.splitlines() if not line.startswith("iter")]
+    assert proc.returncode == 128 + signum, err
+    assert len(said) == 1 and said[0].startswith(
+        f"nst-numpy {command}: terminated by {signal_name} after "), said
+    assert said[0].endswith(f"saved the best image so far to {out}")
+    assert im.load_image(out).shape == (21, 32, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]   # no temporary left

@@ -1,8 +1,14 @@
 """Download with md5 verification and atomic write, against a local HTTP server on 127.0.0.1."""
 
+import errno
 import hashlib
 import http.server
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -16,7 +22,8 @@ FILENAME = W.KERAS_FILES["vgg19"].filename
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
-    """/good: the payload; /cut: announces the whole payload, sends a third, hangs up; else 404."""
+    """/good: the payload; /cut: announces the whole payload, sends a third, hangs up; /slow: the
+    same, but waits a minute before hanging up; else 404."""
 
     requests = []
 
@@ -27,6 +34,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(PAYLOAD)))
             self.end_headers()
             self.wfile.write(PAYLOAD)
+        elif self.path == "/slow":   # a third, then nothing for a minute
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(PAYLOAD)))
+            self.end_headers()
+            self.wfile.write(PAYLOAD[:len(PAYLOAD) // 3])
+            self.wfile.flush()
+            time.sleep(60)
+            self.close_connection = True
         elif self.path == "/cut":
             self.send_response(200)
             self.send_header("Content-Length", str(len(PAYLOAD)))
@@ -114,4 +129,49 @@ def test_cli_download_error_is_one_line(server, tmp_path, capsys):
                  "--url", server + "/good", "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and "6d6bbae143d832006294945121d1f1fc" in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_disk_is_not_blamed_on_the_connection(server, tmp_path, monkeypatch, capsys):
+    real = os.fdopen
+
+    class FullDisk:
+        """The file the download writes into, on a disk with no space left."""
+        def __init__(self, f):
+            self.f = f
+
+        def write(self, block):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+    monkeypatch.setattr(os, "fdopen", lambda *args, **kwargs: FullDisk(real(*args, **kwargs)))
+    code = main(["weights", "download", "vgg19", "--cache-dir", str(tmp_path), "--url",
+                 server + "/good", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert f"cannot write the download into {tmp_path} (No space left on device)" in err
+    assert "--cache-dir" in err and "connection" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sigterm_during_a_download_keeps_nothing(server, tmp_path):
+    # The download's docstring promises that a failed download leaves nothing behind: a
+    # SIGTERM is a failure too (once it left a hidden .part in the cache).
+    proc = subprocess.Popen([sys.executable, "-m", "nst_numpy.cli", "weights", "download",
+                             "vgg19", "--cache-dir", str(tmp_path), "--url", server + "/slow",
+                             "--quiet"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(tmp_path.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)   # until the temporary file exists
+    assert any(tmp_path.iterdir())
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert err.strip() == "nst-numpy weights: terminated by SIGTERM"
     assert list(tmp_path.iterdir()) == []

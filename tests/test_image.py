@@ -200,7 +200,7 @@ def test_save_is_atomic_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch)
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(Image.Image, "save", full_disk)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(OSError, match=f"cannot write '{path}' \\(No space left on device\\)"):
         im.save_image(gradient_rgb()[::-1], path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
@@ -211,6 +211,31 @@ def test_save_is_atomic_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         im.save_image(gradient_rgb(), tmp_path / "new.png")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
+
+
+def test_float_mask_images_are_read_on_their_own_0_1_scale(tmp_path):
+    # A float TIFF (Pillow mode F) holds the mask itself: 1 is white, not 1/255.
+    mask = np.zeros((6, 8), np.float32)
+    mask[:, 4:] = 1.0
+    mask[0, 0] = 0.25
+    Image.fromarray(mask, mode="F").save(tmp_path / "mask.tif")
+    np.testing.assert_allclose(im.load_mask(tmp_path / "mask.tif", 6, 8), mask)
+    mask[2, 2] = 1.5
+    Image.fromarray(mask, mode="F").save(tmp_path / "bright.tif")
+    with pytest.raises(ValueError, match=r"must hold values in \[0, 1\]"):
+        im.load_mask(tmp_path / "bright.tif", 6, 8)
+
+
+def test_output_names_up_to_the_file_systems_limit(tmp_path):
+    # The longest legal name is written (the temporary name is short, not the name plus a
+    # suffix), and one byte more is refused before anything is written.
+    longest = tmp_path / ("x" * 251 + ".png")
+    im.save_image(gradient_rgb(), longest)
+    assert im.load_image(longest).shape[2] == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == [longest.name]
+    with pytest.raises(ValueError, match="its name is 256 bytes long, more than the 255"):
+        im.save_image(gradient_rgb(), tmp_path / ("x" * 252 + ".png"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [longest.name]
 
 
 def test_save_keeps_the_permissions_of_the_file_it_replaces(tmp_path):

@@ -190,7 +190,7 @@ def test_output_equal_to_the_input_is_refused_before_the_network_loads(tmp_path,
     im.save_image(turtle(24), picture)
     before = picture.read_bytes()
     code = main(["invert", str(picture), "-o", str(tmp_path / "." / "photo.png"), *CHEAP])
-    assert code == 2 and "is the input image" in one_line_error(capsys)
+    assert code == 2 and "is the input file" in one_line_error(capsys)
     assert picture.read_bytes() == before
 
 

@@ -145,13 +145,15 @@ def test_cli_masks(tmp_path, capsys):
                         "image, in the same order") and "\n" not in err
     assert main(["stylize", CONTENT, STYLE, "-o", str(paths[0]), "--masks", str(paths[0]),
                  *FAST]) == 2
-    assert "is the input image" in capsys.readouterr().err
+    assert "is the input file" in capsys.readouterr().err
 
 
 def test_float_masks_must_be_2d_within_0_and_1():
     np.testing.assert_allclose(im.load_mask(np.full((3, 5), 0.25), 6, 10), 0.25, rtol=1e-6)
-    for bad in (np.full((3, 5), 1.5), np.ones((3, 5, 3)), np.full((2, 2), np.nan)):
-        with pytest.raises(ValueError, match=r"float mask must be an \(H, W\) array of values in \[0, 1\]"):
+    for bad, message in ((np.full((3, 5), 1.5), r"must hold values in \[0, 1\]"),
+                         (np.ones((3, 5, 3)), r"must be an \(H, W\) array"),
+                         (np.full((2, 2), np.nan), "holds NaN at 4 of its 4 positions")):
+        with pytest.raises(ValueError, match=message):
             transfer.stylize(CONTENT, STYLE, masks=[bad], size=24, iterations=1)
 
 

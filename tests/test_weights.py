@@ -134,8 +134,11 @@ def test_quantized_file_nan_centroid(copy_of_default):
 
 
 def test_wrong_architecture_for_the_default():
-    with pytest.raises(ValueError, match="holds vgg19 weights, not vgg16"):
+    with pytest.raises(ValueError, match=r"holds vgg19 weights, not vgg16; use "
+                                         r"load_vgg19\(path\), or load_vgg\(path\)"):
         nst_numpy.load_vgg16(W.default_weights_path())
+    with pytest.raises(ValueError, match="not vgg16; give a vgg16 file, or leave out arch "):
+        nst_numpy.load_vgg(W.default_weights_path(), arch="vgg16")
 
 
 def test_missing_and_non_hdf5_files(tmp_path):
