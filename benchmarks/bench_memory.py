@@ -6,17 +6,19 @@
     python benchmarks/bench_memory.py --fit --square --sizes 1024 2048 --impls winograd --iterations 1
 
 Each run is one ``stylize`` on the shipped images in a fresh process, which prints its peak
-resident set (``ru_maxrss``: libraries, weights and all). Beside it the script prints
-``nst_numpy.transfer.estimate_memory`` for the same options (margin included), and the
-ratio measured / estimated: the estimate may be high, but a ratio above 1.1 would let a run
-that does not fit start anyway. One case per option that changes a run's memory: the size
-and network (``default``, ``plain``), the number of style images with the MRF loss and with
-the Gram loss, ``lbfgs_memory``, the optimizer, ``dtype``, masks, ``style_scale``, a
-texture, the normalised VGG, average pooling, a pyramid and normalised gradients.
+resident set (``ru_maxrss``: libraries, weights and all). Beside it the script prints the
+estimate that ``stylize`` checks for the same options (``nst_numpy.transfer.check_memory``,
+built on ``nst_numpy.memory.estimate_run``; margin included), and the ratio measured /
+estimated: the estimate may be high, but a ratio above 1.1 would let a run that does not fit
+start anyway. One case per option that changes a run's memory: the size and network
+(``default``, ``plain``), the number of style images with the MRF loss and with the Gram
+loss, ``lbfgs_memory``, the optimizer, ``dtype``, masks, ``style_scale``, a texture, the
+normalised VGG, average pooling, a pyramid and normalised gradients.
 
-``--fit``: the older measurement that fitted ``MEMORY_PER_PIXEL``: the default run at each
-``--sizes`` for both networks, and a least-squares line peak = a + b * pixels per network,
-where pixels is the larger of the output's and the style image's pixel count.
+``--fit``: the older measurement that fitted the networks' ``MEMORY`` (``VGG.MEMORY``,
+``FastVGG.MEMORY``): the default run at each ``--sizes`` for both networks, and a
+least-squares line peak = a + b * pixels per network, where pixels is the larger of the
+output's and the style image's pixel count.
 docs/benchmarks.md records the runs.
 """
 
@@ -30,9 +32,11 @@ import tempfile
 import numpy as np
 
 CHILD = """
-import json, resource, sys
+import json, os, resource, sys
 import numpy as np
-from nst_numpy import image, transfer
+from nst_numpy import image, memory, transfer
+from nst_numpy.models import network_class
+from nst_numpy.options import INITS, Config
 size, options = int(sys.argv[1]), json.loads(sys.argv[2])
 content, style = image.demo_images()
 turtle, wave = image.quiz_images()
@@ -43,32 +47,39 @@ if options.pop("square", False):   # the content resized to size x size: the out
 if "large_content" in options:   # written by the parent, a smooth picture of that size
     content = options.pop("large_content_path")
     options.pop("large_content")
-if options.pop("texture", False):
+texture = options.pop("texture", False)
+if texture:
     content = None
 masks = options.pop("masks", 0)
 if masks:   # vertical stripes, one region per style image
-    H, W = transfer.output_shape(content, styles, size)
+    H, W = transfer.output_shape(content if content is not None else styles[0], size)
     stripes = np.arange(W) * masks // W
     options["masks"] = [np.broadcast_to((stripes == k).astype(np.float64), (H, W)).copy()
                         for k in range(masks)]
     styles = [(style, wave)[k % 2] for k in range(masks)]
 if "dtype" in options:
     options["dtype"] = np.dtype(options["dtype"]).type
-result = transfer.stylize(content, styles, size=size, memory_limit=float("inf"), **options)
+options.update(size=size, memory_limit=float("inf"))
+result = transfer.stylize(content, styles, **options)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-# The estimate stylize checked, for the same options
-style_loss = options.get("style_loss", "gram")
-optimizer = options.get("optimizer") or transfer.default_optimizer(
-    style_loss, options.get("normalize_gradients", False))
-layers = options.get("style_layers") or (transfer.MRF_LAYERS if style_loss == "mrf"
-                                         else transfer.STYLE_LAYERS)
-shape = transfer.output_shape(content, styles, size)
-estimate = transfer.estimate_memory(
-    shape, transfer.style_shapes(shape, styles, options.get("style_scale", 1.0)),
-    options.get("fast", True), dtype=options.get("dtype", np.float32), style_loss=style_loss,
-    style_layers=layers, masks=masks, optimizer=optimizer,
-    lbfgs_memory=options.get("lbfgs_memory"),
-    largest_input=transfer.largest_input([content, *styles, *options.get("masks", [])]))
+# The estimate stylize checked, for the same options: the same config and terms, and the
+# lines below mirror nst_numpy.transfer.check_memory (which raises instead of returning it)
+config = Config(options, texture=texture)
+terms = transfer.build_terms(config, content, styles)
+shape = transfer.output_shape(content if content is not None else styles[0], size)
+itemsize = np.dtype(config.dtype).itemsize
+H, W = shape
+inputs = [h * w for term in terms for h, w in term.network_inputs(shape)]
+files = [s for term in terms for s in term.sources() if isinstance(s, (str, os.PathLike))]
+if isinstance(config.init, os.PathLike) or (isinstance(config.init, str) and
+                                            config.init not in INITS):
+    files.append(config.init)
+network = getattr(config.model, "MEMORY", None) or network_class(config.fast).MEMORY
+estimate = memory.estimate_run(
+    network, max([H * W, *inputs]), itemsize,
+    held=sum(t.memory(shape, itemsize) for t in terms),
+    decoded=max([h * w for h, w in map(image.image_size, files)], default=0),
+    lbfgs_memory=config.lbfgs_memory, output_pixels=H * W)
 print(json.dumps({"pixels": int(result.image.shape[0] * result.image.shape[1]),
                   "peak": peak, "estimate": estimate}))
 """

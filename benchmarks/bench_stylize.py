@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from nst_numpy import image as im
-from nst_numpy import transfer
+from nst_numpy import load_vgg, transfer
 
 
 def time_evaluation(models, content, style, size, repeats=2):
@@ -52,7 +52,7 @@ def main(argv=None):
     else:
         content, style = im.quiz_images()
     os.makedirs(args.out, exist_ok=True)
-    models = {name: transfer.default_model(fast=name == "fast") for name in ("plain", "fast")}
+    models = {name: load_vgg(fast=name == "fast") for name in ("plain", "fast")}
     print(f"numpy {np.__version__}, {os.cpu_count()} cpus, load average {os.getloadavg()}",
           flush=True)
     for size in args.sizes:

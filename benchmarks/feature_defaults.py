@@ -3,15 +3,16 @@
 
     python benchmarks/feature_defaults.py [--out DIR]
 
-1. Normalised VGG, the style ratio (transfer.NORMALIZED_STYLE_PER_POSITION): first the
+1. Normalised VGG, the style ratio (terms.NORMALIZED_STYLE_PER_POSITION): first the
    ratio r' that gives the normalised network the balance the default ratio gives the
    original one at the start, balance = beta L_style(content image) / L_content(noise),
    at 128 and 256 px (no optimisation); then runs at 256 px, 100 iterations, at several
    ratios, beside the original network's default.
-2. MRF loss, the optimiser and Adam's step (default_optimizer, MRF_ADAM_LR), then beta
-   (MRF_BETA), 128 px, 60 iterations: L-BFGS-B and Adam with steps 2, 5 and 10 at beta 0.1;
-   then Adam's step 2 at beta 0.03 and 1.
-3. Normalised gradients, beta (NORMALIZED_GRADIENTS_BETA): Adam at 256 px, 150 iterations.
+2. MRF loss, the optimiser and Adam's step (loop.default_optimizer, terms.MRF_ADAM_LR),
+   then beta (terms.MRF_WEIGHT), 128 px, 60 iterations: L-BFGS-B and Adam with steps 2, 5
+   and 10 at beta 0.1; then Adam's step 2 at beta 0.03 and 1.
+3. Normalised gradients, beta (terms.NORMALIZED_GRADIENTS_WEIGHT): Adam at 256 px, 150
+   iterations.
 
 Each run prints its iterations, evaluations, start and end loss, and writes its picture to
 --out, to look at.
@@ -24,24 +25,26 @@ import time
 import numpy as np
 
 from nst_numpy import image as im
-from nst_numpy import transfer
+from nst_numpy import load_vgg, terms, transfer
+from nst_numpy.objective import Objective
 
 
 def balance_ratio(turtle, wave):
     balance, content_scale = {}, {}
     for normalized in (False, True):
-        model = transfer.default_model(normalized=normalized)
+        model = load_vgg(fast=True, normalized=normalized)
         for size in (128, 256):
-            images = transfer.prepare_images(turtle, [wave], size)
-            objective = transfer.build_objective(model, images, images.shape, beta=1.0,
-                                                 tv_weight=0.0)
-            objective(transfer.starting_image("noise", images, 0, np.float32))
+            shape = transfer.output_shape(turtle, size)
+            # stylize's content and style terms, beta 1 and no TV term
+            objective = Objective(model, [terms.Content(turtle),
+                                          terms.GramStyle([wave], weight=1.0)], shape)
+            objective(transfer.starting_image("noise", turtle, [wave], shape, 0, np.float32))
             content = objective.last.content
-            objective(im.preprocess(images.content_rgb))
+            objective(transfer.starting_image("content", turtle, [wave], shape, 0, np.float32))
             balance[normalized, size] = objective.last.style / content
             content_scale[normalized, size] = content
     for size in (128, 256):
-        ratio = transfer.STYLE_PER_POSITION * balance[False, size] / balance[True, size]
+        ratio = terms.STYLE_PER_POSITION * balance[False, size] / balance[True, size]
         print(f"normalised VGG, {size} px: L_style(content) / L_content(noise) is "
               f"{balance[False, size]:.4g} (original), {balance[True, size]:.4g} (normalised); "
               f"the default balance needs ratio {ratio:.3g}; L_content(noise) is "

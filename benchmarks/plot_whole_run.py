@@ -1,4 +1,4 @@
-"""Figures for docs/benchmarks.md from ``nst-numpy bench --whole-run --curves C --out D``.
+"""Figures for docs/benchmarks.md from ``python -m benchmarks.bench --whole-run --curves C --out D``.
 
     python benchmarks/plot_whole_run.py C_512.json D --size 512 --to docs/_static
 

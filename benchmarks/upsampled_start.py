@@ -9,29 +9,37 @@ the style loss split by layer (each layer's ``beta * w_l * E_l``), at
 2. the coarse levels' result upsampled to full size, where coarse-to-fine's last level
    starts (the coarse levels run as ``stylize(..., scales=S)`` would run them);
 3. single-scale after as many seconds as the coarse levels took;
-4. single-scale after ``--iterations``: the target of ``nst-numpy bench --whole-run``.
+4. single-scale after ``--iterations``: the target of ``python -m benchmarks.bench
+   --whole-run``.
 
 docs/benchmarks.md records a run.
 """
 
 import argparse
+import os
+import sys
 import time
 
-import numpy as np
+if __package__ in (None, ""):   # run as a script, python benchmarks/upsampled_start.py
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks.bench_run import full_size_objective
 from nst_numpy import image as im
 from nst_numpy import losses, transfer
-from nst_numpy.bench_run import full_size_objective
+from nst_numpy.pyramid import upsample
 
 
 def breakdown(objective, x):
     """{term: value} of the full-size loss at x: content, each style layer, TV, total."""
-    F = objective.model.forward(x, objective.layers)
-    parts = {"content": objective.alpha * losses.content_loss(F, objective.P)[0]}
-    weights = objective.layer_weights or {l: 1 / len(objective.A) for l in objective.A}
-    for layer, A in objective.A.items():
-        parts[layer] = objective.beta * weights[layer] * losses.style_layer_loss(F[layer], A)[0]
-    parts["tv"] = objective.tv_weight * losses.total_variation_loss(x)[0]
+    content_term, style_term, _ = objective.terms   # Content, GramStyle, TotalVariation
+    (P, _), A, _ = objective.targets                # Content's (P, 1), GramStyle's A, TV's None
+    alpha, beta, tv_weight = objective.weights
+    F = objective.model.features(x, objective.layers)
+    parts = {"content": alpha * losses.content_loss(F, P, content_term.layer_weights)[0]}
+    weights = style_term.weights_per_layer()
+    for layer, A_l in A.items():
+        parts[layer] = beta * weights[layer] * losses.style_layer_loss(F[layer], A_l)[0]
+    parts["tv"] = tv_weight * losses.total_variation_loss(x)[0]
     parts["total"] = float(objective(x)[0])
     return parts
 
@@ -44,7 +52,7 @@ def main(argv=None):
     parser.add_argument("--iterations", type=int, default=300)
     args = parser.parse_args(argv)
     content, style = im.quiz_images()
-    objective, images, x0 = full_size_objective(content, style, args.size)
+    objective, x0 = full_size_objective(content, style, args.size)
     rows = {"content image (single-scale's start)": x0}
 
     started = time.perf_counter()
@@ -52,7 +60,7 @@ def main(argv=None):
                               iterations=[args.coarse_iterations] * (args.scales - 1))
     coarse_seconds = time.perf_counter() - started
     rows[f"{args.scales - 1} coarse levels, upsampled ({coarse_seconds:.0f} s)"] = \
-        transfer.upsample(coarse.x, x0.shape[1:])
+        upsample(coarse.x, x0.shape[1:])
 
     def stop_after(seconds):
         return lambda state: state.seconds >= seconds

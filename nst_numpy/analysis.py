@@ -181,7 +181,7 @@ def style_distance(F, F_style):
     float
         ``1/4 mean_ij (G_ij / M - S_ij / M_s)^2`` over the ``N_l^2`` filter pairs, with
         ``G = F F^T`` and ``S`` the style image's Gram matrix. For images of one size this
-        is eq (4)'s ``E_l`` with the target rescaled as ``transfer.style_targets`` does.
+        is eq (4)'s ``E_l`` with the target rescaled as ``terms.style_targets`` does.
     """
     G, S = gram_per_position(F), gram_per_position(F_style)
     if G.shape != S.shape:

@@ -2,13 +2,11 @@
 that registers its parser and sets ``handler``; errors a user can fix end in one line."""
 
 import argparse
-from contextlib import contextmanager
-import signal
 import sys
-import threading
 
 from . import __version__
 from ._checks import OptionError
+from .cli_signals import terminating_signals_interrupt
 
 
 class Parser(argparse.ArgumentParser):
@@ -72,17 +70,7 @@ def _add_demo(subparsers):
     add_demo_parser(subparsers)
 
 
-def _add_bench(subparsers):
-    from . import bench   # NumPy only: PyTorch, if installed, is imported by bench's workers
-    parser = subparsers.add_parser(
-        "bench", help="time VGG19 forward + backward (NumPy im2col, Winograd, PyTorch if installed)",
-        description="Time VGG19 forward + backward-to-input through relu5_1, float32, against "
-                    "numpy.matmul's GFLOP/s and PyTorch CPU when installed (docs/benchmarks.md).")
-    bench.add_arguments(parser)
-    parser.set_defaults(handler=bench.run)
-
-
-SUBCOMMANDS = [_add_weights, _add_stylize, _add_invert, _add_demo, _add_bench]
+SUBCOMMANDS = [_add_weights, _add_stylize, _add_invert, _add_demo]
 
 
 def main(argv=None):
@@ -101,7 +89,8 @@ def run_handler(name, handler, args):
     fix, or one of the machine (out of memory, a full disk), is one line on stderr and exit
     code 2; Ctrl-C, SIGTERM and SIGHUP end the run the same way (the handler saves what it
     has), exit code 128 + the signal's number. ``name`` starts each line ("nst-numpy
-    stylize"). Options named in a refusal are spelled as flags (:func:`flag`)."""
+    stylize"). Options named in a refusal are spelled as flags
+    (:func:`nst_numpy.options.flag`)."""
     with terminating_signals_interrupt() as received:
         try:
             code = handler(args) or 0
@@ -110,7 +99,8 @@ def run_handler(name, handler, args):
             sys.stderr.close()
             return 0
         except OptionError as error:
-            code = _say(name, f"error: {error.render(flag)}", 2)
+            from .options import flag
+            code = _say(name, f"error: {error.render(flag, ' ')}", 2)
         except (ValueError, OSError, ImportError) as error:   # ImportError: what to install
             code = _say(name, f"error: {error}", 2)
         except MemoryError as error:
@@ -125,66 +115,6 @@ def run_handler(name, handler, args):
 def _say(name, text, code):
     print(f"{name}: {text}", file=sys.stderr)
     return code
-
-
-# CLI flags whose names are not their keyword's with dashes (every other keyword k is --k).
-FLAGS = {"normalized": "--normalized-vgg", "fast": "--plain", "content_weights":
-         "--content-layer-weights", "progress": "--quiet"}
-
-
-def flag(keyword):
-    """The command line's spelling of the option that the library calls ``keyword``."""
-    return FLAGS.get(keyword, "--" + keyword.replace("_", "-"))
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised where the process is, as Ctrl-C is: the run stops and
-    saves what it has (its message says which signal)."""
-
-
-@contextmanager
-def terminating_signals_interrupt():
-    """Inside: SIGTERM and SIGHUP (where they exist) raise :class:`Terminated` in the main
-    thread, as Ctrl-C raises KeyboardInterrupt. Yields the list of signals received; the
-    previous handlers come back on exit. Outside the main thread (where Python lets no
-    handler be set) it changes nothing."""
-    received = []
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
-
-    def interrupt(signum, frame):
-        received.append(signum)
-        raise Terminated(f"terminated by {signal.Signals(signum).name}")
-
-    names = [n for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
-    previous = {n: signal.signal(getattr(signal, n), interrupt) for n in names}
-    try:
-        yield received
-    finally:
-        for n, handler in previous.items():
-            signal.signal(getattr(signal, n), handler)
-
-
-@contextmanager
-def signals_held():
-    """Inside: Ctrl-C, SIGTERM and SIGHUP wait for the block to end, so that a picture being
-    written is finished first; then the first of them takes effect as usual. Outside the
-    main thread it changes nothing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    pending = []
-    names = [n for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)]
-    previous = {n: signal.signal(getattr(signal, n), lambda signum, frame: pending.append(signum))
-                for n in names}
-    try:
-        yield
-    finally:
-        for n, handler in previous.items():
-            signal.signal(getattr(signal, n), handler)
-        if pending:
-            signal.raise_signal(pending[0])
 
 
 if __name__ == "__main__":

@@ -1,22 +1,27 @@
 """``nst-numpy invert``: reconstruct a picture from one layer's features (parser and handler).
 
-:mod:`nst_numpy.cli` registers it. The output is checked by :mod:`nst_numpy.cli_stylize`'s
-own helpers before the network is loaded (writable, not the input image) and saved the
-same way: atomically, the best image by default, nothing replaced by a failed run.
+:mod:`nst_numpy.cli` registers it. Its options are :mod:`nst_numpy.options`' where they mean
+the same as for stylize; the output is checked and saved by :mod:`nst_numpy.cli_stylize`'s
+policy: before the network loads, atomically, the best image by default, nothing replaced by
+a failed run.
 """
 
 import warnings
 
-from .cli_stylize import (add_network_options, check_outputs, memory_size, non_negative_float,
-                          non_negative_int, planned_outputs, positive_float, positive_int,
+from .cli_stylize import (add_output_options, check_outputs, planned_outputs,
                           progress_display, run_inputs, save_result)
 
 DEFAULT_LAYER = "relu3_1"
 DEFAULT_SIZE = 256
 DEFAULT_ITERATIONS = 200
+OPTIONS = ("size", "iterations", "seed", "optimizer", "lr", "memory_limit", "pooling",
+           "weights", "arch", "fast")
 
 
 def add_invert_parser(subparsers):
+    from . import inversion
+    from .options import add_arguments
+
     parser = subparsers.add_parser(
         "invert", help="reconstruct an image from one layer's VGG features (feature inversion)",
         usage="nst-numpy invert [options] IMAGE -o OUT",
@@ -34,49 +39,27 @@ def add_invert_parser(subparsers):
                         help="the layer whose activation is matched: conv/relu/pool names "
                              "(relu1_1 ... relu5_4, pool1 ... pool5) or Keras names "
                              f"(block3_conv1) (default {DEFAULT_LAYER})")
-    g = parser.add_argument_group("size and optimisation")
-    g.add_argument("--size", type=positive_int, default=DEFAULT_SIZE,
-                   help=f"longest side of the output in pixels (default {DEFAULT_SIZE})")
-    g.add_argument("--iterations", type=positive_int, default=DEFAULT_ITERATIONS,
-                   help=f"optimizer iterations (default {DEFAULT_ITERATIONS})")
-    g.add_argument("--tv-weight", type=non_negative_float, default=None,
-                   help="total-variation weight per pixel on the 0-255 scale (default: "
-                        "nst_numpy.inversion.TV_WEIGHT, which suits every layer and size)")
-    g.add_argument("--seed", type=non_negative_int, default=0,
-                   help="seed of the starting noise, an integer >= 0 (default 0)")
-    g.add_argument("--optimizer", choices=["lbfgs", "adam", "gd"], default="lbfgs",
-                   help="L-BFGS-B with pixel bounds (default), Adam, or plain gradient descent")
-    g.add_argument("--lr", type=positive_float,
-                   help="step size for adam (pixels, default 10) or gd (per unit of the "
-                        "scaled gradient, default 10); L-BFGS finds its own")
-    g.add_argument("--keep", choices=["best", "last"], default="best",
-                   help="write the image with the lowest loss seen (default) or the last one")
-    g.add_argument("--memory-limit", type=memory_size, metavar="SIZE",
-                   help="refuse a run estimated to need more memory than this, e.g. 8G; "
-                        "off: no check (default: the memory available now)")
-    g.add_argument("--quiet", action="store_true", help="no progress display")
-    g.add_argument("--print-every", type=positive_int, metavar="N",
-                   help="print the losses on a line of their own every N iterations (default: "
-                        "one line updated in place on a terminal, a tenth of the run in a log)")
-    add_network_options(parser)
+    parser.add_argument("--tv-weight", type=float, default=None,
+                        help="total-variation weight per pixel on the 0-255 scale (default "
+                             f"{inversion.TV_WEIGHT}, which suits every layer and size)")
+    add_arguments(parser, OPTIONS,
+                  defaults={"size": DEFAULT_SIZE, "iterations": DEFAULT_ITERATIONS})
+    add_output_options(parser)
     parser.set_defaults(handler=run_invert)
 
 
 def run_invert(args):
-    from . import inversion, transfer
+    from . import inversion
+    from .options import given_options
+    from .loop import NonFiniteLossWarning
 
     check_outputs(planned_outputs(args), run_inputs(args, [args.image]))   # before any work
-    if args.lr is not None and args.optimizer == "lbfgs":
-        raise ValueError("--lr has no effect with --optimizer lbfgs (L-BFGS finds its own "
-                         "step); drop --lr, or choose --optimizer adam or gd")
-    progress = progress_display(args, args.iterations)
-    options = dict(size=args.size, iterations=args.iterations, seed=args.seed,
-                   optimizer=args.optimizer, lr=args.lr, weights=args.weights, arch=args.arch,
-                   pooling=args.pooling, fast=not args.plain, progress=progress,
-                   memory_limit=args.memory_limit)
+    options = given_options(args, OPTIONS)
     if args.tv_weight is not None:
         options["tv_weight"] = args.tv_weight
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", transfer.NonFiniteLossWarning)   # _save says it, once
-        result = inversion.invert(args.image, args.layer, **options)
+        warnings.simplefilter("ignore", NonFiniteLossWarning)   # save_result says it, once
+        result = inversion.invert(args.image, args.layer, callback=None,
+                                  progress=progress_display(args, options["iterations"]),
+                                  **options)
     return save_result(args, result)

@@ -8,30 +8,33 @@ style term: beta = 0), plus a total-variation prior that keeps them smooth. What
 is what the layer keeps: the shallow layers give back the photograph almost exactly; the
 deep ones keep the layout and the objects' shapes and lose the fine detail and colour.
 
-The pieces are style transfer's (:mod:`nst_numpy.transfer`): the target is computed once by
-:func:`~nst_numpy.transfer.content_targets`, the objective is an
-:class:`~nst_numpy.transfer.Objective` with no style targets (:class:`InversionObjective`
-only rescales what the optimiser sees), and :func:`~nst_numpy.transfer.run` optimises it.
-Only the weights are new (see :func:`invert`): normalised, so that one default suits every
-layer and every size.
+The pieces are style transfer's: an :class:`~nst_numpy.objective.Objective` of two terms,
+:class:`~nst_numpy.terms.Content` at the layer (its target computed once) and
+:class:`~nst_numpy.terms.TotalVariation`, optimised by :func:`~nst_numpy.loop.run`. Only the
+weights are new (see :func:`invert`): normalised, so that one default suits every layer and
+every size.
 """
 
 import numpy as np
 
 from . import image as im
-from . import memory, optim
-from . import transfer
+from . import memory
 from . import vgg as vgg_module
-from .fast import FastVGG
+from ._checks import non_negative_number
+from .models import load_vgg, network_class
+from .objective import Objective
+from .options import OPTIONS
+from .loop import optimizer_options, run
+from .terms import Content, TotalVariation, layer_list
+from .transfer import output_shape
 
-POOLINGS = ("max", "avg")
 # tv_weight: lambda of invert's objective, per pixel on the 0-255 scale. Chosen by
 # reconstructing the shipped turtle at 256 px from relu1_1 ... relu5_1 with 0, 1e-6, 1e-5,
 # 3e-5 and 1e-4 (docs/annotated/inversion.md): 1e-5 kept relu1_1 and relu2_1 within ~3.5
 # grey levels of the photo, wiped the noise that relu2_1 and relu3_1 cannot see, and gave
 # the lowest mean pixel error over the five layers; 1e-4 blurred the shallow ones.
 TV_WEIGHT = 1e-5
-# The optimiser minimises OPTIMIZER_SCALE * H * W * L (see InversionObjective).
+# The optimiser minimises OPTIMIZER_SCALE * H * W * L (see inversion_objective).
 OPTIMIZER_SCALE = 100.0
 # Gradient descent's step on that scaled loss when none is given: at 64 px, 30 steps of 10
 # lowered the relative error at relu1_1, relu3_1 and relu5_1; 20 diverged at relu3_1.
@@ -80,7 +83,7 @@ def invert(image, layer="relu3_1", *, model=None, size=256, iterations=200,
     model : VGG, FastVGG or any model with their interface, optional
         Default: the VGG of ``weights`` (None: the shipped VGG19; ``arch`` checked against
         the file) with ``pooling``, the fast network unless ``fast=False``
-        (:func:`nst_numpy.transfer.default_model`).
+        (:func:`nst_numpy.load_vgg`).
     size : int or None
         Longest side of the reconstruction in pixels (None keeps the image's size).
     iterations : int
@@ -92,7 +95,7 @@ def invert(image, layer="relu3_1", *, model=None, size=256, iterations=200,
     optimizer : {"lbfgs", "adam", "gd"}
         As for :func:`nst_numpy.transfer.stylize`. ``lr`` is Adam's step in pixels (default
         10) or gradient descent's step per unit of the gradient the optimiser sees (that of
-        :class:`InversionObjective`, default :data:`GD_LR`).
+        :func:`inversion_objective`, default :data:`GD_LR`).
     callback, progress, dtype, memory_limit
         As for :func:`nst_numpy.transfer.stylize`.
 
@@ -110,87 +113,54 @@ def invert(image, layer="relu3_1", *, model=None, size=256, iterations=200,
         size too small to reach it, a missing or unreadable image, an option out of range,
         a run that would not fit in memory.
     """
-    transfer._choice("optimizer", optimizer, tuple(optim.OPTIMIZERS))
-    transfer._choice("pooling", pooling, POOLINGS)
-    transfer._choice("arch", arch, (None, *vgg_module.ARCHITECTURES))
-    if not isinstance(layer, str):
-        raise ValueError(f"layer must be a layer name such as 'relu3_1', got {layer!r}")
-    if size is not None:
-        transfer._integer("size", size, minimum=1)
-    transfer._integer("iterations", iterations, minimum=1)
-    transfer._integer("seed", seed, minimum=0)
-    transfer._number("tv_weight", tv_weight)
-    if lr is not None:
-        if optimizer == "lbfgs":
-            raise ValueError("lr has no effect with optimizer='lbfgs' (L-BFGS finds its own "
-                             "step); leave lr out, or use optimizer='adam' or 'gd'")
-        transfer._number("lr", lr, positive=True)
-    if np.dtype(dtype) not in [np.dtype(d) for d in transfer.DTYPES]:
-        raise ValueError(f"dtype {np.dtype(dtype).name} is not supported; use np.float32 "
-                         "(fast) or np.float64 (for checks)")
-    dtype = np.dtype(dtype).type
-    names = model.layer_names if model is not None else vgg_module.layer_names(arch or "vgg19")
-    canonical = _known_layer(layer, names, model)
-    shape = transfer.output_shape(image, (), size)   # the header only: a bad file fails here
-    check_reachable(canonical, shape, names)
-    check_memory(shape, fast if model is None else isinstance(model, FastVGG), memory_limit)
-
-    if model is None:
-        model = transfer.default_model(weights, pooling, fast, arch)
-    model.resolve(layer)   # a VGG16 file has no relu3_4: one line, before any pixel moves
-    images = transfer.prepare_images(image, [], size)
-    objective = inversion_objective(model, images, layer, tv_weight, dtype)
-    x0 = transfer.starting_image("noise", images, seed, dtype)
+    for name, value in dict(size=size, iterations=iterations, seed=seed, optimizer=optimizer,
+                            lr=lr, arch=arch, pooling=pooling, fast=fast, callback=callback,
+                            progress=progress, memory_limit=memory_limit).items():
+        OPTIONS[name].check(name, value)   # one line naming the option, before any work
+    dtype = OPTIONS["dtype"].check("dtype", dtype)
+    terms = inversion_terms(image, layer, tv_weight)
     if lr is None and optimizer == "gd":
         lr = GD_LR
-    step = {} if lr is None else {"lr": lr}
-    return transfer.run(objective, x0, images.finish, optimizer, iterations, step, callback,
-                        progress)
+    optimizer_options(terms, optimizer, lr)   # lr with L-BFGS: refused now, not after loading
+    names = model.layer_names if model is not None else vgg_module.layer_names(arch or "vgg19")
+    shape = output_shape(image, size)   # the header only: a bad file fails here
+    layer = terms[0].layers[0]
+    check_reachable(model.resolve(layer) if model is not None else
+                    vgg_module.canonical_name(layer), shape, names)
+    check_memory(shape, fast if model is None else getattr(model, "MEMORY", None),
+                 im.image_size(image), memory_limit, np.dtype(dtype).itemsize)
+
+    if model is None:
+        model = load_vgg(weights, arch=arch, pooling=pooling, fast=fast)
+    objective = inversion_objective(model, terms, shape, dtype)
+    x0 = im.preprocess(np.random.default_rng(seed).uniform(0, 255, size=(*shape, 3)), dtype)
+    return run(objective, x0, optimizer, iterations, lr=lr, callback=callback, progress=progress)
 
 
-def inversion_objective(model, images, layer, tv_weight=TV_WEIGHT, dtype=np.float32):
-    """The objective of :func:`invert`, an :class:`InversionObjective`: the one content
-    target ``P`` (computed once), no style (``A = {}``, ``beta = 0``),
-    ``alpha = 1 / ||P||^2`` and the TV weight divided by the H W pixels.
+def inversion_terms(image, layer, tv_weight=TV_WEIGHT):
+    """The two terms of :func:`invert`: the content loss at ``layer`` relative to its target,
+    ``1/2 ||F - P||^2 / ||P||^2``, and the TV term divided by the H W pixels."""
+    return [Content(image, layer_list("layer", [layer]), relative=True),
+            TotalVariation(non_negative_number("tv_weight", tv_weight), per_pixel=True)]
 
-    images: :class:`nst_numpy.transfer.Images` holding the picture as ``content_rgb``.
-    A layer where the picture's activation is zero everywhere has nothing to invert (and
-    no ``||P||``): one-line ValueError.
+
+def inversion_objective(model, terms, shape, dtype=np.float32):
+    """The objective of :func:`invert` for its ``terms`` (:func:`inversion_terms`), the
+    target ``P`` computed once, what the optimiser sees scaled by :data:`OPTIMIZER_SCALE`
+    H W. A layer where the picture's activation is zero everywhere has nothing to invert
+    (and no ``||P||``): one-line ValueError.
+
+    Why the scale: L-BFGS-B's first step, before it has any curvature to go by, is at most
+    the plain gradient step ``x - dL/dx`` (SciPy's bounded line search caps it there). The
+    normalised loss's gradient is of order 1e-7 per pixel at 256 px, so that step would move
+    the pixels by 1e-7 and change the float32 loss by less than its round-off: the run would
+    stop at once. Times OPTIMIZER_SCALE * H W (which undoes the gradient's 1 / (H W)) the
+    first step moves the pixels by about one grey level. Adam is unaffected (it divides the
+    scale out) but for its eps; gradient descent's ``lr`` is per unit of the scaled gradient.
     """
-    P = transfer.content_targets(model, im.preprocess(images.content_rgb, dtype), [layer])
-    norm2 = float(np.sum(np.square(P[layer], dtype=np.float64)))
-    if not norm2 > 0:
-        raise ValueError(f"the image's activation at {layer} is zero everywhere: there is "
-                         "nothing to reconstruct; choose another layer or image")
-    H, W = images.shape
-    # L = 1/2 ||F - P||^2 / ||P||^2  +  (tv_weight / (H W)) L_tv:  alpha = 1 / ||P||^2
-    return InversionObjective(model, P, {}, alpha=1.0 / norm2, beta=0.0,
-                              tv_weight=tv_weight / (H * W), scale=OPTIMIZER_SCALE * H * W)
-
-
-class InversionObjective(transfer.Objective):
-    """:class:`nst_numpy.transfer.Objective`, with what the optimiser sees multiplied by
-    ``scale``: it returns ``(scale L, scale dL/dx)`` while ``last`` (and so the history)
-    keeps ``L`` itself.
-
-    Why: L-BFGS-B's first step, before it has any curvature to go by, is at most the plain
-    gradient step ``x - dL/dx`` (SciPy's bounded line search caps it there). The normalised
-    loss's gradient is of order 1e-7 per pixel at 256 px, so that step would move the
-    pixels by 1e-7 and change the float32 loss by less than its round-off: the run would
-    stop at once (it did, before this class). Times ``scale`` (:data:`OPTIMIZER_SCALE`
-    times H W, which undoes the gradient's 1 / (H W)) the first step moves the pixels by
-    about one grey level. Adam is
-    unaffected (it divides the scale out) but for its ``eps``; gradient descent's ``lr``
-    is per unit of the scaled gradient.
-    """
-
-    def __init__(self, model, P, A, scale=1.0, **weights):
-        super().__init__(model, P, A, **weights)
-        self.scale = scale
-
-    def __call__(self, x):
-        loss, dx = super().__call__(x)
-        return loss * self.scale, dx * dx.dtype.type(self.scale)
+    H, W = shape
+    # L = 1/2 ||F - P||^2 / ||P||^2  +  (tv_weight / (H W)) L_tv
+    return Objective(model, terms, shape, dtype, scale=OPTIMIZER_SCALE * H * W)
 
 
 def check_reachable(layer, shape, names):
@@ -206,23 +176,15 @@ def check_reachable(layer, shape, names):
                          "shallower layer")
 
 
-def check_memory(shape, fast=True, limit=None):
+def check_memory(shape, network=True, image_shape=(0, 0), limit=None, itemsize=4):
     """Refuse, in one line, an inversion of ``shape`` (H, W) that would not fit in ``limit``
-    bytes (None: the memory available). The estimate is a stylization's of the same size
-    (:func:`nst_numpy.transfer.estimate_memory`, no style image): an upper bound, since
-    that network runs to ``relu5_1``."""
+    bytes (None: the memory available). network: the fast (True) or plain (False) network,
+    or a model's ``MEMORY``. The estimate is a stylization's of the same size
+    (:func:`nst_numpy.memory.estimate_run`, no style image): an upper bound, since that
+    network runs to ``relu5_1``."""
     H, W = shape
-    memory.check_fits(transfer.estimate_memory(shape, (), fast), limit,
-                      what=f"a {W}x{H} inversion", remedy="lower {size}", size="size")
-
-
-def _known_layer(layer, names, model):
-    """The paper name of ``layer``; one line if the network (or, before a weight file is
-    read, VGG19, whose layers include VGG16's) has no such layer."""
-    if model is not None:
-        return model.resolve(layer)
-    canonical = vgg_module.canonical_name(layer)
-    if canonical not in names:
-        raise ValueError(f"unknown layer {layer!r}; layers are conv1_1, relu1_1, ..., pool1, "
-                         f"..., {names[-2]}, {names[-1]} (or Keras names such as block3_conv1)")
-    return canonical
+    if not isinstance(network, tuple):
+        network = network_class(bool(network)).MEMORY
+    memory.check_fits(memory.estimate_run(network, H * W, itemsize,
+                                          decoded=image_shape[0] * image_shape[1]),
+                      limit, what=f"a {W}x{H} inversion", remedy="lower {size}", size="size")

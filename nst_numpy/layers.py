@@ -56,20 +56,6 @@ def col2im(cols, x_shape, kh, kw, pad):
 # Convolution (stride 1, zero padding)
 # ---------------------------------------------------------------------------
 
-MAX_COLS_BYTES = 16 * 2**20   # largest column matrix built at once (see row_bands)
-
-
-def row_bands(C, kh, kw, H_out, W_out, itemsize):
-    """Ranges [y0, y1) of output rows whose column matrix takes at most MAX_COLS_BYTES.
-
-    At 512 x 512, conv1_2's whole column matrix would be 576 x 262144 floats (600 MB in
-    float32); in bands, memory stays bounded at any image size. Each band is still one
-    GEMM with thousands of columns, so BLAS runs at full speed.
-    """
-    rows = max(1, MAX_COLS_BYTES // (C * kh * kw * W_out * itemsize))
-    return [(y0, min(y0 + rows, H_out)) for y0 in range(0, H_out, rows)]
-
-
 def conv2d_forward(x, w, b, pad=None):
     """Convolution (cross-correlation, as in every deep learning library), stride 1.
 
@@ -83,8 +69,8 @@ def conv2d_forward(x, w, b, pad=None):
 
         F = W @ cols + b            F: (K, H_out*W_out)
 
-    On large images the columns are built for a band of output rows at a time (output
-    rows y0..y1 read padded input rows y0..y1+kh-2 only): one GEMM per band.
+    (The column matrix is kh*kw times larger than x: 600 MB for conv1_2 at 512 x 512 in
+    float32. The fast path, :mod:`nst_numpy.fast`, computes the same function without it.)
     """
     K, C, kh, kw = w.shape
     if x.ndim != 3 or x.shape[0] != C:
@@ -94,18 +80,12 @@ def conv2d_forward(x, w, b, pad=None):
     if pad is None:
         pad = kh // 2
     H_out, W_out = x.shape[1] + 2 * pad - kh + 1, x.shape[2] + 2 * pad - kw + 1
-    x_padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
-    out = np.empty((K, H_out, W_out), dtype=np.result_type(x, w, b))
-    for y0, y1 in row_bands(C, kh, kw, H_out, W_out, x.itemsize):
-        cols = im2col(x_padded[:, y0:y1 + kh - 1], kh, kw, 0)
-        # F = W cols   (the band's columns of F), written in place
-        np.matmul(w.reshape(K, -1), cols, out=out[:, y0:y1].reshape(K, -1))
+    cols = im2col(x, kh, kw, pad)
     # F = W cols + b
-    out += b[:, None, None]
-    # The cache keeps x, not cols: cols is kh*kw times larger than x and the input
-    # gradient does not need it (see conv2d_backward_input).
+    out = w.reshape(K, -1) @ cols + b[:, None]
+    # The cache keeps x, not cols: the input gradient does not need cols, and x is smaller.
     cache = (x, w, pad)
-    return out, cache
+    return out.reshape(K, H_out, W_out), cache
 
 
 def conv2d_backward_input(dout, cache):
@@ -115,20 +95,14 @@ def conv2d_backward_input(dout, cache):
 
         dL/dcols = W^T @ dL/dF,     dx = col2im(dL/dcols)
 
-    in the same bands of output rows as the forward pass; a band's patches overlap the
-    next band's by kh - 1 input rows, where their contributions add.
     This is all that style transfer needs: it optimizes the pixels, never the weights.
     """
     x, w, pad = cache
     K, C, kh, kw = w.shape
-    H_out, W_out = dout.shape[1:]
-    dx_padded = np.zeros((C, H_out + kh - 1, W_out + kw - 1), dtype=np.result_type(w, dout))
-    for y0, y1 in row_bands(C, kh, kw, H_out, W_out, dout.itemsize):
-        # dL/dcols = W^T dL/dF   (the band's columns)
-        dcols = w.reshape(K, -1).T @ dout[:, y0:y1].reshape(K, -1)
-        dx_padded[:, y0:y1 + kh - 1] += col2im(dcols, (C, y1 - y0 + kh - 1, W_out + kw - 1), kh, kw, 0)
-    H, W = x.shape[1:]
-    return dx_padded[:, pad:pad + H, pad:pad + W]
+    # dL/dcols = W^T dL/dF
+    dcols = w.reshape(K, -1).T @ dout.reshape(K, -1)
+    # dx = col2im(dL/dcols): each column's entries added back onto the patch they came from
+    return col2im(dcols, x.shape, kh, kw, pad)
 
 
 def conv2d_backward(dout, cache):
@@ -178,55 +152,49 @@ def relu_backward(dout, cache):
 # 2x2 pooling, stride 2
 # ---------------------------------------------------------------------------
 
-# The four entries of a 2x2 window, in row-major order: (row, column) offsets.
-WINDOW_OFFSETS = ((0, 0), (0, 1), (1, 0), (1, 1))
+def windows(x):
+    """The 2x2 windows of x (C, H, W) as (C, H//2, W//2, 4), each window's four entries in
+    row-major order: entry 2i + j is ``x[c, 2y + i, 2x + j]``. An odd last row or column
+    lies in no window (floor, as VGG does)."""
+    C, H, W = x.shape
+    Ho, Wo = H // 2, W // 2
+    return (x[:, :2 * Ho, :2 * Wo].reshape(C, Ho, 2, Wo, 2)
+            .transpose(0, 1, 3, 2, 4).reshape(C, Ho, Wo, 4))
 
 
-def _window_entries(x):
-    """The four entries of every 2x2 window of x (C, H, W): four strided views, no copy.
-
-    Entry k of window (y, x) is ``x[:, 2y + i, 2x + j]`` with ``(i, j) = WINDOW_OFFSETS[k]``;
-    each view has shape (C, H//2, W//2). An odd last row or column lies in no window
-    (floor, as VGG does).
-    """
-    Ho, Wo = x.shape[1] // 2, x.shape[2] // 2
-    return [x[:, i:2 * Ho:2, j:2 * Wo:2] for i, j in WINDOW_OFFSETS]
+def unwindows(entries, x_shape):
+    """The inverse of :func:`windows`: (C, Ho, Wo, 4) back to an (C, H, W) array, zero in a
+    dropped odd row or column."""
+    C, Ho, Wo, _ = entries.shape
+    x = np.zeros(x_shape, dtype=entries.dtype)
+    x[:, :2 * Ho, :2 * Wo] = (entries.reshape(C, Ho, Wo, 2, 2).transpose(0, 1, 3, 2, 4)
+                              .reshape(C, 2 * Ho, 2 * Wo))
+    return x
 
 
 def max_pool_forward(x):
     """2x2 max pooling, stride 2. x: (C, H, W) -> out: (C, H//2, W//2).
 
-    out[c, y, x] = max of the window x[c, 2y:2y+2, 2x:2x+2].
+    out[c, y, x] = max of the window x[c, 2y:2y+2, 2x:2x+2]. The cache holds which entry
+    of each window is the maximum (the first one, in row-major order, on a tie).
     """
-    out, first = max_of_window_entries(*_window_entries(x))
-    return out, (first, x.shape)
-
-
-def max_of_window_entries(a, b, c, d):
-    """The maximum of each 2x2 window given its four entries (in WINDOW_OFFSETS order,
-    equally shaped arrays), and which entry (0..3) holds it.
-
-    Only a strictly larger entry takes over, so on a tie the first in row-major order wins
-    and gets the whole gradient. ``first`` is uint8: 8x less memory than int64.
-    """
-    top, bottom = np.maximum(a, b), np.maximum(c, d)
-    out = np.maximum(top, bottom)
-    first_top = (b > a).view(np.uint8)                      # 0 or 1
-    first_bottom = (d > c).view(np.uint8) + np.uint8(2)     # 2 or 3
-    # first_top, or first_bottom where the bottom row holds the maximum (arithmetic, not a
-    # masked copy: one fast pass)
-    first = first_top + (bottom > top) * (first_bottom - first_top)
-    return out, first
+    entries = windows(x)
+    first = entries.argmax(axis=3)
+    out = np.take_along_axis(entries, first[..., None], axis=3)[..., 0]
+    return out, (first.astype(np.uint8), x.shape)
 
 
 def max_pool_backward(dout, cache):
-    """dx is dout at the position of each window's (first) maximum, zero elsewhere."""
+    """dx is dout at the position of each window's (first) maximum, zero elsewhere.
+
+    The maximum is not differentiable where two entries tie; giving the whole gradient to
+    one of them is one valid choice of subgradient.
+    """
     first, x_shape = cache
-    dx = np.zeros(x_shape, dtype=dout.dtype)
-    for k, entry in enumerate(_window_entries(dx)):
-        # dL/dx_k = dL/dy where entry k is the window's maximum, else 0
-        np.multiply(dout, first == k, out=entry)
-    return dx
+    entries = np.zeros(first.shape + (4,), dtype=dout.dtype)
+    # dL/dx_k = dL/dy where entry k is the window's maximum, else 0
+    np.put_along_axis(entries, first[..., None].astype(np.intp), dout[..., None], axis=3)
+    return unwindows(entries, x_shape)
 
 
 def avg_pool_forward(x):
@@ -234,15 +202,10 @@ def avg_pool_forward(x):
 
     out[c, y, x] = 1/4 * sum of the window x[c, 2y:2y+2, 2x:2x+2].
     """
-    a, b, c, d = _window_entries(x)
-    return (a + b + c + d) / 4, x.shape
+    return windows(x).mean(axis=3), x.shape
 
 
 def avg_pool_backward(dout, cache):
     """dx = dout / 4 spread over each window; zero on a dropped odd row or column."""
     x_shape = cache
-    dx = np.zeros(x_shape, dtype=dout.dtype)
-    quarter = dout / 4
-    for entry in _window_entries(dx):
-        entry[...] = quarter
-    return dx
+    return unwindows(np.repeat(dout[..., None] / 4, 4, axis=3), x_shape)

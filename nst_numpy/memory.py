@@ -89,6 +89,34 @@ def parse_size(text):
     return number * _UNITS[match.group(2).upper()]
 
 
+# The margin of an estimate over the measured figures it is built from (docs/benchmarks.md,
+# "Memory of a whole run": it covers other shapes, another BLAS and the fits' scatter).
+MARGIN = 1.25
+# Decoding an input image of P pixels holds Pillow's RGB image (4 bytes a pixel) and NumPy's
+# copy (3) at once, and then the resized picture (benchmarks/bench_memory.py, large-input).
+DECODE_BYTES_PER_PIXEL = 8
+# L-BFGS's history beyond the 10 steps that the networks' figures were measured with: two
+# float64 vectors of 3 H W numbers per step, 48 bytes per output pixel.
+LBFGS_BYTES_PER_STEP_AND_PIXEL = 48
+
+
+def estimate_run(network, pixels, itemsize=4, held=0, decoded=0, lbfgs_memory=None,
+                 output_pixels=0):
+    """Peak bytes of a run, :data:`MARGIN` times the sum of what grows with its options.
+
+    network: (a, b), the network's peak ``a + b * pixels`` over whole float32 L-BFGS runs
+    (a model's ``MEMORY``), at ``pixels``, the largest image it runs on; twice that in
+    float64 (``itemsize`` 8). decoded: the pixels of the largest input file, decoded at its
+    own size before the run, if that takes more. held: bytes the loss terms hold through the
+    run (their targets). lbfgs_memory: L-BFGS's steps of history beyond 10, for an output
+    of ``output_pixels``.
+    """
+    a, b = network
+    history = LBFGS_BYTES_PER_STEP_AND_PIXEL * max(0, (lbfgs_memory or 10) - 10) * output_pixels
+    return MARGIN * (a * itemsize / 4 + max(b * pixels * itemsize / 4,
+                                            DECODE_BYTES_PER_PIXEL * decoded) + held + history)
+
+
 def check_limit(limit):
     """``limit`` as bytes (a float): a positive number, or ``math.inf`` for no check.
 

@@ -13,6 +13,12 @@ from .vgg import POOLING, VGG
 from .weights import ArchitectureMismatch, WeightFileError, load_weights
 
 
+def network_class(fast):
+    """The class of the network the loaders build: :class:`nst_numpy.fast.FastVGG` (fast)
+    or the plain :class:`nst_numpy.vgg.VGG`; each says what it needs (``MEMORY``)."""
+    return FastVGG if fast else VGG
+
+
 def _build(path, arch, pooling, fast, normalized):
     """Read the file, normalise its weights if asked, and build the plain or fast network."""
     if pooling not in POOLING:   # before the seconds the means take
@@ -22,7 +28,7 @@ def _build(path, arch, pooling, fast, normalized):
         # The means come from the original network with max pooling; the factors they give
         # hold for average pooling too (both commute with a positive per-channel scale).
         weights = normalize_weights(weights, reference_means(path, found), found)
-    model = (FastVGG if fast else VGG)(weights, arch=found, pooling=pooling)
+    model = network_class(fast)(weights, arch=found, pooling=pooling)
     if normalized:
         model.normalized = True
     return model

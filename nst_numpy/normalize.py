@@ -105,7 +105,7 @@ def channel_means(model, images):
     sums = {name: np.zeros(model.params[name.replace("relu", "conv")][0].shape[0])
             for name in names}
     for x in images:
-        activations = model.forward(x, names)
+        activations = model.features(x, names)
         for name in names:
             sums[name] += activations[name].mean(axis=(1, 2), dtype=np.float64)
     return {name: total / len(images) for name, total in sums.items()}

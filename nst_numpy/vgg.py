@@ -4,18 +4,20 @@ Layers are named as in Gatys et al.: ``conv1_1, relu1_1, conv1_2, relu1_2, pool1
 The Keras names are accepted as aliases: ``block1_conv1`` is ``relu1_1`` (a Keras conv
 layer includes its ReLU) and ``block1_pool`` is ``pool1``.
 
-``forward(x, layers)`` runs the stack up to the deepest requested layer, one layer of
-:mod:`nst_numpy.layers` at a time, and keeps every layer's cache. ``backward(grads)`` then
-sweeps from that layer back to the pixels, adding each injected ``dL/d(activation)`` as it
-passes its layer: this is how several content and style layers feed one image gradient, and
-how the *total* derivative at a shallow layer picks up what flows back from the deeper ones
-(quiz erratum 5).
+``features, tape = forward(x, layers)`` runs the stack up to the deepest requested layer,
+one layer of :mod:`nst_numpy.layers` at a time, and records every layer's cache on the tape.
+``backward(grads, tape)`` then sweeps from that layer back to the pixels, adding each
+injected ``dL/d(activation)`` as it passes its layer: this is how several content and style
+layers feed one image gradient, and how the *total* derivative at a shallow layer picks up
+what flows back from the deeper ones (quiz erratum 5). The network itself keeps nothing
+between the two passes, as no layer does (cs231n's ``(out, cache)``, one level up): one
+network may serve several threads at once.
 
 This is the plain network, the one the docs derive and the gradient checks use.
 :class:`nst_numpy.fast.FastVGG` computes the same function faster and is tested equal to it.
 """
 
-import threading
+from typing import NamedTuple
 
 import numpy as np
 
@@ -54,6 +56,12 @@ def conv_shapes(arch="vgg19"):
     return shapes
 
 
+def layer_channels(name, arch="vgg19"):
+    """The number of channels of a layer's activation (paper names): its block's."""
+    block = int(name[len("pool"):]) if name.startswith("pool") else int(name[4])
+    return BLOCK_CHANNELS[block - 1]
+
+
 def canonical_name(name):
     """Map a Keras alias (``block1_conv1``, ``block1_pool``) to the paper name."""
     if name.startswith("block"):
@@ -76,6 +84,13 @@ def random_weights(arch="vgg19", seed=0, dtype=np.float64):
     return {name: (rng.normal(0.0, np.sqrt(2.0 / (shape[1] * 9)), size=shape).astype(dtype),
                    rng.normal(0.0, 0.1, size=shape[0]).astype(dtype))
             for name, shape in conv_shapes(arch).items()}
+
+
+class Tape(NamedTuple):
+    """What a forward pass recorded for its backward pass: one (layer name, cache, output
+    shape) per layer run, input to output, and the activations' dtype."""
+    steps: list
+    dtype: type
 
 
 class VGG:
@@ -103,15 +118,15 @@ class VGG:
     ``load_vgg19()`` and ``VGG`` give the plain network that the docs derive and the gradient
     checks use; ``stylize`` and the ``nst-numpy`` command use the fast one
     (``load_vgg19(fast=True)``), which computes the same function to round-off in less time.
-
-    One model may be shared by several threads: each thread's :meth:`forward` keeps its
-    caches for that same thread's :meth:`backward` (thread-local state).
     """
 
     #: Whether the weights are the normalised ones (each filter's mean activation 1 over a
     #: set of images, :mod:`nst_numpy.normalize`): False here, set True on the instance by
     #: the loaders when they build a network with ``normalized=True``.
     normalized = False
+    #: Peak resident bytes of a whole float32 L-BFGS stylization, a + b * pixels, fitted by
+    #: benchmarks/bench_memory.py --fit (docs/benchmarks.md, "Memory of a whole run").
+    MEMORY = (242 * 2**20, 4035)
 
     def __init__(self, weights, arch="vgg19", pooling="max"):
         if arch not in ARCHITECTURES:
@@ -121,9 +136,8 @@ class VGG:
         self.arch = arch
         self.pooling = pooling
         self.layer_names = layer_names(arch)
-        self.params = self._check_weights(weights, arch)
+        self.params = _checked_weights(weights, arch)
         self._params_by_dtype = {}
-        self._last = threading.local()   # this thread's last forward: .caches, .dtype
 
     @classmethod
     def vgg19(cls, weights, pooling="max", **options):
@@ -141,17 +155,16 @@ class VGG:
         return canonical
 
     def forward(self, x, layers):
-        """Activations of ``x`` at the requested layers.
+        """Activations of ``x`` at the requested layers, and the tape for :meth:`backward`.
 
         x: (3, H, W) caffe-preprocessed image, float32 or float64 (the output follows).
-        layers: names (paper or Keras), or one name. Returns {name as given: activation
-        (C_l, H_l, W_l)}. Stops at the deepest requested layer and keeps the caches for
-        :meth:`backward`.
+        layers: names (paper or Keras), or one name. Returns ({name as given: activation
+        (C_l, H_l, W_l)}, :class:`Tape`); stops at the deepest requested layer.
         """
-        x, wanted, last = self._check_forward(x, layers)
+        x, wanted, last = _forward_arguments(self, x, layers)
         params = self._params(x.dtype)
         pool_forward = POOLING[self.pooling][0]
-        activations, caches = {}, []
+        activations, steps = {}, []
         for name in self.layer_names[:last + 1]:
             if name.startswith("conv"):
                 # F = W * x + b: im2col and one matrix product (layers.conv2d_forward)
@@ -159,34 +172,36 @@ class VGG:
             elif name.startswith("relu"):
                 x, cache = L.relu_forward(x)
             else:
-                self._check_poolable(x, name)
                 x, cache = pool_forward(x)
-            caches.append((name, cache, x.shape))
+            steps.append((name, cache, x.shape))
             if name in wanted.values():
                 activations[name] = x   # keep only what was asked for: memory
-        self._last.caches, self._last.dtype = caches, x.dtype
-        return {given: activations[name] for given, name in wanted.items()}
+        return {given: activations[name] for given, name in wanted.items()}, Tape(steps, x.dtype)
 
-    def backward(self, grads, to=None):
+    def features(self, x, layers):
+        """The activations alone: ``forward(x, layers)[0]``, for targets that need no
+        gradient."""
+        return self.forward(x, layers)[0]
+
+    def backward(self, grads, tape, to=None):
         """Back-propagate injected gradients to the pixels.
 
-        grads: {layer name: dL/d(activation at that layer)}, any set of layers reached by
-        this thread's last :meth:`forward`, each real floating point (computed in the
-        forward pass's dtype). to: optionally a layer name; then return the total
-        derivative dL/d(activation of ``to``) instead of dL/dx.
+        grads: {layer name: dL/d(activation at that layer)}, any set of layers the forward
+        pass of ``tape`` reached, each real floating point. to: optionally a layer name;
+        then return the total derivative dL/d(activation of ``to``) instead of dL/dx.
         Returns dL/dx: (3, H, W) (or the activation's shape), in the activations' dtype.
         """
-        caches, injected, stop = self._check_backward(grads, to)
+        injected, stop = _backward_arguments(self, grads, tape, to)
         pool_backward = POOLING[self.pooling][1]
         dout = None
-        for name, cache, out_shape in reversed(caches):
+        for name, cache, out_shape in reversed(tape.steps):
             if name in injected:
                 # The total derivative at this layer: what flowed back from the deeper
                 # layers plus the loss's own dL/dF^l here (erratum 5).
                 dout = injected[name] if dout is None else dout + injected[name]
             if name == stop:
                 # Nothing injected at or beyond `to`: the loss does not depend on it.
-                return dout if dout is not None else np.zeros(out_shape, self._last.dtype)
+                return dout if dout is not None else np.zeros(out_shape, tape.dtype)
             if dout is None:
                 continue   # deeper than every injected gradient: nothing flows yet
             if name.startswith("conv"):
@@ -198,27 +213,6 @@ class VGG:
                 dout = pool_backward(dout, cache)
         return dout
 
-    # --- the checks and bookkeeping around the two passes ---------------------------------
-
-    @staticmethod
-    def _check_weights(weights, arch):
-        by_name = {}
-        for key, value in weights.items():
-            # A Keras key block1_conv1 names relu1_1's conv: conv1_1.
-            name = canonical_name(key).replace("relu", "conv")
-            by_name[name] = value
-        params = {}
-        for name, shape in conv_shapes(arch).items():
-            if name not in by_name:
-                raise ValueError(f"{arch} weights lack layer {name}; got {sorted(by_name)}")
-            kernel, bias = (np.asarray(a) for a in by_name[name])
-            if kernel.shape != shape or bias.shape != shape[:1]:
-                raise ValueError(
-                    f"{arch} layer {name}: kernel {kernel.shape} and bias {bias.shape} do not "
-                    f"match the expected kernel {shape} (out, in, 3, 3) and bias {shape[:1]}")
-            params[name] = (kernel, bias)
-        return params
-
     def _params(self, dtype):
         """Each conv's (kernel, bias) in the input's dtype, converted once per dtype."""
         if dtype not in self._params_by_dtype:
@@ -227,52 +221,82 @@ class VGG:
                 for name, (k, b) in self.params.items()}
         return self._params_by_dtype[dtype]
 
-    def _check_forward(self, x, layers):
-        """x as a checked array, {name as given: paper name}, the deepest layer's index."""
-        x = float_array(x, "x", f"{type(self).__name__}.forward")
-        in_channels = self.params["conv1_1"][0].shape[1]
-        if x.ndim != 3 or x.shape[0] != in_channels:
-            raise ValueError(
-                f"{type(self).__name__}.forward: image of shape {x.shape} does not fit the first "
-                f"kernel {self.params['conv1_1'][0].shape}; expected ({in_channels}, H, W)")
-        layers = [layers] if isinstance(layers, str) else layers
-        wanted = {name: self.resolve(name) for name in layers}
-        if not wanted:
-            raise ValueError(f"{type(self).__name__}.forward: ask for at least one layer")
-        return x, wanted, max(self.layer_names.index(n) for n in wanted.values())
 
-    def _check_poolable(self, x, name):
-        if min(x.shape[1:]) < 2:
-            raise ValueError(
-                f"{type(self).__name__}.forward: the image is too small to reach {name} "
-                f"(activation {x.shape} before it); use a larger image or a shallower layer")
+# --- the checks at the network's boundary (the passes above hold only the lesson) -----------
 
-    def _check_backward(self, grads, to):
-        """This thread's caches, {paper name: summed gradient in the forward's dtype}, and
-        the paper name of ``to`` (or None); one-line errors for what does not fit."""
-        where = f"{type(self).__name__}.backward"
-        caches = getattr(self._last, "caches", None)
-        if caches is None:
-            raise RuntimeError(f"{where}: call forward first (in this thread)")
-        if not grads:
-            raise ValueError(f"{where}: no gradient given")
-        shapes = {name: shape for name, _, shape in caches}
-        injected = {}
-        for given, g in grads.items():
-            name = self.resolve(given)
-            if name not in shapes:
-                raise ValueError(f"{where}: gradient given at {given!r} but the last forward "
-                                 f"stopped at {caches[-1][0]!r}")
-            g = np.asarray(g)
-            if g.dtype.kind != "f":
-                raise ValueError(f"{where}: gradient at {given!r} has dtype {g.dtype}; "
-                                 "pass a floating-point array")
-            if g.shape != shapes[name]:
-                raise ValueError(f"{where}: gradient at {given!r} has shape {g.shape}; "
-                                 f"the activation has shape {shapes[name]}")
-            g = g.astype(self._last.dtype, copy=False)
-            injected[name] = injected[name] + g if name in injected else g
-        stop = self.resolve(to) if to is not None else None
-        if stop is not None and stop not in shapes:
-            raise ValueError(f"{where}: to={to!r} lies beyond the last forward ({caches[-1][0]!r})")
-        return caches, injected, stop
+def _checked_weights(weights, arch):
+    """{conv name: (kernel, bias)} in paper names, each of the architecture's shape."""
+    by_name = {}
+    for key, value in weights.items():
+        # A Keras key block1_conv1 names relu1_1's conv: conv1_1.
+        name = canonical_name(key).replace("relu", "conv")
+        by_name[name] = value
+    params = {}
+    for name, shape in conv_shapes(arch).items():
+        if name not in by_name:
+            raise ValueError(f"{arch} weights lack layer {name}; got {sorted(by_name)}")
+        kernel, bias = (np.asarray(a) for a in by_name[name])
+        if kernel.shape != shape or bias.shape != shape[:1]:
+            raise ValueError(
+                f"{arch} layer {name}: kernel {kernel.shape} and bias {bias.shape} do not "
+                f"match the expected kernel {shape} (out, in, 3, 3) and bias {shape[:1]}")
+        params[name] = (kernel, bias)
+    return params
+
+
+def _forward_arguments(model, x, layers):
+    """x as a checked array, {name as given: paper name}, the deepest layer's index; one
+    line for an image of the wrong shape or dtype, an unknown layer, or an image too small
+    to reach the deepest layer (each pool halves the sides and needs 2 pixels)."""
+    where = f"{type(model).__name__}.forward"
+    x = float_array(x, "x", where)
+    kernel = model.params["conv1_1"][0]
+    if x.ndim != 3 or x.shape[0] != kernel.shape[1]:
+        raise ValueError(f"{where}: image of shape {x.shape} does not fit the first kernel "
+                         f"{kernel.shape}; expected ({kernel.shape[1]}, H, W)")
+    layers = [layers] if isinstance(layers, str) else layers
+    wanted = {name: model.resolve(name) for name in layers}
+    if not wanted:
+        raise ValueError(f"{where}: ask for at least one layer")
+    last = max(model.layer_names.index(n) for n in wanted.values())
+    side = min(x.shape[1:])
+    for name in model.layer_names[:last + 1]:
+        if name.startswith("pool"):
+            if side < 2:
+                raise ValueError(f"{where}: the image is too small to reach {name} (its sides "
+                                 f"are {side} px before it); use a larger image or a "
+                                 "shallower layer")
+            side //= 2
+    return x, wanted, last
+
+
+def _backward_arguments(model, grads, tape, to):
+    """{paper name: summed gradient in the forward's dtype}, and the paper name of ``to``
+    (or None); one-line errors for what does not fit the tape."""
+    where = f"{type(model).__name__}.backward"
+    if not isinstance(tape, Tape):
+        raise ValueError(f"{where}: pass the tape that forward returned, "
+                         "features, tape = model.forward(x, layers)")
+    if not grads:
+        raise ValueError(f"{where}: no gradient given")
+    shapes = {name: shape for name, _, shape in tape.steps}
+    injected = {}
+    for given, g in grads.items():
+        name = model.resolve(given)
+        if name not in shapes:
+            raise ValueError(f"{where}: gradient given at {given!r} but the forward pass "
+                             f"stopped at {tape.steps[-1][0]!r}")
+        g = np.asarray(g)
+        if g.dtype.kind != "f":
+            raise ValueError(f"{where}: gradient at {given!r} has dtype {g.dtype}; "
+                             "pass a floating-point array")
+        if g.shape != shapes[name]:
+            raise ValueError(f"{where}: gradient at {given!r} has shape {g.shape}; "
+                             f"the activation has shape {shapes[name]}")
+        g = g.astype(tape.dtype, copy=False)
+        injected[name] = injected[name] + g if name in injected else g
+    stop = model.resolve(to) if to is not None else None
+    if stop is not None and stop not in shapes:
+        raise ValueError(f"{where}: to={to!r} lies beyond the forward pass "
+                         f"({tape.steps[-1][0]!r})")
+    return injected, stop

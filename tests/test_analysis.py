@@ -195,11 +195,12 @@ def test_receptive_field_is_a_units_gradient_footprint(layer, side):
                for name, (k, b) in vgg.random_weights("vgg19", 0).items()}
     model = vgg.VGG(weights, pooling="avg")
     x = rng.uniform(0.5, 1.0, size=(3, side, side))
-    F = model.forward(x, [layer])[layer]
+    features, tape = model.forward(x, [layer])
+    F = features[layer]
     assert np.all(F > 0)
     one_unit = np.zeros_like(F)
     one_unit[0, F.shape[1] // 2, F.shape[2] // 2] = 1.0
-    rows, cols = np.nonzero(np.any(model.backward({layer: one_unit}) != 0, axis=0))
+    rows, cols = np.nonzero(np.any(model.backward({layer: one_unit}, tape) != 0, axis=0))
     footprint = (rows.max() - rows.min() + 1, cols.max() - cols.min() + 1)
     assert 0 < rows.min() and rows.max() < side - 1   # not cut off by the border
     expected = analysis.receptive_fields(model.layer_names)[layer]

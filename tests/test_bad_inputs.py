@@ -14,6 +14,7 @@ The rows cover what was broken (issue 14) and what is handled well and must stay
 
 from dataclasses import dataclass, field
 import errno
+import importlib
 import os
 from pathlib import Path
 import shutil
@@ -29,7 +30,6 @@ from PIL import Image
 
 from nst_numpy import image as im
 from nst_numpy import memory
-from nst_numpy.cli import main
 from nst_numpy.weights import default_weights_path
 
 FAST = ["--size", "24", "--iterations", "2", "--quiet"]
@@ -50,7 +50,7 @@ class Row:
     changed: set = field(default_factory=set)
     subprocess: bool = False
     patch: object = None
-    module: str = "nst_numpy.cli"   # what a subprocess row runs with python -m
+    module: str = "nst_numpy.cli"   # whose main() runs (python -m it, for a subprocess row)
 
 
 # --- files the rows need --------------------------------------------------------------
@@ -232,6 +232,8 @@ def little_memory(monkeypatch, d):
 
 
 IN = ["{d}/content.png", "{d}/style.png"]
+BENCH = "benchmarks.bench"   # beside the package: python -m benchmarks.bench, from the root
+ROOT = Path(__file__).resolve().parent.parent
 OUT = ["-o", "{d}/out.png"]
 
 ROWS = [
@@ -291,8 +293,8 @@ ROWS = [
         new={"out.png"}, patch=little_memory),
     Row("--memory-limit is checked", ["stylize", *IN, *OUT, "--memory-limit", "lots"], 2,
         "argument --memory-limit"),
-    Row("bench at 100000 px", ["bench", "--sizes", "100000", "--repeats", "1", "--impls",
-        "im2col", "--no-torch", "--matmul-sizes"], 2, "needs about"),
+    Row("bench at 100000 px", ["--sizes", "100000", "--repeats", "1", "--impls",
+        "im2col", "--no-torch", "--matmul-sizes"], 2, "needs about", module=BENCH),
     # --- values that once gave a silently wrong picture with exit 0 -------------------------
     Row("--lr inf", ["stylize", *IN, *OUT, "--optimizer", "adam", "--lr", "inf"], 2,
         "argument --lr"),
@@ -306,12 +308,12 @@ ROWS = [
     Row("--init-image is the output", ["stylize", *IN, "-o", "{d}/start.png", "--init-image",
         "{d}/start.png"], 2, "is the input file", setup=write("start.png", b"keep me")),
     Row("--init-image with --init noise", ["stylize", *IN, *OUT, "--init", "noise",
-        "--init-image", "{d}/style.png"], 2, "--init noise and --init-image both choose"),
+        "--init-image", "{d}/style.png"], 2, "argument --init-image: not allowed with argument --init"),
     Row("--style-layer-weight-exp with --layer-weights", ["stylize", *IN, *OUT,
         "--style-layer-weight-exp", "2", "--layer-weights", "1,1,1,1,1"], 2,
         "--layer-weights and --style-layer-weight-exp both"),
     Row("--style-layer-weight-exp 0", ["stylize", *IN, *OUT, "--style-layer-weight-exp", "0"],
-        2, "argument --style-layer-weight-exp: must be a finite number > 0"),
+        2, "argument --style-layer-weight-exp: must be a finite number > 0, got 0.0"),
     Row("--plot is the output", ["stylize", *IN, *OUT, "--plot", "{d}/out.png"], 2,
         "-o and --plot name the same file"),
     Row("--plot is an input", ["stylize", *IN, *OUT, "--plot", "{d}/style.png"], 2,
@@ -319,19 +321,19 @@ ROWS = [
     Row("--plot has no picture extension", ["stylize", *IN, *OUT, "--plot", "{d}/losses.pdf"],
         2, "cannot tell the image format"),
     Row("--lbfgs-memory with Adam", ["stylize", *IN, *OUT, "--optimizer", "adam",
-        "--lbfgs-memory", "5"], 2, "--lbfgs-memory has no effect with --optimizer adam"),
+        "--lbfgs-memory", "5"], 2, "--lbfgs-memory has no effect with --optimizer adam; leave it out, or choose --optimizer lbfgs"),
     Row("--lbfgs-memory 0", ["stylize", *IN, *OUT, "--lbfgs-memory", "0"], 2,
-        "argument --lbfgs-memory: must be a finite number >= 1"),
+        "argument --lbfgs-memory: must be an integer >= 1, got 0"),
     Row("--quiet with --print-every", ["stylize", *IN, *OUT, "--quiet", "--print-every", "5"], 2,
-        "--quiet and --print-every contradict"),
+        "argument --print-every: not allowed with argument --quiet"),
     Row("--print-every 0", ["stylize", *IN, *OUT, "--print-every", "0"], 2,
-        "argument --print-every: must be a finite number >= 1"),
+        "argument --print-every: must be an integer >= 1, got 0"),
     Row("--keep first", ["stylize", *IN, *OUT, "--keep", "first"], 2,
         "argument --keep: invalid choice"),
     Row("negative --layer-weights", ["stylize", *IN, *OUT, "--layer-weights=-1e6,1,1,1,1"], 2,
         "argument --layer-weights"),
     Row("a style layer twice", ["stylize", *IN, *OUT, "--style-layers", "relu1_1,relu1_1"], 2,
-        "named more than once"),
+        "argument --style-layers: names relu1_1 twice ('relu1_1' and 'relu1_1')"),
     Row("a style layer twice by its alias", ["stylize", *IN, *OUT, "--style-layers",
         "relu1_1,block1_conv1"], 2, "twice"),
     Row("every weight zero", ["stylize", *IN, *OUT, "--alpha", "0", "--beta", "0",
@@ -392,7 +394,7 @@ ROWS = [
         "out of memory (Unable to allocate 1.50 GiB", patch=out_of_memory),
     # --- options the CLI once ignored or misread ---------------------------------------------
     Row("--texture --init content", ["stylize", "--texture", "{d}/style.png", *OUT, "--init",
-        "content"], 2, "--texture has no content image to start from"),
+        "content"], 2, "a texture has no content image to start from; use --init noise"),
     Row("a float TIFF mask holding NaN", ["stylize", *IN, *OUT, "--masks", "{d}/mask.tif"], 2,
         "holds NaN", setup=nan_float_tiff),
     Row("--style-layer-weight-exp 1e300", ["stylize", *IN, *OUT, "--style-layer-weight-exp",
@@ -403,17 +405,18 @@ ROWS = [
     Row("a full disk names the file", ["stylize", *IN, *OUT], 2,
         "cannot write '{d}/out.png' (No space left on device)", patch=full_disk),
     # --- the benchmark's entry points --------------------------------------------------------
-    Row("bench --impls torch --no-torch", ["bench", "--impls", "torch", "--no-torch"], 2,
-        "--impls torch and --no-torch contradict"),
-    Row("bench --impls torch without PyTorch", ["bench", "--impls", "torch"], 2,
-        "PyTorch is not installed", patch=no_torch),
-    Row("bench --matmul-sizes 200000", ["bench", "--sizes", "32", "--impls", "im2col",
-        "--no-torch", "--matmul-sizes", "200000"], 2, "200000x200000 matmul reference"),
-    Row("bench --matmul-sizes 30000 would run for an hour", ["bench", "--sizes", "32",
+    Row("bench --impls torch --no-torch", ["--impls", "torch", "--no-torch"], 2,
+        "--impls torch and --no-torch contradict", module=BENCH),
+    Row("bench --impls torch without PyTorch", ["--impls", "torch"], 2,
+        "PyTorch is not installed", patch=no_torch, module=BENCH),
+    Row("bench --matmul-sizes 200000", ["--sizes", "32", "--impls", "im2col",
+        "--no-torch", "--matmul-sizes", "200000"], 2, "200000x200000 matmul reference",
+        module=BENCH),
+    Row("bench --matmul-sizes 30000 would run for an hour", ["--sizes", "32",
         "--impls", "im2col", "--no-torch", "--memory-limit", "off", "--matmul-sizes", "30000"],
-        2, "would take about"),
-    Row("python -m nst_numpy.bench --sizes 0", ["--sizes", "0"], 2, "--sizes 0",
-        subprocess=True, module="nst_numpy.bench"),
+        2, "would take about", module=BENCH),
+    Row("python -m benchmarks.bench --sizes 0", ["--sizes", "0"], 2, "--sizes 0",
+        subprocess=True, module=BENCH),
 ]
 
 
@@ -431,12 +434,12 @@ def snapshot(d):
 
 def run_command(row, argv, capsys):
     if not row.subprocess:
-        code = main(argv)
+        code = importlib.import_module(row.module).main(argv)
         captured = capsys.readouterr()
         return code, captured.err
     env = dict(os.environ, PYTHONWARNINGS="default")   # show every warning there is
     proc = subprocess.run([sys.executable, "-m", row.module, *argv], capture_output=True,
-                          text=True, timeout=300, env=env)
+                          text=True, timeout=300, env=env, cwd=ROOT)
     return proc.returncode, proc.stderr
 
 
@@ -490,8 +493,8 @@ def _float16_forward():
 def _integer_gradient():
     from nst_numpy import fast, vgg
     model = fast.FastVGG(vgg.random_weights())
-    out = model.forward(np.zeros((3, 8, 8)), ["relu2_1"])["relu2_1"]
-    model.backward({"relu2_1": np.ones(out.shape, np.int64)})
+    out, tape = model.forward(np.zeros((3, 8, 8)), ["relu2_1"])
+    model.backward({"relu2_1": np.ones(out["relu2_1"].shape, np.int64)}, tape)
 
 
 def _stylize(**kwargs):
@@ -539,4 +542,4 @@ def test_a_string_names_one_layer():
     from nst_numpy import vgg
     model = vgg.VGG(vgg.random_weights())
     x = np.random.default_rng(0).normal(size=(3, 8, 8))
-    assert list(model.forward(x, "relu1_1")) == ["relu1_1"]
+    assert list(model.features(x, "relu1_1")) == ["relu1_1"]

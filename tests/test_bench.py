@@ -1,4 +1,4 @@
-"""``nst-numpy bench``: its FLOP count, a tiny end-to-end run (32 px, no PyTorch), its
+"""The benchmark ``python -m benchmarks.bench`` (beside the package): its FLOP count, a tiny end-to-end run (32 px, no PyTorch), its
 memory refusal and its workers' deaths reported instead of waited on."""
 
 import json
@@ -14,7 +14,10 @@ import time
 import numpy as np
 import pytest
 
-from nst_numpy import bench, cli, memory
+from benchmarks import bench
+from nst_numpy import memory
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_conv_flops_counts_forward_and_input_gradient_to_conv5_1():
@@ -43,7 +46,7 @@ def test_im2col_operands_fit_the_products_in_float32():
 
 
 def test_bench_runs_end_to_end_on_a_tiny_image(capsys):
-    code = cli.main(["bench", "--sizes", "32", "--repeats", "1", "--no-torch",
+    code = bench.main(["--sizes", "32", "--repeats", "1", "--no-torch",
                      "--matmul-sizes", "64"])
     out = capsys.readouterr().out
     assert code == 0
@@ -54,7 +57,7 @@ def test_bench_runs_end_to_end_on_a_tiny_image(capsys):
 
 
 def test_whole_run_compares_single_scale_and_coarse_to_fine_on_a_tiny_image(capsys, tmp_path):
-    code = cli.main(["bench", "--whole-run", "--sizes", "48", "--iterations", "4", "--no-torch",
+    code = bench.main(["--whole-run", "--sizes", "48", "--iterations", "4", "--no-torch",
                      "--scales", "2", "--coarse-iterations", "2", "3",
                      "--curves", str(tmp_path / "curves.json"), "--out", str(tmp_path)])
     out = capsys.readouterr().out
@@ -81,7 +84,7 @@ def test_whole_run_compares_single_scale_and_coarse_to_fine_on_a_tiny_image(caps
 
 
 def test_bench_times_the_im2col_products_alone_on_request(capsys):
-    code = cli.main(["bench", "--sizes", "32", "--repeats", "1", "--no-torch",
+    code = bench.main(["--sizes", "32", "--repeats", "1", "--no-torch",
                      "--matmul-sizes", "64", "--impls", "im2col", bench.GEMMS_ONLY])
     rows = [line.split() for line in capsys.readouterr().out.splitlines()
             if line.strip().startswith("32 ")]
@@ -109,7 +112,7 @@ def test_bench_times_the_im2col_products_alone_on_request(capsys):
 def test_bench_rejects_bad_options(argv, message, capsys, monkeypatch):
     monkeypatch.setattr(bench, "matmul_gflops", _must_not_run)
     monkeypatch.setattr(bench, "measure", _must_not_run)
-    assert cli.main(["bench", *argv]) == 2
+    assert bench.main([*argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
 
@@ -135,7 +138,7 @@ def test_bench_refuses_a_size_that_cannot_fit_before_starting_a_worker(capsys, m
     monkeypatch.setattr(bench, "matmul_gflops", _must_not_run)
     monkeypatch.setattr(bench, "measure", _must_not_run)
     start = time.perf_counter()
-    code = cli.main(["bench", "--sizes", "256", "100000", "--repeats", "1", "--no-torch",
+    code = bench.main(["--sizes", "256", "100000", "--repeats", "1", "--no-torch",
                      "--impls", "im2col", "--matmul-sizes"])
     err = capsys.readouterr().err
     assert code == 2 and time.perf_counter() - start < 5
@@ -147,14 +150,14 @@ def test_bench_refuses_a_size_that_cannot_fit_before_starting_a_worker(capsys, m
 def test_bench_memory_limit_sets_or_lifts_the_limit(capsys, monkeypatch):
     monkeypatch.setattr(memory, "available_bytes", lambda: 1)   # as if nothing were free
     monkeypatch.setattr(bench, "measure", _must_not_run)
-    argv = ["bench", "--sizes", "1024", "--no-torch", "--matmul-sizes"]
-    assert cli.main([*argv, "--memory-limit", "1G"]) == 2
+    argv = ["--sizes", "1024", "--no-torch", "--matmul-sizes"]
+    assert bench.main([*argv, "--memory-limit", "1G"]) == 2
     assert "more than the 1.0 GiB allowed" in capsys.readouterr().err
 
     measured = []
     monkeypatch.setattr(bench, "measure", lambda size, impls, repeats, threads=None:
                         measured.append(size) or {impl: ([1.0], 10.0) for impl in impls})
-    assert cli.main([*argv, "--memory-limit", "off"]) == 0
+    assert bench.main([*argv, "--memory-limit", "off"]) == 0
     assert measured == [1024]
 
 
@@ -173,14 +176,15 @@ def test_bench_reports_a_worker_that_cannot_allocate_its_input():
     # killed instead, its death must be reported as well. It used to hang forever.
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "nst_numpy.cli", "bench", "--sizes", "100000",
+        [sys.executable, "-m", "benchmarks.bench", "--sizes", "100000",
          "--memory-limit", "off", "--repeats", "1", "--impls", "im2col", "--no-torch",
          "--matmul-sizes"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
         preexec_fn=_no_address_space_beyond(16 * 2**30))
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1, done.stderr
-    assert re.match(r"nst-numpy bench: error: bench worker 'im2col' (failed|died) at 100000 px",
+    assert re.match(r"python -m benchmarks.bench: error: bench worker 'im2col' (failed|died) "
+                    r"at 100000 px",
                     done.stderr), done.stderr
     assert "MemoryError" in done.stderr or "exit code" in done.stderr
     assert "smaller --sizes" in done.stderr
@@ -225,8 +229,9 @@ def test_the_pytorch_objective_is_nst_numpys():
     # The whole-run comparison is fair only if PyTorch minimises the same function:
     # at the start and at another point, the two losses agree to float32 round-off.
     torch = pytest.importorskip("torch")
-    from nst_numpy import bench_run, image as im
-    objective, _, x0 = bench_run.full_size_objective(*im.quiz_images(), 48)
+    from benchmarks import bench_run
+    from nst_numpy import image as im
+    objective, x0 = bench_run.full_size_objective(*im.quiz_images(), 48)
     loss_of = bench_run.torch_loss(objective)
     x1 = x0 + np.random.default_rng(0).normal(0, 20, x0.shape).astype(np.float32)
     for x in (x0, x1):

@@ -19,8 +19,10 @@ DOCS = ROOT / "docs"
 PACKAGE = ROOT / "nst_numpy"
 # The modules that carry the math, each shown on its annotated page docs/annotated/<page>.md.
 ANNOTATED = {"losses": "losses", "layers": "layers", "vgg": "vgg", "gradcheck": "gradcheck",
-             "optim": "optim", "transfer": "transfer", "inversion": "inversion", "mrf": "mrf",
-             "normalize": "normalize", "fast/winograd": "fast",
+             "answers": "gradcheck", "optim": "optim", "terms": "terms",
+             "objective": "transfer", "loop": "transfer", "pyramid": "transfer",
+             "transfer": "transfer", "inversion": "inversion", "mrf": "mrf",
+             "normalize": "normalize", "fast/winograd": "fast", "fast/pooling": "fast",
              "fast/parallel": "fast", "fast/vgg": "fast"}
 
 
@@ -156,3 +158,15 @@ def test_gallery_shows_every_picture_full_size_with_its_command():
     opening = readme.split("\n## ", 1)[0]
     assert "docs/_static/gallery/banner.jpg" in opening, "the README opens with the banner"
     assert (DOCS / "_static" / "gallery" / "banner.jpg").exists()
+
+
+def test_the_architecture_picture_is_drawn_from_todays_imports():
+    sys.path.insert(0, str(DOCS))
+    try:
+        import make_architecture
+    finally:
+        sys.path.remove(str(DOCS))
+    committed = (DOCS / "architecture.dot").read_text()
+    assert committed == make_architecture.draw(), (
+        "docs/architecture.dot differs from the imports: run python docs/make_architecture.py "
+        "and redraw the SVG (dot -Tsvg docs/architecture.dot -o docs/architecture.svg)")

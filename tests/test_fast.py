@@ -220,28 +220,30 @@ def test_fast_vgg_equals_vgg(arch, pooling, dtype, tol):
     for size in VGG_SIZES:
         x = rng.normal(size=(3, *size)).astype(dtype)
         for layers in INJECTED:
-            ref, out = plain.forward(x, layers), fast.forward(x, layers)
+            (ref, plain_tape), (out, tape) = plain.forward(x, layers), fast.forward(x, layers)
             for name in layers:
                 assert out[name].dtype == dtype
                 assert rel_err(out[name], ref[name]) < tol, (size, layers, name)
             grads = {name: rng.normal(size=a.shape).astype(dtype) for name, a in ref.items()}
-            dx_ref, dx = plain.backward(grads), fast.backward(grads)
+            dx_ref, dx = plain.backward(grads, plain_tape), fast.backward(grads, tape)
             assert dx.dtype == dtype and dx.shape == x.shape
             assert rel_err(dx, dx_ref) < tol, (size, layers)
             for stop in STOPS:
                 below = fast.layer_names.index(stop) <= max(map(fast.layer_names.index, layers))
                 if below:
-                    assert rel_err(fast.backward(grads, to=stop),
-                                   plain.backward(grads, to=stop)) < tol, (size, layers, stop)
+                    assert rel_err(fast.backward(grads, tape, to=stop),
+                                   plain.backward(grads, plain_tape, to=stop)) < tol, \
+                        (size, layers, stop)
 
 
 def test_fast_vgg_is_the_same_function_with_one_band_thread_or_several():
     weights = random_weights()
     x = np.random.default_rng(20).normal(size=(3, 40, 36))
     one, three = FastVGG(weights, threads=1), FastVGG(weights, threads=3)
-    a, b = one.forward(x, ["relu4_1"]), three.forward(x, ["relu4_1"])
+    (a, tape_a), (b, tape_b) = one.forward(x, ["relu4_1"]), three.forward(x, ["relu4_1"])
     np.testing.assert_allclose(b["relu4_1"], a["relu4_1"], rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(three.backward(b), one.backward(a), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(three.backward(b, tape_b), one.backward(a, tape_a),
+                               rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("pooling", ["avg", "max"])
@@ -250,13 +252,13 @@ def test_fast_vgg_image_gradient_matches_finite_differences(pooling):
     own step and tolerance (with max pooling, the pools and ReLUs run inside the convs)."""
     model = FastVGG(random_weights(), pooling=pooling)
     x = np.random.default_rng(14).normal(size=(3, 10, 12))
-    g = np.random.default_rng(11).normal(size=model.forward(x, ["relu3_1"])["relu3_1"].shape)
+    g = np.random.default_rng(11).normal(size=model.features(x, ["relu3_1"])["relu3_1"].shape)
 
     def loss(v):
-        return float(np.sum(model.forward(v, ["relu3_1"])["relu3_1"] * g))
+        return float(np.sum(model.features(v, ["relu3_1"])["relu3_1"] * g))
 
-    model.forward(x, ["relu3_1"])
-    dx = model.backward({"relu3_1": g})
+    _, tape = model.forward(x, ["relu3_1"])
+    dx = model.backward({"relu3_1": g}, tape)
     result = check_gradient(loss, x, dx, num_samples=30, seed=12)
     assert result, str(result)
 

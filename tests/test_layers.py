@@ -145,15 +145,17 @@ def test_max_pool_tie_sends_gradient_to_first_element_only():
     np.testing.assert_array_equal(dx, [[[5.0, 0.0], [0.0, 0.0]]])
 
 
-@pytest.mark.parametrize("shape,kernel,pad", [((3, 7, 6), 3, 1), ((2, 9, 5), 5, 2), ((4, 6, 5), 3, 0)])
-def test_im2col_row_bands_give_the_same_result_as_one_band(monkeypatch, shape, kernel, pad):
-    """The plain conv builds its columns in bands of output rows when they would be large;
-    force one row per band and compare with a single band (forward and input gradient)."""
-    x, w, b, out, cache, dout = conv_problem(shape, kernel, pad, seed=13)
-    dx = L.conv2d_backward_input(dout, cache)
-    monkeypatch.setattr(L, "MAX_COLS_BYTES", 1)
-    assert len(L.row_bands(shape[0], kernel, kernel, *out.shape[1:], x.itemsize)) == out.shape[1]
-    out_banded, cache_banded = L.conv2d_forward(x, w, b, pad=pad)
-    np.testing.assert_allclose(out_banded, out, rtol=1e-13, atol=1e-13 * np.abs(out).max())
-    np.testing.assert_allclose(L.conv2d_backward_input(dout, cache_banded), dx,
-                               rtol=1e-13, atol=1e-13 * np.abs(dx).max())
+@pytest.mark.parametrize("shape", [(3, 8, 6), (2, 9, 5), (1, 1, 4), (4, 7, 7)])
+def test_fast_max_pool_is_the_plain_one_ties_included(shape):
+    """nst_numpy.fast.pooling against layers.py: the same maxima, the same cache (the first
+    maximum of a tied window), the same gradient; each backward takes the other's cache."""
+    from nst_numpy.fast import pooling
+    rng = np.random.default_rng(14)
+    x = rng.integers(0, 3, size=shape).astype(np.float64)   # few values: many ties
+    (out, cache), (fast_out, fast_cache) = L.max_pool_forward(x), pooling.max_pool_forward(x)
+    np.testing.assert_array_equal(fast_out, out)
+    np.testing.assert_array_equal(fast_cache[0], cache[0])
+    dout = rng.normal(size=out.shape)
+    dx = L.max_pool_backward(dout, cache)
+    np.testing.assert_array_equal(pooling.max_pool_backward(dout, cache), dx)
+    np.testing.assert_array_equal(L.max_pool_backward(dout, fast_cache), dx)

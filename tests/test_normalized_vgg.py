@@ -78,7 +78,7 @@ def test_every_layer_is_the_original_divided_by_its_means(random_net, pooling):
     original, scaled = VGG(weights, pooling=pooling), VGG(normalized, pooling=pooling)
     names = original.layer_names
     x = noise_image()
-    a, b = original.forward(x, names), scaled.forward(x, names)
+    a, b = original.features(x, names), scaled.features(x, names)
     scales = N.layer_scales(means)
     for name in names:
         expected = a[name] / scales[name][:, None, None]
@@ -107,7 +107,7 @@ def test_channel_means_weigh_each_image_once():
     one = [N.channel_means(model, [x]) for x in (small, large)]
     for name in both:
         np.testing.assert_allclose(both[name], (one[0][name] + one[1][name]) / 2, rtol=1e-14)
-        expected = model.forward(small, name)[name].mean(axis=(1, 2))
+        expected = model.features(small, name)[name].mean(axis=(1, 2))
         np.testing.assert_allclose(one[0][name], expected, rtol=1e-14)
 
 
@@ -125,10 +125,11 @@ def test_backward_is_the_original_backward_by_the_chain_rule(random_net, pooling
     original, scaled = VGG(weights, pooling=pooling), VGG(normalized, pooling=pooling)
     scales = N.layer_scales(means)
     x = noise_image((3, 40, 34), seed=5)
-    original.forward(x, LOSS_LAYERS)
-    F = scaled.forward(x, LOSS_LAYERS)
-    dx = scaled.backward(F)
-    expected = original.backward({n: F[n] / scales[n][:, None, None] for n in LOSS_LAYERS})
+    _, original_tape = original.forward(x, LOSS_LAYERS)
+    F, tape = scaled.forward(x, LOSS_LAYERS)
+    dx = scaled.backward(F, tape)
+    expected = original.backward({n: F[n] / scales[n][:, None, None] for n in LOSS_LAYERS},
+                                 original_tape)
     # a forward and a backward pass through up to 16 layers: measured ~1e-15
     assert rel_err(dx, expected) < TOL_FLOAT64
 
@@ -139,12 +140,12 @@ def test_normalised_gradient_matches_finite_differences(random_net):
     layers = ["relu2_1", "relu4_1"]
 
     def loss(x):
-        F = model.forward(x, layers)
-        return sum(0.5 * np.sum(f * f) for f in F.values()), F
+        F, tape = model.forward(x, layers)
+        return sum(0.5 * np.sum(f * f) for f in F.values()), F, tape
 
     x = noise_image((3, 16, 16), seed=6)
-    _, F = loss(x)
-    dx = model.backward(F)
+    _, F, tape = loss(x)
+    dx = model.backward(F, tape)
     result = check_gradient(lambda v: loss(v)[0], x, dx, num_samples=40, seed=7)
     assert result, str(result)
 
@@ -215,7 +216,7 @@ def test_shipped_normalised_network(shipped):
     # (1) on a noise image, every layer is the original one / m_l.
     x = noise_image((3, 40, 36), seed=10)
     names = original.layer_names
-    a, b = original.forward(x, names), model.forward(x, names)
+    a, b = original.features(x, names), model.features(x, names)
     scales = N.layer_scales(means)
     for name in names:
         expected = a[name] / scales[name][:, None, None]
@@ -257,12 +258,12 @@ def test_fast_and_plain_normalised_networks_agree(shipped, pooling):
     layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1"]
     for dtype, tol in [(np.float64, 1e-10), (np.float32, 1e-5)]:
         x = noise_image((3, 40, 36), seed=11, dtype=dtype)
-        a, b = plain.forward(x, layers), fast.forward(x, layers)
+        (a, plain_tape), (b, fast_tape) = plain.forward(x, layers), fast.forward(x, layers)
         for name in layers:
             assert b[name].dtype == dtype
             assert rel_err(b[name], a[name]) < tol, (dtype, name)
         if dtype == np.float64:
-            assert rel_err(fast.backward(a), plain.backward(a)) < tol
+            assert rel_err(fast.backward(a, fast_tape), plain.backward(a, plain_tape)) < tol
 
 
 def test_bad_pooling_is_refused_before_the_means_are_computed():
@@ -295,7 +296,7 @@ def test_normalised_vgg16_from_a_keras_file(tmp_path, monkeypatch):
     assert list(means) == N.relu_layers("vgg16")
     names = layer_names("vgg16")
     x = noise_image((3, 36, 32), seed=13)
-    a, b = original.forward(x, names), model.forward(x, names)
+    a, b = original.features(x, names), model.features(x, names)
     scales = N.layer_scales(means, "vgg16")
     for name in names:
         expected = a[name] / scales[name][:, None, None]

@@ -11,7 +11,7 @@ figure, or prints a number contradicting its prose would still run. So the execu
 notebook is also checked against
 
 - its check lines (``gradient check`` from ``gradcheck.check_gradient`` and ``answer check``
-  from ``gradcheck.check_answer``): every check prints ``ok``, except the check right after
+  from ``answers.check_answer``): every check prints ``ok``, except the check right after
   an exercise placeholder (it runs before the solution is defined, so it prints ``FAILED``)
   and the failures the notebook makes on purpose (``EXPECTED_FAILED_CHECKS``);
 - its stream outputs: no traceback and no warning (``RuntimeWarning`` from NumPy, ...);
@@ -204,7 +204,7 @@ FACTS = {
         "assert np.array_equal(at_pre_activation[~inactive], grads['relu1_1'][~inactive])",
     ],
     "03_update_step.ipynb": [
-        # Exercise 1: the solved objective is transfer.Objective's loss and gradient
+        # Exercise 1: the solved objective is the library Objective's loss and gradient
         'assert np.isclose(L_lib, L_own) and np.allclose(dx_lib, dx_own)',
         # Exercise 2's tolerance: at eta = 1e-7 ... 1e-5 the measured change is s eta ||g||^2 to
         # within 1e-3 (the dropped terms stay below 1e-3 of the change) ...
@@ -225,7 +225,8 @@ FACTS = {
         # ... and the corrected step (-) lowers it at every step
         'assert np.all(np.diff(descent) < 0), descent',
         # ... the printed step, run for a dozen steps, overflows float64
-        'try:\n    run(+1, 12)\n    overflowed = False\nexcept transfer.NonFiniteLoss:\n'
+        'from nst_numpy.objective import NonFiniteLoss\n'
+        'try:\n    run(+1, 12)\n    overflowed = False\nexcept NonFiniteLoss:\n'
         '    overflowed = True\nassert overflowed, "12 steps of eq (8) as printed stayed finite"',
         # optim.gradient_descent is the corrected eq (8): it ends where the hand loop ends
         'assert np.isclose(result.loss, descent[-1], rtol=1e-9, atol=0), (result.loss, descent[-1])',
@@ -292,7 +293,7 @@ FACTS = {
         # Q10: a new style changes A only, and computing A takes one forward pass of the style image
         "assert measured_recomputed == {'style targets A'}, measured_recomputed",
         "_n = [0]\n_f = model.forward\nmodel.forward = lambda x, l: (_n.__setitem__(0, _n[0] + 1), _f(x, l))[1]\n"
-        "try:\n    transfer.style_targets(model, [image.preprocess(rings)], style_layers)\n"
+        "try:\n    terms.style_targets(model, [image.preprocess(rings)], style_layers)\n"
         "finally:\n    del model.forward\nassert _n[0] == 1, _n",
         # Q10: the style loss towards the rings falls far below (under half) that of the start
         "assert ringed.history['style'][-1] < ringed.initial.style / 2, "
@@ -387,7 +388,7 @@ FACTS = {
         "assert min(kept_layout['relu4_1'], kept_layout['relu5_1']) > noise_layout + 0.1, "
         "(kept_layout, noise_layout)",
         # the solution's '64 channels for 3 colours at every pixel' at relu1_1
-        "assert model.forward(x_photo, ['relu1_1'])['relu1_1'].shape == (64,) + turtle.shape[:2]",
+        "assert model.features(x_photo, ['relu1_1'])['relu1_1'].shape == (64,) + turtle.shape[:2]",
         # Part 2: the noise's E_l differ between layers by orders of magnitude
         "assert max(E_noise.values()) / min(E_noise.values()) > 100, E_noise",
         # ... so with w_l = 1/5 the starting loss would be almost one layer's

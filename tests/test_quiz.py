@@ -119,49 +119,49 @@ def test_q7_erratum_missing_parenthesis_moves_uphill_in_style(rng):
     assert losses.style_layer_loss(printed, A)[0] > losses.style_layer_loss(F, A)[0]
 
 
-def _small_objective(small_vgg, rng):
-    model = small_vgg()
+def _small_objective(random_vgg, rng):
+    model = random_vgg()
     x = rng.normal(size=(3, 16, 16))
-    P = model.forward(x + 0.1 * rng.normal(size=x.shape), ["relu3_2"])
+    P = model.features(x + 0.1 * rng.normal(size=x.shape), ["relu3_2"])
     A = {layer: losses.gram_matrix(F) for layer, F in
-         model.forward(rng.normal(size=x.shape), ["relu1_1", "relu3_1", "relu5_1"]).items()}
+         model.features(rng.normal(size=x.shape), ["relu1_1", "relu3_1", "relu5_1"]).items()}
 
     def objective(image):
-        F = model.forward(image, ["relu3_2", "relu1_1", "relu3_1", "relu5_1"])
+        F, tape = model.forward(image, ["relu3_2", "relu1_1", "relu3_1", "relu5_1"])
         loss, grads = losses.total_loss(F, P, A, alpha=1.0, beta=1e4)
-        return loss, model.backward(grads)
+        return loss, model.backward(grads, tape)
     return objective, x
 
 
-def test_eq8_descent_lowers_the_loss_and_the_printed_sign_raises_it(small_vgg, rng):
+def test_eq8_descent_lowers_the_loss_and_the_printed_sign_raises_it(random_vgg, rng):
     # Erratum 2 and 4: the update acts on the pixels x, with dL/dx from back-propagation.
-    objective, x = _small_objective(small_vgg, rng)
+    objective, x = _small_objective(random_vgg, rng)
     loss, grad = objective(x)
     eta = 1e-3 * np.linalg.norm(x) / np.linalg.norm(grad)
     assert objective(x - eta * grad)[0] < loss     # w <- w - eta grad: descent
     assert objective(x + eta * grad)[0] > loss     # eq (8) as printed: ascent
 
 
-def test_q7_the_pixels_are_updated_with_the_back_propagated_gradient(small_vgg, rng):
+def test_q7_the_pixels_are_updated_with_the_back_propagated_gradient(random_vgg, rng):
     # dL/dx from model.backward (all dL/dF^l pushed through the network) is the real gradient.
-    objective, x = _small_objective(small_vgg, rng)
+    objective, x = _small_objective(random_vgg, rng)
     result = check_gradient(lambda v: objective(v)[0], x, objective(x)[1], num_samples=20)
     assert result, str(result)
 
 
 # --- Erratum 5: partial vs total derivative; erratum 6: the ReLU mask -------------------
 
-def test_total_derivative_at_a_shallow_layer_includes_deeper_losses(small_vgg, rng):
-    model = small_vgg()
+def test_total_derivative_at_a_shallow_layer_includes_deeper_losses(random_vgg, rng):
+    model = random_vgg()
     x = rng.normal(size=(3, 8, 8))
-    F = model.forward(x, ["relu1_1", "relu2_1"])
+    F, tape = model.forward(x, ["relu1_1", "relu2_1"])
     P = {"relu1_1": F["relu1_1"] + 0.1 * rng.normal(size=F["relu1_1"].shape)}
     A = {"relu2_1": losses.gram_matrix(rng.normal(size=F["relu2_1"].shape))}
     beta = 1e4
     L_value, grads = losses.total_loss(F, P, A, alpha=1.0, beta=beta)
 
     partial = grads["relu1_1"]                       # Q3: F - P at relu1_1 alone
-    total = model.backward(grads, to="relu1_1")      # plus what flows back from relu2_1
+    total = model.backward(grads, tape, to="relu1_1")   # plus what flows back from relu2_1
 
     def loss_of_relu1_1(a):
         """L as a function of relu1_1's activation, through the layers up to relu2_1."""
@@ -176,11 +176,11 @@ def test_total_derivative_at_a_shallow_layer_includes_deeper_losses(small_vgg, r
     assert relative_error(total, partial) > 0.1
 
 
-def test_relu_mask_zeroes_the_gradient_where_the_preactivation_is_negative(small_vgg, rng):
-    model = small_vgg()
+def test_relu_mask_zeroes_the_gradient_where_the_preactivation_is_negative(random_vgg, rng):
+    model = random_vgg()
     x = rng.normal(size=(3, 8, 8))
-    F = model.forward(x, ["conv1_1", "relu1_1"])
-    grad_pre = model.backward({"relu1_1": np.ones_like(F["relu1_1"])}, to="conv1_1")
+    F, tape = model.forward(x, ["conv1_1", "relu1_1"])
+    grad_pre = model.backward({"relu1_1": np.ones_like(F["relu1_1"])}, tape, to="conv1_1")
     negative = F["conv1_1"] < 0
     assert negative.any() and (~negative).any()
     assert np.all(grad_pre[negative] == 0)

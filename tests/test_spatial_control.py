@@ -4,17 +4,14 @@ to every layer's grid, the region targets, the objective's gradient, and bad mas
 import numpy as np
 import pytest
 
-from nst_numpy import gradcheck, image as im, losses, transfer
+from nst_numpy import gradcheck, image as im, load_vgg19, losses, terms, transfer
 from nst_numpy.cli import main
-from nst_numpy.vgg import VGG, random_weights
+from nst_numpy.objective import Objective
+from nst_numpy.terms import Content, GramStyle, GuidedGramStyle, TotalVariation
 
 CONTENT, STYLE = im.demo_images()
 TURTLE, WAVE = im.quiz_images()
 FAST = ["--size", "24", "--iterations", "2", "--quiet"]
-
-
-def random_vgg():
-    return VGG.vgg19(random_weights("vgg19"))
 
 
 def halves(H, W):
@@ -23,13 +20,13 @@ def halves(H, W):
     return [left, 1.0 - left]
 
 
-def test_masks_are_averaged_over_each_pooling_window():
+def test_masks_are_averaged_over_each_pooling_window(random_vgg):
     # Independent of the layer code: a 2x2 block mean by reshaping, once per pool before
     # the layer (relu1_1: none; relu2_1: one; relu3_1: two); odd sides drop the last row,
     # as the network's pooling does.
     rng = np.random.default_rng(0)
     mask = rng.uniform(size=(17, 12))
-    guides = transfer.layer_guides(random_vgg(), [mask], ["relu1_1", "relu2_1", "block3_conv1"])
+    guides = terms.layer_guides(random_vgg(pooling="max"), [mask], ["relu1_1", "relu2_1", "block3_conv1"])
 
     def block_mean(m):
         H, W = m.shape[0] // 2 * 2, m.shape[1] // 2 * 2
@@ -40,56 +37,57 @@ def test_masks_are_averaged_over_each_pooling_window():
     np.testing.assert_allclose(guides["block3_conv1"][0], block_mean(block_mean(mask)).ravel())
 
 
-def test_a_mask_black_on_a_layers_grid_is_refused_naming_it():
+def test_a_mask_black_on_a_layers_grid_is_refused_naming_it(random_vgg):
     mask = np.zeros((16, 16))
     mask[0, 0] = 1.0            # one pixel: averaged to 1/4, 1/16, ... but never to zero
     other = np.zeros((16, 16))  # black everywhere
     with pytest.raises(ValueError, match=r"mask 2 is black everywhere on relu1_1's 16x16 grid"):
-        transfer.layer_guides(random_vgg(), [mask, other], ["relu1_1", "relu2_1"])
+        terms.layer_guides(random_vgg(pooling="max"), [mask, other], ["relu1_1", "relu2_1"])
 
 
-def test_region_targets_are_each_styles_gram_per_position_times_the_regions_weight():
-    model = random_vgg()
+def test_region_targets_are_each_styles_gram_per_position_times_the_regions_weight(random_vgg):
+    model = random_vgg(pooling="max")
     rng = np.random.default_rng(1)
     styles = [rng.normal(0, 50, (3, 8, 8)), rng.normal(0, 50, (3, 12, 16))]
-    guides = transfer.layer_guides(model, halves(8, 8), ["relu1_1", "relu2_1"])
-    A = transfer.guided_style_targets(model, styles, ["relu1_1", "relu2_1"], guides)
+    guides = terms.layer_guides(model, halves(8, 8), ["relu1_1", "relu2_1"])
+    A = terms.guided_style_targets(model, styles, ["relu1_1", "relu2_1"], guides)
     for r, x in enumerate(styles):
         for layer in ("relu1_1", "relu2_1"):
-            F = model.forward(x, [layer])[layer]
+            F = model.features(x, [layer])[layer]
             M_s, M_r = F.shape[1] * F.shape[2], np.sum(guides[layer][r] ** 2)
             np.testing.assert_allclose(A[layer][r], losses.gram_matrix(F) * M_r / M_s, rtol=1e-12)
 
 
-def test_one_white_mask_is_the_unguided_objective():
-    model = random_vgg()
+def test_one_white_mask_is_the_unguided_objective(random_vgg):
+    model = random_vgg(pooling="max")
     rng = np.random.default_rng(2)
     content, style = (rng.integers(0, 256, (12, 12, 3), dtype=np.uint8) for _ in range(2))
-    kwargs = dict(content_layers=["relu2_2"], style_layers=["relu1_1", "relu2_1"], dtype=np.float64)
-    images = transfer.prepare_images(content, [style], None)
-    white = transfer.prepare_images(content, [style], None, masks=[np.full((5, 7, 3), 255, np.uint8)])
-    assert white.masks[0].shape == (12, 12) and np.all(white.masks[0] == 1.0)
-    plain = transfer.build_objective(model, images, (12, 12), **kwargs)
-    guided = transfer.build_objective(model, white, (12, 12), **kwargs)
+    white = np.full((5, 7, 3), 255, np.uint8)   # any size: stretched to the output's
+    layers = ["relu1_1", "relu2_1"]
+    plain = Objective(model, [Content(content, "relu2_2"), GramStyle(style, layers),
+                              TotalVariation()], (12, 12), np.float64)
+    guided = Objective(model, [Content(content, "relu2_2"),
+                               GuidedGramStyle(style, [white], layers), TotalVariation()],
+                       (12, 12), np.float64)
     x = im.preprocess(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8), np.float64)
     (L0, g0), (L1, g1) = plain(x), guided(x)
     assert L1 == pytest.approx(L0, rel=1e-12)
     np.testing.assert_allclose(g1, g0, rtol=1e-9, atol=1e-12 * np.abs(g0).max())
 
 
-def test_guided_objective_gradient_matches_finite_differences():
+def test_guided_objective_gradient_matches_finite_differences(random_vgg):
     # float64, 12x12, random weights, two grey overlapping masks and two style images, each
     # region weighted: dL/dx through guides, targets and the network. check_gradient's own
     # tolerance (nst_numpy/gradcheck.py).
-    model = random_vgg()
+    model = random_vgg(pooling="max")
     rng = np.random.default_rng(3)
     content, s1, s2 = (rng.integers(0, 256, (12, 12, 3), dtype=np.uint8) for _ in range(3))
     masks = [rng.uniform(0.2, 1, (12, 12)), rng.uniform(0, 0.8, (12, 12))]
     masks = [(m[..., None] * 255).repeat(3, axis=2).astype(np.uint8) for m in masks]
-    images = transfer.prepare_images(content, [s1, s2], None, masks=masks)
-    objective = transfer.build_objective(
-        model, images, (12, 12), content_layers=["relu2_1"], style_layers=["relu1_1", "relu2_1"],
-        beta=10.0, style_blend=[1, 3], tv_weight=1.0, dtype=np.float64)
+    objective = Objective(model, [
+        Content(content, "relu2_1"),
+        GuidedGramStyle([s1, s2], masks, ["relu1_1", "relu2_1"], weight=10.0, blend=[1, 3]),
+        TotalVariation(1.0)], (12, 12), np.float64)
     x = im.preprocess(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8), np.float64)
     loss, grad = objective(x)
     assert objective.last.style > 0.1 * loss and objective.last.content > 0.1 * loss
@@ -102,16 +100,16 @@ def test_each_region_takes_its_own_style():
     # guided style loss against its own style is lower than against the other's.
     result = transfer.stylize(TURTLE, [WAVE, STYLE], masks=halves(*im.image_size(TURTLE)),
                               size=48, iterations=15, fast=False)
-    model = transfer.default_model(fast=False)
+    model = load_vgg19()
     layers = ["relu1_1", "relu2_1", "relu3_1"]
     H, W = result.image.shape[:2]
-    guides = transfer.layer_guides(model, halves(H, W), layers)
+    guides = terms.layer_guides(model, halves(H, W), layers)
     x = im.preprocess(result.image)
-    F = model.forward(x, layers)
+    F = model.features(x, layers)
 
     def region_loss(region, style):
         s = im.preprocess(im.resize_longest(im.load_image(style), max(H, W)))
-        A = transfer.guided_style_targets(model, [s], layers, {l: [guides[l][region]] for l in layers})
+        A = terms.guided_style_targets(model, [s], layers, {l: [guides[l][region]] for l in layers})
         return sum(losses.guided_style_layer_loss(F[l], A[l], [guides[l][region]])[0] for l in layers)
 
     assert region_loss(0, WAVE) < region_loss(0, STYLE)
@@ -119,9 +117,10 @@ def test_each_region_takes_its_own_style():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(masks=[np.ones((4, 4))]), "1 masks for 2 style images"),
+    (dict(masks=[np.ones((4, 4))]), "masks has 1 mask for 2 style images"),
     (dict(masks=["missing.png", "missing.png"]), "does not exist"),
-    (dict(masks=[np.ones((4, 4)), np.ones((4, 4))], style_loss="mrf"), "style_loss='gram'"),
+    (dict(masks=[np.ones((4, 4)), np.ones((4, 4))], style_loss="mrf"),
+     "no guided form of style_loss='mrf'"),
 ])
 def test_bad_masks_are_one_line_errors_before_any_work(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -141,7 +140,7 @@ def test_cli_masks(tmp_path, capsys):
     assert main(["stylize", CONTENT, STYLE, WAVE, "-o", str(out), "--masks", str(paths[0]),
                  *FAST]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.endswith("--masks has 1 images for 2 style images; give one mask per style "
+    assert err.endswith("--masks has 1 mask for 2 style images; give one mask per style "
                         "image, in the same order") and "\n" not in err
     assert main(["stylize", CONTENT, STYLE, "-o", str(paths[0]), "--masks", str(paths[0]),
                  *FAST]) == 2

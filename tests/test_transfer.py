@@ -1,11 +1,13 @@
-"""Style transfer end to end: the objective's gradient, the targets, a small real run,
-reproducibility, and the ways a run can end early."""
+"""Style transfer end to end: the objective's gradient, the targets, the lecture's three
+steps against stylize, a small real run, reproducibility, and the ways a run can end early."""
 
 import numpy as np
 import pytest
 
-from nst_numpy import gradcheck, image as im, load_vgg19, losses, transfer
-from nst_numpy.vgg import VGG, random_weights
+import nst_numpy as nst
+from nst_numpy import gradcheck, image as im, load_vgg19, loop, losses, pyramid, terms, transfer
+from nst_numpy.objective import Losses, Objective
+from nst_numpy.terms import Content, GramStyle, TotalVariation
 
 CONTENT, STYLE = im.demo_images()
 
@@ -16,56 +18,69 @@ def vgg19():
     return load_vgg19()
 
 
-def random_vgg():
-    return VGG.vgg19(random_weights("vgg19"))
-
-
-def test_objective_gradient_matches_finite_differences():
+def test_objective_gradient_matches_finite_differences(random_vgg):
     # float64, a 12x12 image, random weights: content at relu2_2, style at relu1_1 and
     # relu2_1, and TV, so alpha, beta, w_l and the TV weight all enter dL/dx, each term
     # of a similar size. check_gradient's own step and tolerance (nst_numpy/gradcheck.py):
-    # its round-off floor follows |L| ~ 1e4.
-    model = random_vgg()
+    # its round-off floor follows |L| ~ 3e6.
     rng = np.random.default_rng(1)
-    content, style, x = (rng.normal(0, 3, (3, 12, 12)) for _ in range(3))
-    P = transfer.content_targets(model, content, ["relu2_2"])
-    A = transfer.style_targets(model, [style], ["relu1_1", "relu2_1"])
-    objective = transfer.Objective(model, P, A, alpha=0.7, beta=2000.0,
-                                   layer_weights={"relu1_1": 0.25, "relu2_1": 0.75}, tv_weight=0.2)
+    content, style = (rng.integers(0, 256, (12, 12, 3), dtype=np.uint8) for _ in range(2))
+    x = im.preprocess(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8), np.float64)
+    objective = Objective(random_vgg(), [
+        Content(content, "relu2_2", weight=0.7),
+        GramStyle(style, ["relu1_1", "relu2_1"], weight=24.0,
+                  layer_weights={"relu1_1": 0.25, "relu2_1": 0.75}),
+        TotalVariation(0.14)], shape=(12, 12), dtype=np.float64)
     loss, grad = objective(x)
     parts = objective.last
     assert parts.total == pytest.approx(parts.content + parts.style + parts.tv)
-    assert min(parts.content, parts.style, parts.tv) > 0.1 * parts.total
+    assert min(parts.content, parts.style, parts.tv) > 0.1 * parts.total, parts
     check = gradcheck.check_gradient(lambda v: objective(v)[0], x, grad, num_samples=24)
     assert check.passed, check
 
 
-def test_style_targets_blend_and_rescale_to_the_output_size():
+def test_style_targets_blend_and_rescale_to_the_output_size(random_vgg):
     model = random_vgg()
     rng = np.random.default_rng(2)
     small, big = rng.normal(0, 50, (3, 8, 8)), rng.normal(0, 50, (3, 16, 24))
     layers = ["relu1_1", "relu2_1"]
-    only_small = transfer.style_targets(model, [small, big], layers, blend=[1, 0],
-                                        output_shape=(8, 8))
-    F_small = model.forward(small, layers)
+    only_small = terms.style_targets(model, [small, big], layers, blend=[1, 0],
+                                     output_shape=(8, 8))
+    F_small = model.features(small, layers)
     for layer in layers:
         np.testing.assert_allclose(only_small[layer], losses.gram_matrix(F_small[layer]))
     # A Gram sums over positions: a 16x24 style image is scaled by M / M_s = 64 / 384.
-    F_big = model.forward(big, layers)
-    both = transfer.style_targets(model, [small, big], layers, blend=[3, 1], output_shape=(8, 8))
+    F_big = model.features(big, layers)
+    both = terms.style_targets(model, [small, big], layers, blend=[3, 1], output_shape=(8, 8))
     for layer in layers:
         expected = 0.75 * losses.gram_matrix(F_small[layer]) + \
             0.25 * losses.gram_matrix(F_big[layer]) * (64 / 384)
         np.testing.assert_allclose(both[layer], expected, rtol=1e-12)
     with pytest.raises(ValueError, match="blend"):
-        transfer.style_targets(model, [small], layers, blend=[1, 1])
+        terms.style_targets(model, [small], layers, blend=[1, 1])
+
+
+def test_the_lectures_three_steps_are_stylize(vgg19):
+    # The objective a student writes from the lecture, run by nst.run, gives the same loss
+    # history as the equivalent stylize call: the same terms, the same targets, the same
+    # optimiser. Both compute the same float32 operations in the same order: exactly equal.
+    H, W = transfer.output_shape(CONTENT, 48)
+    photo, wave = im.resize(im.load_image(CONTENT), H, W), im.load_image(STYLE)
+    objective = nst.Objective(vgg19, [nst.terms.Content(photo, "relu4_2"),
+                                      nst.terms.GramStyle([wave], nst.STYLE_LAYERS),
+                                      nst.terms.TotalVariation(10)], shape=(H, W))
+    x0 = im.preprocess(photo)
+    lecture = nst.run(objective, x0, optimizer="lbfgs", iterations=5)
+    stylized = nst.stylize(photo, wave, model=vgg19, size=None, iterations=5, tv_weight=10)
+    assert lecture.history == stylized.history and len(lecture.history["total"]) == 5
+    np.testing.assert_array_equal(lecture.best_image, stylized.best_image)
 
 
 def style_losses_per_layer(model, rgb, style_rgb, layers):
     """E_l of an image against a style image's Grams (independent of stylize)."""
-    A = transfer.style_targets(model, [im.preprocess(style_rgb)], layers,
-                               output_shape=rgb.shape[:2])
-    F = model.forward(im.preprocess(rgb), layers)
+    A = terms.style_targets(model, [im.preprocess(style_rgb)], layers,
+                            output_shape=rgb.shape[:2])
+    F = model.features(im.preprocess(rgb), layers)
     return {layer: losses.style_layer_loss(F[layer], A[layer])[0] for layer in layers}
 
 
@@ -79,10 +94,10 @@ def test_small_stylization_with_the_real_vgg19(vgg19):
     assert np.abs(result.image.astype(int) - content).mean() > 5
     # The style loss at each style layer, measured afresh, falls from the content image's.
     style = im.resize_longest(im.load_image(STYLE), 64)
-    before = style_losses_per_layer(vgg19, content, style, transfer.STYLE_LAYERS)
-    after = style_losses_per_layer(vgg19, result.image, style, transfer.STYLE_LAYERS)
+    before = style_losses_per_layer(vgg19, content, style, nst.STYLE_LAYERS)
+    after = style_losses_per_layer(vgg19, result.image, style, nst.STYLE_LAYERS)
     assert sum(after.values()) < 0.5 * sum(before.values())
-    assert all(after[layer] < before[layer] for layer in transfer.STYLE_LAYERS), (before, after)
+    assert all(after[layer] < before[layer] for layer in nst.STYLE_LAYERS), (before, after)
 
 
 def test_same_seed_gives_a_bit_identical_run(vgg19):
@@ -106,10 +121,14 @@ def test_first_order_optimizers_lower_the_loss(vgg19, optimizer, lr):
 def test_texture_synthesis_takes_the_style_images_shape(vgg19):
     wide = np.zeros((20, 40, 3), np.uint8)
     wide[:, ::4] = [200, 30, 30]
-    result = transfer.stylize(None, [wide, STYLE], model=vgg19, size=32, iterations=2,
-                              style_blend=[2, 1], style_layers=["relu1_1", "relu2_1"])
+    result = nst.texture([wide, STYLE], model=vgg19, size=32, iterations=2,
+                         style_blend=[2, 1], style_layers=["relu1_1", "relu2_1"])
     assert result.image.shape == (16, 32, 3)
     assert result.history["content"] == [0.0, 0.0]
+    # stylize(None, ...) is the same texture
+    again = transfer.stylize(None, [wide, STYLE], model=vgg19, size=32, iterations=2,
+                             style_blend=[2, 1], style_layers=["relu1_1", "relu2_1"])
+    assert again.history == result.history
 
 
 def blue_stripes():
@@ -136,7 +155,7 @@ def test_histogram_matching_transfers_the_recoloured_style(vgg19):
     runs = {mode: transfer.stylize(content, blue, model=vgg19, size=32, iterations=5,
                                    preserve_color=mode) for mode in (None, "histogram")}
     recoloured = im.match_colour(blue, content)
-    layers = transfer.STYLE_LAYERS
+    layers = nst.STYLE_LAYERS
 
     def style_error(rgb):
         return sum(style_losses_per_layer(vgg19, rgb, recoloured, layers).values())
@@ -153,7 +172,7 @@ def test_callback_progress_and_early_stop(vgg19, capsys):
         return state.iteration == 2
 
     result = transfer.stylize(CONTENT, STYLE, model=vgg19, size=24, iterations=10,
-                              callback=callback, progress=transfer.Progress(10, stream=stream, every=1))
+                              callback=callback, progress=loop.Progress(10, stream=stream, every=1))
     assert [s[0] for s in seen] == [1, 2] and seen[0][2] == result.image.shape
     assert result.stopped == "callback" and result.iterations == 2
     text = stream.getvalue()
@@ -169,11 +188,14 @@ class NaNAfter:
 
     def forward(self, x, layers):
         self.calls += 1
-        out = self.model.forward(x, layers)
-        return {k: v * np.nan for k, v in out.items()} if self.calls >= self.n else out
+        out, tape = self.model.forward(x, layers)
+        return ({k: v * np.nan for k, v in out.items()} if self.calls >= self.n else out), tape
 
-    def backward(self, grads, to=None):
-        return self.model.backward(grads, to)
+    def features(self, x, layers):
+        return self.forward(x, layers)[0]
+
+    def backward(self, grads, tape, to=None):
+        return self.model.backward(grads, tape, to)
 
 
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_image(vgg19):
@@ -227,9 +249,9 @@ def test_progress_rewrites_one_line_on_a_terminal():
             return True
 
     stream = Terminal()
-    progress = transfer.Progress(3, stream=stream)
+    progress = loop.Progress(3, stream=stream)
     for k, total in ((1, 12345.0), (2, 9.0), (3, 8.0)):
-        progress(transfer.IterationState(k, transfer.Losses(total, 1.0, 2.0, 3.0), None))
+        progress(loop.IterationState(k, Losses(total, 1.0, 2.0, 3.0), None))
     progress.close()
     lines = stream.getvalue().split("\r")[1:]
     assert len(lines) == 3 and stream.getvalue().count("\n") == 1
@@ -239,40 +261,28 @@ def test_progress_rewrites_one_line_on_a_terminal():
 
 # --- coarse-to-fine ----------------------------------------------------------------------
 
-@pytest.fixture
-def runs_of(monkeypatch):
-    """Records (objective, x0) of every level that stylize runs."""
-    seen = []
-    real_run = transfer.run
-
-    def recording_run(objective, x0, *args, **kwargs):
-        seen.append((objective, x0))
-        return real_run(objective, x0, *args, **kwargs)
-
-    monkeypatch.setattr(transfer, "run", recording_run)
-    return seen
-
-
-def test_the_last_level_optimises_exactly_the_single_scale_objective(vgg19, runs_of):
+def test_the_last_level_optimises_exactly_the_single_scale_objective(vgg19):
+    # The loss the pyramid's last level reports at its final picture is the single-scale
+    # objective's there: the same targets and weights at full size (the same float32
+    # computation, so exactly equal).
     kwargs = dict(model=vgg19, size=48, tv_weight=3.0, beta=2e4)
-    transfer.stylize(CONTENT, STYLE, iterations=1, **kwargs)
-    transfer.stylize(CONTENT, STYLE, iterations=[2, 1], scales=2, **kwargs)
-    (single, _), (coarse, coarse_x0), (last, last_x0) = runs_of
-    assert coarse_x0.shape[1:] == (16, 24) and last_x0.shape[1:] == (32, 48)
-    assert (last.alpha, last.beta, last.tv_weight) == (single.alpha, single.beta, single.tv_weight)
-    for targets in ("P", "A"):
-        mine, theirs = getattr(last, targets), getattr(single, targets)
-        assert mine.keys() == theirs.keys()
-        for layer in mine:
-            np.testing.assert_array_equal(mine[layer], theirs[layer])
-    x = np.random.default_rng(5).normal(0, 40, last_x0.shape).astype(np.float32)
-    (loss_a, grad_a), (loss_b, grad_b) = last(x), single(x)
-    assert loss_a == loss_b
-    np.testing.assert_array_equal(grad_a, grad_b)
-    # The coarse level keeps the balance: beta scaled with the content layer's positions.
-    M = {shape: transfer._positions(vgg19, shape, ["relu4_2"])["relu4_2"]
+    result = transfer.stylize(CONTENT, STYLE, iterations=[2, 1], scales=2, **kwargs)
+    assert [level["shape"] for level in result.levels] == [(16, 24), (32, 48)]
+    single = Objective(vgg19, [Content(CONTENT), GramStyle(STYLE, weight=2e4),
+                               TotalVariation(3.0)], shape=(32, 48))
+    assert single(result.x)[0] == result.history["total"][-1]
+
+
+def test_a_coarse_level_keeps_content_and_style_in_balance(vgg19):
+    # beta at a level is beta at full size times M_l(level) / M_l(full size), M_l the
+    # positions of the first content layer (the content loss sums over them).
+    style = GramStyle(STYLE, weight=2e4)
+    M = {shape: terms.positions(vgg19, shape, ["relu4_2"])["relu4_2"]
          for shape in ((16, 24), (32, 48))}
-    assert coarse.beta == pytest.approx(2e4 * M[(16, 24)] / M[(32, 48)])
+    coarse = Objective(vgg19, [style], shape=(16, 24), full_shape=(32, 48))
+    full = Objective(vgg19, [style], shape=(32, 48))
+    assert full.weights == [2e4]
+    assert coarse.weights[0] == pytest.approx(2e4 * M[(16, 24)] / M[(32, 48)])
 
 
 def test_coarse_to_fine_starts_each_level_from_the_last_and_says_which_level_runs(vgg19):
@@ -281,7 +291,7 @@ def test_coarse_to_fine_starts_each_level_from_the_last_and_says_which_level_run
     result = transfer.stylize(CONTENT, STYLE, model=vgg19, size=128, iterations=[3, 2, 2],
                               scales=3, callback=lambda s: seen.append(
                                   (s.level, s.levels, s.iteration, s.step, s.x.shape)),
-                              progress=transfer.Progress([3, 2, 2], stream=stream, every=1))
+                              progress=loop.Progress([3, 2, 2], stream=stream, every=1))
     assert seen == [(1, 3, 1, 1, (3, 21, 32)), (1, 3, 2, 2, (3, 21, 32)), (1, 3, 3, 3, (3, 21, 32)),
                     (2, 3, 1, 4, (3, 42, 64)), (2, 3, 2, 5, (3, 42, 64)),
                     (3, 3, 1, 6, (3, 85, 128)), (3, 3, 2, 7, (3, 85, 128))]
@@ -298,7 +308,7 @@ def test_upsample_keeps_the_picture_and_the_bounds():
     rgb = np.zeros((8, 12, 3), np.uint8)
     rgb[:, 6:] = 255                                       # half black, half white
     x = im.preprocess(rgb)
-    up = transfer.upsample(x, (16, 24))
+    up = pyramid.upsample(x, (16, 24))
     assert up.shape == (3, 16, 24) and up.dtype == x.dtype
     low, high = im.pixel_bounds(up.shape)
     assert np.all(up >= low) and np.all(up <= high)       # bicubic overshoot clipped

@@ -28,52 +28,54 @@ def test_layer_names_and_counts():
     assert names19[-1] == "pool5" and "relu5_4" in names19 and "relu5_4" not in vgg.layer_names("vgg16")
 
 
-def test_keras_aliases_resolve_to_post_relu_outputs(small_vgg):
-    model = small_vgg()
+def test_keras_aliases_resolve_to_post_relu_outputs(random_vgg):
+    model = random_vgg()
     x = np.random.default_rng(0).normal(size=(3, 16, 16))
-    out = model.forward(x, ["block1_conv1", "relu1_1", "block3_pool", "pool3"])
+    out = model.features(x, ["block1_conv1", "relu1_1", "block3_pool", "pool3"])
     np.testing.assert_array_equal(out["block1_conv1"], out["relu1_1"])
     np.testing.assert_array_equal(out["block3_pool"], out["pool3"])
     assert out["relu1_1"].min() >= 0
 
 
-def test_forward_matches_layer_by_layer_composition(small_vgg):
-    model = small_vgg(arch="vgg16", pooling="max")
+def test_forward_matches_layer_by_layer_composition(random_vgg):
+    model = random_vgg(arch="vgg16", pooling="max")
     x = np.random.default_rng(1).normal(size=(3, 12, 10))
     a = x
     for block, n_convs in enumerate(vgg.ARCHITECTURES["vgg16"][:2], start=1):
         for i in range(1, n_convs + 1):
             a = L.relu_forward(L.conv2d_forward(a, *model.params[f"conv{block}_{i}"])[0])[0]
         a = L.max_pool_forward(a)[0]
-    np.testing.assert_allclose(model.forward(x, ["pool2"])["pool2"], a, rtol=1e-13)
+    np.testing.assert_allclose(model.features(x, ["pool2"])["pool2"], a, rtol=1e-13)
 
 
-def test_forward_stops_at_deepest_requested_layer(small_vgg):
-    model = small_vgg()
-    model.forward(np.zeros((3, 8, 8)), ["relu2_1"])
+def test_forward_stops_at_deepest_requested_layer(random_vgg):
+    model = random_vgg()
+    _, tape = model.forward(np.zeros((3, 8, 8)), ["relu2_1"])
     with pytest.raises(ValueError, match="relu3_1.*relu2_1"):
-        model.backward({"relu3_1": np.zeros((256, 2, 2))})
+        model.backward({"relu3_1": np.zeros((256, 2, 2))}, tape)
 
 
-def test_float32_stays_float32(small_vgg):
-    model = small_vgg()
+def test_float32_stays_float32(random_vgg):
+    model = random_vgg()
     x = np.random.default_rng(2).normal(size=(3, 16, 16)).astype(np.float32)
-    out = model.forward(x, ["relu3_1"])
+    out, tape = model.forward(x, ["relu3_1"])
     assert out["relu3_1"].dtype == np.float32
-    assert model.backward({"relu3_1": np.ones_like(out["relu3_1"])}).dtype == np.float32
+    assert model.backward({"relu3_1": np.ones_like(out["relu3_1"])}, tape).dtype == np.float32
 
 
-def test_bad_inputs_give_clear_errors(small_vgg):
-    model = small_vgg()
+def test_bad_inputs_give_clear_errors(random_vgg):
+    model = random_vgg()
     with pytest.raises(ValueError, match=r"\(4, 8, 8\).*\(64, 3, 3, 3\)"):
         model.forward(np.zeros((4, 8, 8)), ["relu1_1"])
     with pytest.raises(ValueError, match="no layer 'relu6_1'"):
         model.forward(np.zeros((3, 8, 8)), ["relu6_1"])
-    with pytest.raises(ValueError, match="too small"):
+    with pytest.raises(ValueError, match="too small to reach pool4"):
         model.forward(np.zeros((3, 8, 8)), ["relu5_1"])
-    model.forward(np.zeros((3, 8, 8)), ["relu1_1"])
+    _, tape = model.forward(np.zeros((3, 8, 8)), ["relu1_1"])
     with pytest.raises(ValueError, match=r"\(64, 4, 4\).*\(64, 8, 8\)"):
-        model.backward({"relu1_1": np.zeros((64, 4, 4))})
+        model.backward({"relu1_1": np.zeros((64, 4, 4))}, tape)
+    with pytest.raises(ValueError, match="pass the tape that forward returned"):
+        model.backward({"relu1_1": np.zeros((64, 8, 8))}, None)
 
 
 def test_weights_are_checked_against_the_architecture():
@@ -101,24 +103,24 @@ def _targets(model, x, rng):
     makes |L| thousands of times larger than its gradient entries and drowns them. A
     nearby content image (as in a real run, started from the content) keeps them comparable.
     """
-    P = model.forward(x + 0.1 * rng.normal(size=x.shape), CONTENT_LAYERS)
-    style = model.forward(rng.normal(size=x.shape), STYLE_LAYERS)
+    P = model.features(x + 0.1 * rng.normal(size=x.shape), CONTENT_LAYERS)
+    style = model.features(rng.normal(size=x.shape), STYLE_LAYERS)
     return P, {layer: losses.gram_matrix(F) for layer, F in style.items()}
 
 
 def _objective(model, P, A, alpha, beta):
     def loss_and_grad(x):
-        F = model.forward(x, CONTENT_LAYERS + STYLE_LAYERS)
+        F, tape = model.forward(x, CONTENT_LAYERS + STYLE_LAYERS)
         loss, grads = losses.total_loss(F, P, A, alpha=alpha, beta=beta)
-        return loss, model.backward(grads)
+        return loss, model.backward(grads, tape)
     return loss_and_grad
 
 
 @pytest.mark.parametrize("pooling", ["avg", "max"])
 @pytest.mark.parametrize("alpha,beta", [(1.0, 0.0), (0.0, 1e4), (1.0, 1e4)],
                          ids=["content", "style", "total"])
-def test_image_gradient_matches_finite_differences_through_all_five_blocks(small_vgg, pooling, alpha, beta):
-    model = small_vgg(pooling=pooling)
+def test_image_gradient_matches_finite_differences_through_all_five_blocks(random_vgg, pooling, alpha, beta):
+    model = random_vgg(pooling=pooling)
     rng = np.random.default_rng(3)
     x = rng.normal(size=(3, 16, 16))
     P, A = _targets(model, x, rng)
@@ -128,8 +130,8 @@ def test_image_gradient_matches_finite_differences_through_all_five_blocks(small
     assert result, str(result)
 
 
-def test_vgg16_image_gradient_matches_finite_differences(small_vgg):
-    model = small_vgg(arch="vgg16")
+def test_vgg16_image_gradient_matches_finite_differences(random_vgg):
+    model = random_vgg(arch="vgg16")
     rng = np.random.default_rng(5)
     x = rng.normal(size=(3, 16, 16))
     P, A = _targets(model, x, rng)
@@ -138,34 +140,35 @@ def test_vgg16_image_gradient_matches_finite_differences(small_vgg):
     assert result, str(result)
 
 
-def test_gradients_injected_at_the_same_layer_add(small_vgg):
-    model = small_vgg()
+def test_gradients_injected_at_the_same_layer_add(random_vgg):
+    model = random_vgg()
     x = np.random.default_rng(6).normal(size=(3, 8, 8))
-    g = model.forward(x, ["relu2_1"])["relu2_1"]
-    both = model.backward({"relu2_1": g, "block2_conv1": g})
-    np.testing.assert_allclose(both, 2 * model.backward({"relu2_1": g}), rtol=1e-13)
+    F, tape = model.forward(x, ["relu2_1"])
+    g = F["relu2_1"]
+    both = model.backward({"relu2_1": g, "block2_conv1": g}, tape)
+    np.testing.assert_allclose(both, 2 * model.backward({"relu2_1": g}, tape), rtol=1e-13)
 
 
-def test_one_model_shared_by_threads_gives_each_its_own_result(small_vgg):
-    """Each thread's forward keeps its caches for its own backward (thread-local state):
-    two threads that both run forward before either runs backward (as two objectives
-    computing their losses in between would) each get their own image's gradient."""
+def test_one_model_shared_by_threads_gives_each_its_own_result(random_vgg):
+    """The model keeps nothing between the passes (each forward returns its tape): two
+    threads that both run forward before either runs backward (as two objectives computing
+    their losses in between would) each get their own image's gradient."""
     import threading
-    model = small_vgg()
+    model = random_vgg()
     rng = np.random.default_rng(7)
     images = [rng.normal(size=(3, 16, 16)) for _ in range(2)]
 
     def gradient(x):
-        out = model.forward(x, ["relu3_1"])["relu3_1"]
-        return model.backward({"relu3_1": out})
+        out, tape = model.forward(x, ["relu3_1"])
+        return model.backward(out, tape)
 
     expected = [gradient(x) for x in images]
     results, both_forwards_done = [None, None], threading.Barrier(2)
 
     def worker(i):
-        out = model.forward(images[i], ["relu3_1"])["relu3_1"]
+        out, tape = model.forward(images[i], ["relu3_1"])
         both_forwards_done.wait()
-        results[i] = model.backward({"relu3_1": out})
+        results[i] = model.backward(out, tape)
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
     for t in threads:
@@ -176,10 +179,11 @@ def test_one_model_shared_by_threads_gives_each_its_own_result(small_vgg):
         np.testing.assert_array_equal(results[i], expected[i])
 
 
-def test_backward_runs_in_the_forward_dtype(small_vgg):
-    model = small_vgg()
+def test_backward_runs_in_the_forward_dtype(random_vgg):
+    model = random_vgg()
     x = np.random.default_rng(8).normal(size=(3, 8, 8)).astype(np.float32)
-    out = model.forward(x, ["relu2_1"])["relu2_1"]
-    dx = model.backward({"relu2_1": np.ones(out.shape)})          # float64 gradient
+    F, tape = model.forward(x, ["relu2_1"])
+    out = F["relu2_1"]
+    dx = model.backward({"relu2_1": np.ones(out.shape)}, tape)          # float64 gradient
     assert dx.dtype == np.float32
-    np.testing.assert_array_equal(dx, model.backward({"relu2_1": np.ones_like(out)}))
+    np.testing.assert_array_equal(dx, model.backward({"relu2_1": np.ones_like(out)}, tape))

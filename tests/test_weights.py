@@ -404,11 +404,11 @@ def test_keras_file_round_trip(tmp_path, arch, naming):
     model = nst_numpy.load_vgg19(path) if arch == "vgg19" else nst_numpy.load_vgg16(path)
     x = np.random.default_rng(1).normal(0, 50, (3, 8, 8))
     # conv1_1 of the loaded model equals a convolution computed from the Keras layout directly.
-    got = model.forward(x, ["conv1_1"])["conv1_1"]
+    got = model.features(x, ["conv1_1"])["conv1_1"]
     k, b = written["conv1_1"]
     np.testing.assert_allclose(got, direct_conv(x, k.astype(np.float64), b), rtol=1e-5, atol=1e-3)
     # Deeper layers too: feed conv1_1's reference output through conv1_2 by hand.
-    got2 = model.forward(x, ["conv1_2"])["conv1_2"]
+    got2 = model.features(x, ["conv1_2"])["conv1_2"]
     ref1 = np.maximum(direct_conv(x, k.astype(np.float64), b), 0)
     k2, b2 = written["conv1_2"]
     np.testing.assert_allclose(got2, direct_conv(ref1, k2.astype(np.float64), b2), rtol=1e-5, atol=1e-3)
@@ -468,7 +468,7 @@ def test_mean_pixel_gives_the_bias(vgg19, vgg19_weights):
     mean_rgb = np.full((6, 6, 3), [123.68, 116.779, 103.939])
     x = preprocess(mean_rgb, dtype=np.float64)
     np.testing.assert_allclose(x, 0, atol=1e-12)
-    out = vgg19.forward(x, ["conv1_1"])["conv1_1"]
+    out = vgg19.features(x, ["conv1_1"])["conv1_1"]
     bias = vgg19_weights[1]["conv1_1"][1]
     np.testing.assert_allclose(out, np.broadcast_to(bias[:, None, None], out.shape), rtol=1e-12)
 
@@ -481,7 +481,7 @@ def test_kernel_channel_zero_sees_blue(vgg19, vgg19_weights):
     kernel, bias = (a.astype(np.float64) for a in vgg19_weights[1]["conv1_1"])
     centred_bgr = np.array([b - 103.939, g - 116.779, r - 123.68])
     expected = bias + kernel.sum(axis=(2, 3)) @ centred_bgr
-    np.testing.assert_allclose(vgg19.forward(x, ["conv1_1"])["conv1_1"][:, 2, 2], expected, rtol=1e-10)
+    np.testing.assert_allclose(vgg19.features(x, ["conv1_1"])["conv1_1"][:, 2, 2], expected, rtol=1e-10)
 
 
 def photo(name, size=64):
@@ -491,8 +491,8 @@ def photo(name, size=64):
 
 def test_channel_order_matters(vgg19):
     rgb = photo("green_sea_turtle")
-    a = vgg19.forward(preprocess(rgb), ["relu1_1"])["relu1_1"]
-    swapped = vgg19.forward(preprocess(rgb[:, :, ::-1]), ["relu1_1"])["relu1_1"]
+    a = vgg19.features(preprocess(rgb), ["relu1_1"])["relu1_1"]
+    swapped = vgg19.features(preprocess(rgb[:, :, ::-1]), ["relu1_1"])["relu1_1"]
     assert np.linalg.norm(a - swapped) / np.linalg.norm(a) > 0.2
 
 
@@ -500,7 +500,7 @@ RELUS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
 
 
 def test_real_photos_give_sane_features(vgg19):
-    feats = {name: vgg19.forward(preprocess(photo(name)), RELUS)
+    feats = {name: vgg19.features(preprocess(photo(name)), RELUS)
              for name in ("green_sea_turtle", "great_wave")}
     for name, acts in feats.items():
         for layer, a in acts.items():

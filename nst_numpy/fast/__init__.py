@@ -4,10 +4,13 @@
   must equal :func:`nst_numpy.layers.conv2d_forward` and its backward to round-off;
 - :mod:`nst_numpy.fast.parallel`: bands of one layer in one thread per core, with BLAS held
   to one thread meanwhile;
+- :mod:`nst_numpy.fast.pooling`: 2x2 max pooling in a few passes over memory, equal to
+  :func:`nst_numpy.layers.max_pool_forward`;
 - :class:`FastVGG` (:mod:`nst_numpy.fast.vgg`): :class:`nst_numpy.vgg.VGG` with those
   convolutions and the ReLU and max pool after each fused in; equal to it to round-off.
 
-Nothing in the teaching modules (layers, vgg, losses, gradcheck, optim) imports this package.
+Nothing in the teaching modules (layers, vgg, losses, gradcheck, optim) or the algorithm
+(terms, objective, loop, pyramid, transfer) imports this package; tests/test_layout.py says so.
 """
 
 from .vgg import FastVGG

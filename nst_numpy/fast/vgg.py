@@ -2,7 +2,7 @@
 
 :class:`FastVGG` has the interface of :class:`nst_numpy.vgg.VGG` (``forward``,
 ``backward`` with ``to=``, ``layer_names``, ``resolve``) and inherits its checks; only the
-two passes differ, in three ways that leave the function unchanged:
+two passes differ, in four ways that leave the function unchanged:
 
 1. every 3x3 convolution with at least :data:`WINOGRAD_MIN_CHANNELS` input channels runs by
    Winograd's F(2x2, 3x3) (:func:`nst_numpy.fast.winograd.conv2d_forward`, which must equal
@@ -12,7 +12,9 @@ two passes differ, in three ways that leave the function unchanged:
    input is asked for or receives a gradient; every ReLU caches its mask, not its output,
    and gradients are summed in place (memory);
 3. each convolution's bands run in ``threads`` threads, with BLAS held to one thread for
-   the whole pass (:mod:`nst_numpy.fast.parallel`).
+   the whole pass (:mod:`nst_numpy.fast.parallel`);
+4. a max pool that does not run inside a convolution takes a few fast passes
+   (:mod:`nst_numpy.fast.pooling`), not the plain layer's reshape and argmax.
 
 ``tests/test_fast.py`` checks features and gradients against the plain network across
 sizes, poolings, dtypes, sets of injected gradients and ``to=``.
@@ -21,10 +23,14 @@ sizes, poolings, dtypes, sets of injected gradients and ``to=``.
 import numpy as np
 
 from .. import layers as L
-from ..vgg import POOLING, VGG
-from . import winograd
+from ..vgg import VGG, Tape, _backward_arguments, _forward_arguments
+from . import pooling, winograd
 from .parallel import single_threaded_blas, usable_cores
 
+# The pools that do not run inside a conv's passes: max pooling in fast passes
+# (pooling.py), average pooling as the plain network has it.
+POOLING = {"max": (pooling.max_pool_forward, pooling.max_pool_backward),
+           "avg": (L.avg_pool_forward, L.avg_pool_backward)}
 # Winograd's transforms cost more than they save on the 3-channel first layer
 # (benchmarks/bench_layers.py): conv1_1 stays im2col, which is cheap there (27-row cols).
 WINOGRAD_MIN_CHANNELS = 16
@@ -41,6 +47,10 @@ class FastVGG(VGG):
     threads : int, optional
         Band threads of each convolution; default: the cores this process may use.
     """
+
+    #: Peak resident bytes of a whole float32 L-BFGS stylization, a + b * pixels, fitted by
+    #: benchmarks/bench_memory.py --fit (docs/benchmarks.md, "Memory of a whole run").
+    MEMORY = (557 * 2**20, 3321)
 
     def __init__(self, weights, arch="vgg19", pooling="max", threads=None):
         super().__init__(weights, arch=arch, pooling=pooling)
@@ -65,7 +75,7 @@ class FastVGG(VGG):
 
     def forward(self, x, layers):
         """:meth:`nst_numpy.vgg.VGG.forward`, with the fused Winograd layers."""
-        x, wanted, last = self._check_forward(x, layers)
+        x, wanted, last = _forward_arguments(self, x, layers)
         params = self._params(x.dtype)
         names = self.layer_names[:last + 1]
         activations, caches = {}, []
@@ -83,13 +93,11 @@ class FastVGG(VGG):
                 elif pooled is not None:
                     x, cache = pooled
                 else:
-                    self._check_poolable(x, name)
                     x, cache = POOLING[self.pooling][0](x)
                 caches.append((name, cache, x.shape))
                 if name in wanted.values():
                     activations[name] = x
-        self._last.caches, self._last.dtype = caches, x.dtype
-        return {given: activations[name] for given, name in wanted.items()}
+        return {given: activations[name] for given, name in wanted.items()}, Tape(caches, x.dtype)
 
     def _conv_forward(self, x, name, params, following, wanted):
         """One conv of the forward pass (``following``: its name and the layers after it):
@@ -105,9 +113,10 @@ class FastVGG(VGG):
             return out, cache, True, pooled
         return (*winograd.conv2d_forward(x, *params, relu=True, threads=self.threads), True, None)
 
-    def backward(self, grads, to=None):
+    def backward(self, grads, tape, to=None):
         """:meth:`nst_numpy.vgg.VGG.backward`, with the fused Winograd layers."""
-        caches, injected, stop = self._check_backward(grads, to)
+        injected, stop = _backward_arguments(self, grads, tape, to)
+        caches = tape.steps
         dout = None
         # A ReLU's (and a max pool's) backward left to the Winograd conv below, which
         # applies it on its way in: the ReLU's mask, the pool's cache.
@@ -119,7 +128,7 @@ class FastVGG(VGG):
                     dout = (injected[name].copy() if dout is None
                             else np.add(dout, injected[name], out=dout))
                 if name == stop:
-                    return dout if dout is not None else np.zeros(out_shape, self._last.dtype)
+                    return dout if dout is not None else np.zeros(out_shape, tape.dtype)
                 if dout is None:
                     continue
                 if name.startswith("conv"):

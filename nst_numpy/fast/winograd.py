@@ -49,7 +49,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import layers
+from .pooling import WINDOW_OFFSETS, max_of_window_entries
 from .parallel import map_bands, usable_cores
 
 
@@ -344,8 +344,8 @@ def _pool_tiles(tiles, t0, pooled, first):
             n_cols = max(0, -(-(pooled.shape[2] - Q) // h))
             cols = slice(Q, h * n_cols + Q, h)
             entries = (tiles[2 * P + i, 2 * Q + j][:, :n_rows, :n_cols]
-                       for i, j in layers.WINDOW_OFFSETS)
-            pooled[:, rows, cols], first[:, rows, cols] = layers.max_of_window_entries(*entries)
+                       for i, j in WINDOW_OFFSETS)
+            pooled[:, rows, cols], first[:, rows, cols] = max_of_window_entries(*entries)
 
 
 def conv3x3(x, u, bias=None, relu=False, relu_out=None, pool_into=None, pool_first=None,

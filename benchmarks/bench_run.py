@@ -1,4 +1,4 @@
-"""``nst-numpy bench --whole-run``: the time a whole stylization takes to reach a given loss.
+"""``python -m benchmarks.bench --whole-run``: the time a whole stylization takes to reach a given loss.
 
 The question a user asks is not how fast one forward + backward pass is but how soon the
 picture is finished. This mode answers it on one objective, the defaults of ``stylize`` on
@@ -28,23 +28,26 @@ import time
 
 import numpy as np
 
-from . import image as im
-from . import transfer
+from nst_numpy import image as im
+from nst_numpy import load_vgg, transfer
+from nst_numpy.objective import Objective
+from nst_numpy.pyramid import level_iterations
+from nst_numpy.terms import Content, GramStyle, TotalVariation
 
 
 def full_size_objective(content, style, size):
-    """nst_numpy's objective of a single-scale run at ``size``, its images and start x0."""
-    model = transfer.default_model()
-    shape = transfer.output_shape(content, [style], size)
-    images = transfer.prepare_images(content, [style], size)
-    objective = transfer.build_objective(model, images, shape)
-    x0 = transfer.starting_image("content", images, 0, np.float32)
-    return objective, images, x0
+    """nst_numpy's objective of a single-scale run at ``size`` with stylize's defaults, and
+    its start x0 (the content image)."""
+    shape = transfer.output_shape(content, size)
+    objective = Objective(load_vgg(fast=True), [Content(content), GramStyle(style),
+                                                 TotalVariation()], shape)
+    x0 = transfer.starting_image("content", content, [style], shape, 0, np.float32)
+    return objective, x0
 
 
 def run_nst(content, style, size, iterations, scales, target=None):
     """One stylize run: (StylizeResult, [(seconds, full-size loss)], seconds to target)."""
-    levels = transfer.level_iterations(iterations, scales)
+    levels = level_iterations(iterations, scales)
 
     def stop_at_target(state):
         return state.level == state.levels and target is not None and state.losses.total <= target
@@ -82,9 +85,11 @@ def torch_loss(objective):
                 out[name] = h[0]
         return out
 
-    P = {k: torch.from_numpy(v) for k, v in objective.P.items()}
-    A = {k: torch.from_numpy(v) for k, v in objective.A.items()}
+    (P, _), A, _ = objective.targets   # Content's (P, 1), GramStyle's A, TV's None
+    P = {k: torch.from_numpy(v) for k, v in P.items()}
+    A = {k: torch.from_numpy(v) for k, v in A.items()}
     w = {layer: 1.0 / len(A) for layer in A}
+    alpha, beta, tv_weight = objective.weights
 
     def loss_of(x):
         feats = features(x)
@@ -95,11 +100,11 @@ def torch_loss(objective):
             N, M = Fl.shape
             style = style + w[l] * ((Fl @ Fl.T - gram) ** 2).sum() / (4 * N**2 * M**2)
         tv = ((x[:, 1:] - x[:, :-1]) ** 2).sum() + ((x[:, :, 1:] - x[:, :, :-1]) ** 2).sum()
-        return objective.alpha * content + objective.beta * style + objective.tv_weight * tv
+        return alpha * content + beta * style + tv_weight * tv
     return loss_of
 
 
-def run_torch(objective, images, x0, iterations, target, threads=None):
+def run_torch(objective, x0, iterations, target, threads=None):
     """The same objective in PyTorch, minimised by torch.optim.LBFGS without bounds.
 
     Returns ([(seconds, lowest loss so far)] per evaluation, seconds to target or None,
@@ -209,9 +214,8 @@ def compare(size, args):
             row(name, seconds, result.seconds, result.loss, result.iterations)
             curves[name], pictures[name] = curve, result.image
     if importlib.util.find_spec("torch") is not None and not args.no_torch:
-        objective, images, x0 = full_size_objective(content, style, size)
-        curve, seconds, x, counts = run_torch(objective, images, x0, iterations, target,
-                                              args.threads)
+        objective, x0 = full_size_objective(content, style, size)
+        curve, seconds, x, counts = run_torch(objective, x0, iterations, target, args.threads)
         row("torch L-BFGS", seconds, curve[-1][0], curve[-1][1], counts["iterations"])
         print(f"torch: {counts['evaluations']} evaluations in {counts['iterations']} "
               "iterations", flush=True)

@@ -1,4 +1,7 @@
-"""``nst-numpy bench``: time the style-transfer hot path against the machine and PyTorch.
+"""Time the style-transfer hot path against the machine and PyTorch.
+
+    python -m benchmarks.bench --sizes 256 512 --repeats 8     (from the repository's root)
+
 
 The work timed is one VGG19 forward pass to ``relu5_1`` plus the backward pass to the
 pixels (a gradient of ones injected at ``relu5_1``), float32, random He-initialised weights
@@ -23,7 +26,6 @@ by the operating system) or raises (a MemoryError) ends the run with a one-line 
 parent waits on a worker only while it is alive, however long a healthy one takes.
 """
 
-import argparse
 import importlib.metadata
 import importlib.util
 import multiprocessing
@@ -36,9 +38,12 @@ import time
 
 import numpy as np
 
-from . import layers, memory
-from .fast import FastVGG
-from .vgg import VGG, conv_shapes, random_weights
+if __package__ in (None, ""):   # run as a script, python benchmarks/bench.py: find benchmarks/
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from nst_numpy import memory
+from nst_numpy.fast import FastVGG
+from nst_numpy.vgg import VGG, conv_shapes, random_weights
 
 LAST_LAYER = "relu5_1"
 NUMPY_IMPLS = ("im2col", "winograd")
@@ -110,21 +115,17 @@ def _numpy_step(impl, weights, threads):
     model = (VGG.vgg19(weights) if impl == "im2col" else FastVGG.vgg19(weights, threads=threads))
 
     def step(x):
-        out = model.forward(x, [LAST_LAYER])[LAST_LAYER]
-        return model.backward({LAST_LAYER: np.ones_like(out)})
+        out, tape = model.forward(x, [LAST_LAYER])
+        return model.backward({LAST_LAYER: np.ones_like(out[LAST_LAYER])}, tape)
     return step, lambda size: np.random.default_rng(1).standard_normal((3, size, size), dtype=np.float32)
 
 
-def im2col_products(size, itemsize=4):
-    """Shapes (K, 9C, n) of the matrix products of one im2col pass up to ``LAST_LAYER``.
-
-    One per band of output rows (``layers.row_bands``), as conv2d_forward computes
-    ``W @ cols`` ((K, 9C) @ (9C, n)); conv2d_backward_input multiplies ``W^T @ dF`` in the
-    same bands, with the same FLOPs.
-    """
-    return [(K, C * kh * kw, (y1 - y0) * side)
-            for (K, C, kh, kw), side in _convs_up_to(LAST_LAYER.replace("relu", "conv"), size)
-            for y0, y1 in layers.row_bands(C, kh, kw, side, side, itemsize)]
+def im2col_products(size):
+    """Shapes (K, 9C, n) of the matrix products of one im2col pass up to ``LAST_LAYER``:
+    one per conv, as conv2d_forward computes ``W @ cols`` ((K, 9C) @ (9C, n), n = H W);
+    conv2d_backward_input multiplies ``W^T @ dF``, with the same FLOPs."""
+    return [(K, C * kh * kw, side * side)
+            for (K, C, kh, kw), side in _convs_up_to(LAST_LAYER.replace("relu", "conv"), size)]
 
 
 def im2col_operands(size):
@@ -380,10 +381,10 @@ def _check_matmul_sizes(sizes, limit):
 
 def run(args):
     """Print the machine's matmul speed and the timing table (or, with --whole-run, the
-    whole-run comparison of :mod:`nst_numpy.bench_run`)."""
+    whole-run comparison of :mod:`benchmarks.bench_run`)."""
     _check_options(args)
     if args.whole_run:
-        from . import bench_run
+        from benchmarks import bench_run
         return bench_run.run(args)
     limit = None
     if args.memory_limit is not None:
@@ -491,11 +492,11 @@ def add_arguments(parser):
 
 
 def main(argv=None):
-    """``python -m nst_numpy.bench``: the same options, checks and one-line errors as
-    ``nst-numpy bench``."""
-    from .cli import Parser, run_handler
+    """``python -m benchmarks.bench``: every fault a one-line error, as the nst-numpy
+    command's (:func:`nst_numpy.cli.run_handler`)."""
+    from nst_numpy.cli import Parser, run_handler
 
-    parser = Parser(prog="python -m nst_numpy.bench", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m benchmarks.bench", description=__doc__.splitlines()[0])
     add_arguments(parser)
     try:
         args = parser.parse_args(argv)
