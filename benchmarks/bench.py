@@ -436,8 +436,8 @@ def _check_options(args):
     if args.repeats < 1:
         raise ValueError(f"--repeats {args.repeats}: time at least one round")
     for size in args.sizes:
-        if size < 32:
-            raise ValueError(f"--sizes {size}: VGG19 needs at least 32 px to reach {LAST_LAYER}")
+        if size < 16:
+            raise ValueError(f"--sizes {size}: VGG19 needs at least 16 px to reach {LAST_LAYER}")
     if args.threads is not None and args.threads < 1:
         raise ValueError(f"--threads {args.threads}: use at least one thread "
                          "(or leave the option out for the libraries' choice)")
@@ -453,6 +453,20 @@ def _check_options(args):
     for n in args.coarse_iterations or []:
         if n < 1:
             raise ValueError(f"--coarse-iterations {n}: run at least one iteration per level")
+    if not args.whole_run:
+        for option, value in (("--curves", args.curves), ("--out", args.out)):
+            if value:
+                raise ValueError(f"{option} applies with --whole-run only; add it or drop {option}")
+        return
+    from benchmarks.bench_run import check_outputs, coarsest_side
+    for size in args.sizes:   # the quiz's pictures are 3:2: the shorter side is 2/3 of --sizes
+        for scales in args.scales:
+            shortest = coarsest_side(size, scales)
+            if shortest < 16:
+                raise ValueError(f"--sizes {size} with --scales {scales}: the coarsest level is "
+                                 f"{shortest} px on its shorter side, too small to reach "
+                                 f"{LAST_LAYER} (16 px); use larger --sizes or fewer --scales")
+    check_outputs(args)
 
 
 def add_arguments(parser):
@@ -487,8 +501,11 @@ def add_arguments(parser):
     whole.add_argument("--coarse-iterations", type=int, nargs="+", default=None,
                        help="iterations at each coarser level; several values are compared "
                             "(default: stylize's)")
-    whole.add_argument("--curves", metavar="FILE", help="write (seconds, loss) of every run as JSON")
-    whole.add_argument("--out", metavar="DIR", help="write every run's picture into DIR")
+    whole.add_argument("--curves", metavar="FILE",
+                       help="write (seconds, loss) of every run as JSON, one file per size: "
+                            "FILE_SIZE.json (never over an existing file)")
+    whole.add_argument("--out", metavar="DIR",
+                       help="write every run's picture into DIR, a new or empty folder")
 
 
 def main(argv=None):

@@ -31,7 +31,7 @@ import numpy as np
 from nst_numpy import image as im
 from nst_numpy import load_vgg, transfer
 from nst_numpy.objective import Objective
-from nst_numpy.pyramid import level_iterations
+from nst_numpy.pyramid import level_iterations, level_sides
 from nst_numpy.terms import Content, GramStyle, TotalVariation
 
 
@@ -178,6 +178,36 @@ def clamped_loss(objective, x):
     return float(objective(np.clip(x, low, high))[0])
 
 
+def curves_path(curves, size):
+    """The file --curves FILE writes for one size: FILE_SIZE.json (FILE's own extension if
+    it has one)."""
+    stem, ext = os.path.splitext(curves)
+    return f"{stem}_{size}{ext or '.json'}"
+
+
+def check_outputs(args):
+    """Refuse, before any run, a --curves file that exists or cannot be written and an
+    --out that is not a new or empty folder: the benchmark never overwrites a file."""
+    for size in args.sizes if args.curves else []:
+        path = curves_path(args.curves, size)
+        if os.path.lexists(path):
+            raise ValueError(f"--curves would overwrite {path!r}; move it away or choose "
+                             "another FILE")
+        if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            raise ValueError(f"--curves {args.curves!r}: its folder does not exist; create it")
+    if args.out and os.path.lexists(args.out) and (not os.path.isdir(args.out)
+                                                   or os.listdir(args.out)):
+        raise ValueError(f"--out {args.out!r} is a file or a folder that is not empty; give a "
+                         "new or empty folder")
+
+
+def coarsest_side(size, scales):
+    """The shorter side of the coarsest level of a run on the quiz's pictures (3:2)."""
+    content, _ = im.quiz_images()
+    side = level_sides(size, scales)[0]
+    return min(transfer.output_shape(content, side))
+
+
 def run(args):
     """Print the whole-run comparison at each of ``args.sizes``; optionally write curves
     and pictures."""
@@ -226,8 +256,7 @@ def compare(size, args):
         curves["torch L-BFGS"], pictures["torch L-BFGS"] = curve, im.deprocess(x)
     print_looser_targets(curves, target)
     if args.curves:
-        stem, ext = os.path.splitext(args.curves)
-        with open(f"{stem}_{size}{ext or '.json'}", "w") as f:
+        with open(curves_path(args.curves, size), "x") as f:
             json.dump({"size": size, "target": target, "curves": curves}, f)
     if args.out:
         os.makedirs(args.out, exist_ok=True)

@@ -2,6 +2,7 @@
 
 import math
 import numbers
+import reprlib
 
 import numpy as np
 
@@ -75,7 +76,7 @@ class OptionError(ValueError):
 
 def _number_error(name, value, requirement, where=""):
     return OptionError(f"{{{name}}}{OptionError.literal(where)} must be {requirement}, got "
-                       f"{OptionError.literal(repr(value))}", **{name: name})
+                       f"{OptionError.literal(reprlib.repr(value))}", **{name: name})
 
 
 def is_real(value):
@@ -108,6 +109,6 @@ def integer(name, value, minimum):
 def choice(name, value, choices):
     """``value`` if it is one of ``choices``, else an OptionError listing them."""
     if not any(value is c or (type(value) is type(c) and value == c) for c in choices):
-        raise OptionError(f"unknown {{{name}}} {OptionError.literal(repr(value))}; choose one "
+        raise OptionError(f"unknown {{{name}}} {OptionError.literal(reprlib.repr(value))}; choose one "
                           f"of {OptionError.literal(list(choices))}", **{name: name})
     return value

@@ -38,6 +38,10 @@ def check_answer(answer, expected, what, rtol=1e-6, atol=0.0):
     ``answer check FAILED: ...``; a failure says where the answer is wrong but never what
     the expected value is, so a guess does not reveal the answer.
     """
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.floating)) \
+                or not value >= 0:
+            raise ValueError(f"check_answer: {name} must be a number >= 0, got {value!r}")
     if answer is None:
         return AnswerCheckResult(what, False, "no answer yet (the placeholder is None)")
     if isinstance(expected, dict):

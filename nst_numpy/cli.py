@@ -107,8 +107,8 @@ def run_handler(name, handler, args):
             detail = f" ({error})" if str(error) else ""
             code = _say(name, f"error: out of memory{detail}; use a smaller size, or fewer or "
                               "smaller images", 2)
-        except KeyboardInterrupt as stop:
-            code = _say(name, str(stop) or "interrupted", 130)
+        except KeyboardInterrupt as stop:   # before a run saved anything of its own
+            code = _say(name, f"{str(stop) or 'interrupted'}; nothing was written", 130)
     return 128 + received[0] if received else code
 
 

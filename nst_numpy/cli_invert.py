@@ -53,8 +53,11 @@ def run_invert(args):
     from .options import given_options
     from .loop import NonFiniteLossWarning
 
-    check_outputs(planned_outputs(args), run_inputs(args, [args.image]))   # before any work
+    from .transfer import output_shape
+
     options = given_options(args, OPTIONS)
+    check_outputs(planned_outputs(args), run_inputs(args, [args.image]),   # before any work
+                  output_shape(args.image, options["size"]))
     if args.tv_weight is not None:
         options["tv_weight"] = args.tv_weight
     with warnings.catch_warnings():

@@ -106,20 +106,21 @@ def _count(minimum):
 
 # --- outputs ------------------------------------------------------------------------
 
-def check_outputs(outputs, inputs):
+def check_outputs(outputs, inputs, shape=None):
     """Refuse, before any work, outputs that cannot be written or that would overwrite a
     file the run reads, or each other.
 
     outputs: [(path, the option naming it: "-o", "--plot")]; inputs: every file the run
     reads (images, masks, the starting picture, the weights), paths or other sources (an
     array is no file). An output may name an input by any path (a symbolic or hard link,
-    ``..``): :func:`same_file` compares the files themselves.
+    ``..``): :func:`same_file` compares the files themselves. shape: (H, W) of the run's
+    pictures (not the plot's), which their format must be able to hold.
     """
     from .image import check_writable
 
     seen = []
     for output, option in outputs:
-        check_writable(output)
+        check_writable(output, shape if option != "--plot" else None)
         for source in inputs:
             if isinstance(source, (str, os.PathLike)) and same_file(output, source):
                 raise ValueError(f"{option} {output!r} is the input file {os.fspath(source)!r}; "
@@ -178,11 +179,11 @@ def check_resume(checkpoint, content, styles, size, scales):
 
 def same_file(a, b):
     """Whether paths ``a`` and ``b`` name one file: the same file on disk when both exist
-    (through any link), else the same path once resolved."""
-    a, b = Path(a), Path(b)
-    if a.exists() and b.exists():
+    (through any link), else the same path once every link is followed (a link loop or a
+    dangling link names no file, and is compared by its own path)."""
+    if os.path.exists(a) and os.path.exists(b):
         return os.path.samefile(a, b)
-    return a.resolve() == b.resolve()
+    return os.path.realpath(a) == os.path.realpath(b)
 
 
 def planned_outputs(args):
@@ -236,10 +237,15 @@ def _run(args, content, styles):
     scales = given.get("scales", O.OPTIONS["scales"].default)
     schedule = level_iterations(given.get("iterations", O.OPTIONS["iterations"].default),
                                 scales, given.get("coarse_iterations"))
+    if args.save_every > sum(schedule):
+        raise ValueError(f"--save-every {args.save_every} is more than the run's "
+                         f"{sum(schedule)} iterations: no picture would be saved; lower it")
     intermediates = intermediate_paths(args.output, args.save_every, sum(schedule))
     check_intermediates(intermediates)
     check_outputs(planned_outputs(args) + [(p, "--save-every") for p in intermediates.values()],
-                  run_inputs(args, [content, *styles]))
+                  run_inputs(args, [content, *styles]),
+                  transfer.output_shape(content if content is not None else styles[0],
+                                        given.get("size", O.OPTIONS["size"].default)))
     if args.resume is not None:
         check_resume(args.resume, content, styles, given.get("size", O.OPTIONS["size"].default),
                      scales)
@@ -248,7 +254,10 @@ def _run(args, content, styles):
 
     def save_intermediate(state):
         if state.step in intermediates:   # numbered over all levels
-            save_image(state.image(), intermediates[state.step])
+            try:   # never over a file: one that appeared since the check is left as it is
+                save_image(state.image(), intermediates[state.step], exclusive=True)
+            except FileExistsError as error:
+                print(f"nst-numpy {args.command}: {error}", file=sys.stderr)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NonFiniteLossWarning)   # said below, once
@@ -264,8 +273,12 @@ def save_result(args, result):
 
     with signals_held():
         code = _save(args, result)
-        if getattr(args, "plot", None) and result.history["total"]:
-            result.plot(args.plot)
+        if getattr(args, "plot", None):
+            if result.history["total"]:
+                result.plot(args.plot)
+            else:
+                print(f"nst-numpy {args.command}: no iteration ran, so no loss history was "
+                      f"drawn; {args.plot} was not written", file=sys.stderr)
     return code
 
 
@@ -295,6 +308,7 @@ def _save(args, result):
                       if args.keep == "best" and math.isfinite(result.best_loss)
                       else (result.image, f"final loss {result.loss:.4g}"))
     save_image(picture, out)
-    print(f"wrote {os.path.abspath(out)} ({picture.shape[1]}x{picture.shape[0]}, "
+    where = os.path.join(os.path.realpath(os.path.dirname(out) or "."), os.path.basename(out))
+    print(f"wrote {where} ({picture.shape[1]}x{picture.shape[0]}, "
           f"{result.iterations} iterations, {result.seconds:.0f} s, {which})")
     return 0

@@ -173,7 +173,7 @@ def check_gradient(f, x, analytic, num_samples=None, h=None, tol=1e-6, seed=0,
     if analytic.shape != x.shape:
         raise ValueError(
             f"check_gradient: analytic gradient has shape {analytic.shape}, x has {x.shape}")
-    analytic = _as_float64(analytic, "check_gradient (analytic)", warn=False)
+    analytic = _as_float64(analytic, "check_gradient", warn=False, name="the analytic gradient")
     if not (isinstance(tol, numbers.Real) and tol > 0):
         raise ValueError(f"check_gradient: tol must be a positive number, got {tol!r}")
     indices = _sample(x.size, num_samples, seed)
@@ -201,20 +201,20 @@ def check_gradient(f, x, analytic, num_samples=None, h=None, tol=1e-6, seed=0,
 # Argument checks: one clear line for each way the call can be wrong
 # ---------------------------------------------------------------------------
 
-def _as_float64(x, where, warn=True):
+def _as_float64(x, where, warn=True, name="x"):
     """A float64 copy of a real array; one-line errors for what finite differences cannot use."""
     x = np.asarray(x)
     if x.dtype.kind not in "biuf":
-        raise ValueError(f"{where}: x has dtype {x.dtype}; pass a real floating-point array")
+        raise ValueError(f"{where}: {name} has dtype {x.dtype}; pass a real floating-point array")
     if x.size == 0:
-        raise ValueError(f"{where}: x is empty (shape {x.shape}); nothing to check")
+        raise ValueError(f"{where}: {name} is empty (shape {x.shape}); nothing to check")
     if warn and x.dtype != np.float64:
         warnings.warn(
-            f"{where}: x is {x.dtype}; finite differences need float64 to be "
-            "trustworthy -- pass x.astype(np.float64)", stacklevel=3)
+            f"{where}: {name} is {x.dtype}; finite differences need float64 to be "
+            f"trustworthy -- pass {name}.astype(np.float64)", stacklevel=3)
     x = x.astype(np.float64, copy=True)
     if not np.all(np.isfinite(x)):
-        raise ValueError(f"{where}: x holds NaN or infinite values")
+        raise ValueError(f"{where}: {name} holds NaN or infinite values")
     return x
 
 
@@ -232,7 +232,8 @@ def _sample(size, num_samples, seed):
     """All flat indices, or ``num_samples`` of them drawn without replacement."""
     if num_samples is None:
         return np.arange(size)
-    if not isinstance(num_samples, numbers.Integral) or num_samples < 1:
+    if isinstance(num_samples, (bool, np.bool_)) or not isinstance(num_samples, numbers.Integral) \
+            or num_samples < 1:
         raise ValueError(f"check_gradient: num_samples must be a positive integer or None, "
                          f"got {num_samples!r}")
     if num_samples >= size:
@@ -241,7 +242,12 @@ def _sample(size, num_samples, seed):
 
 
 def _flat_indices(indices, size):
-    indices = np.asarray(list(indices), dtype=np.int64)
+    """Flat indices as int64, each within x's ``size`` entries: a 1-D list of integers."""
+    indices = np.asarray(list(indices))
+    if indices.size and (indices.ndim != 1 or indices.dtype.kind not in "iu"):
+        raise ValueError(f"numerical_gradient: indices must be a list of flat integer indices, "
+                         f"got an array of {indices.dtype} and shape {indices.shape}")
+    indices = indices.astype(np.int64)
     if indices.size and (indices.min() < -size or indices.max() >= size):
         raise ValueError(f"numerical_gradient: an index lies outside x's {size} entries")
     return indices

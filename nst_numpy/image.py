@@ -8,6 +8,7 @@ Everything a user hands in (a path, a PIL image, an array) becomes one thing fir
 composited onto white and 16-bit or CMYK pixels mapped to 0-255.
 """
 
+import math
 import os
 import re
 import stat
@@ -33,6 +34,8 @@ TEMPORARY_PREFIX = ".nst_numpy_"
 
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP",
                 ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
+# The longest side each format can hold (libjpeg's and libwebp's limits).
+FORMAT_SIDES = {"JPEG": 65500, "WEBP": 16383}
 
 
 def preprocess(rgb, dtype=np.float32):
@@ -113,12 +116,19 @@ def image_size(source):
 def _upright_size(im):
     """(H, W) after the EXIF orientation (5-8 turn the picture by 90 degrees, see to_rgb)."""
     W, H = im.size
-    return (W, H) if im.getexif().get(0x0112) in (5, 6, 7, 8) else (H, W)
+    with warnings.catch_warnings():   # a damaged EXIF block: the picture is still read
+        warnings.simplefilter("ignore", UserWarning)
+        orientation = im.getexif().get(0x0112)
+    return (W, H) if orientation in (5, 6, 7, 8) else (H, W)
 
 
 def _open(path, header_only=False):
     """The decoded image at ``path`` (or only its upright (H, W)); one-line errors."""
     path = os.fspath(path)
+    _check_path_length(path, "image")
+    if os.path.islink(path) and not os.path.exists(path):
+        raise ValueError(f"image {path!r} is a symbolic link to nothing (dangling, or a loop "
+                         "of links); give the image file itself")
     if not os.path.exists(path):
         raise ValueError(f"image {path!r} does not exist; check the path")
     if os.path.isdir(path):
@@ -129,8 +139,10 @@ def _open(path, header_only=False):
     try:
         with warnings.catch_warnings():
             # Pillow warns between 1x and 2x its pixel limit and refuses beyond; the memory
-            # check of stylize (nst_numpy.memory) judges what fits.
+            # check of stylize (nst_numpy.memory) judges what fits. A damaged EXIF block is
+            # warned about too, and the picture read all the same.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", UserWarning)
             with Image.open(path) as im:
                 if header_only:
                     return _upright_size(im)
@@ -154,10 +166,13 @@ def to_rgb(im):
 
     EXIF orientation is applied; alpha is composited onto white; 16/32-bit grey
     (``I;16``, ``I``) is scaled from its full range to 0-255; float (``F``) is taken
-    as 0-1 when its maximum is at most 1, else as 0-255; CMYK, palette, YCbCr, LAB
-    and HSV go through Pillow's own conversion.
+    as 0-1 when 99.9 % of its values are at most 1 (a stray brighter pixel does not change
+    the scale), else as 0-255, and refused if it holds NaN or infinity; CMYK, palette,
+    YCbCr, LAB and HSV go through Pillow's own conversion.
     """
-    im = ImageOps.exif_transpose(im)
+    with warnings.catch_warnings():   # a damaged EXIF block: the picture is still read
+        warnings.simplefilter("ignore", UserWarning)
+        im = ImageOps.exif_transpose(im)
     if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         grey = np.asarray(im, dtype=np.float64)
         # 16-bit stores 0-65535; 65535 / 257 = 255 maps white onto white.
@@ -165,10 +180,14 @@ def to_rgb(im):
         return _grey_to_rgb(grey / scale)
     if im.mode == "F":
         grey = np.asarray(im, dtype=np.float64)
-        return _grey_to_rgb(grey * 255 if grey.max(initial=0) <= 1 else grey)
+        if not np.isfinite(grey).all():
+            raise ValueError(f"a floating-point image holds NaN or infinite values at "
+                             f"{int((~np.isfinite(grey)).sum())} of its {grey.size} pixels; "
+                             "give finite values")
+        return _grey_to_rgb(grey * 255 if np.percentile(grey, 99.9) <= 1 else grey)
     if im.mode == "P":
         im = im.convert("RGBA")
-    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info:
+    if _has_alpha(im):
         rgba = im.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         im = Image.alpha_composite(white, rgba)
@@ -215,6 +234,8 @@ def resize(rgb, height, width):
 
 def resize_longest(rgb, size):
     """Resize so that the longest side is ``size`` pixels, keeping the aspect ratio."""
+    if isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer)):
+        raise ValueError(f"image size must be a whole number of pixels, got {size!r}")
     size = int(size)
     if size < 1:
         raise ValueError(f"image size must be a positive number of pixels, got {size}")
@@ -228,20 +249,33 @@ def load_mask(source, height, width):
     mask: white 1, black 0, grey in between.
 
     source: a path, PIL image or uint8 array of any size, read as the mean of R, G, B over
-    255; or a float mask, read on its own scale, 0 to 1: an (H, W) float array, or a
-    floating-point image (Pillow mode ``F``, such as a float TIFF). A float mask holding
-    NaN, or values outside [0, 1], is refused in one line. Images are resized with Lanczos
-    resampling, float masks bilinearly (which keeps them inside [0, 1]).
+    255, where transparent counts as black (a transparent region is not painted); or a
+    float mask, read on its own scale, 0 to 1: an (H, W) float array, or a floating-point
+    image (Pillow mode ``F``, such as a float TIFF). A float mask holding NaN, or values
+    outside [0, 1], is refused in one line. Images are resized with Lanczos resampling,
+    float masks bilinearly (which keeps them inside [0, 1]).
     """
+    height, width = int(height), int(width)
     if isinstance(source, (str, os.PathLike)):
         source = _open(source)
+    if isinstance(source, np.ndarray) and source.dtype == np.uint8 and source.ndim == 3 \
+            and source.shape[2] == 4:
+        source = Image.fromarray(source, "RGBA")
     if isinstance(source, Image.Image) and source.mode == "F":
         source = np.asarray(ImageOps.exif_transpose(source), dtype=np.float64)
+    elif isinstance(source, Image.Image) and _has_alpha(source):
+        rgba = np.asarray(ImageOps.exif_transpose(source).convert("RGBA"), dtype=np.float64)
+        # grey times opacity: transparent is black, whatever colour lies under it
+        source = rgba[..., :3].mean(axis=2) / 255 * rgba[..., 3] / 255
     if isinstance(source, np.ndarray) and source.dtype.kind == "f":
         _check_float_mask(source)
         grey = Image.fromarray(source.astype(np.float32), mode="F")
         return np.asarray(grey.resize((width, height), Image.BILINEAR), dtype=np.float64)
     return resize(load_image(source), height, width).mean(axis=2) / 255.0
+
+
+def _has_alpha(im):
+    return im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
 
 
 def _check_float_mask(mask):
@@ -257,12 +291,14 @@ def _check_float_mask(mask):
                          f"values {np.min(mask):.3g} to {np.max(mask):.3g}")
 
 
-def save_image(rgb, path, quality=95):
+def save_image(rgb, path, quality=95, exclusive=False):
     """Write a uint8 RGB array (H, W, 3) as PNG/JPEG/... chosen by the file extension.
 
     Atomic: the picture goes to a temporary file in the same folder, which then replaces
     ``path`` in one step. An error, a full disk or Ctrl-C on the way leaves ``path`` as it
-    was (absent, or its old contents) and no temporary file behind.
+    was (absent, or its old contents) and no temporary file behind. ``exclusive``: never
+    replace a file; if ``path`` exists when the picture is ready, raise FileExistsError and
+    leave it (another run may have written it since it was checked).
     """
     path = os.fspath(path)
     check_writable(path)
@@ -273,15 +309,22 @@ def save_image(rgb, path, quality=95):
     options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
     # A short temporary name of its own, not derived from ``path``: a legal name of 250
     # bytes must not fail for its temporary's being longer (check_writable checks ``path``).
-    fd, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)),
-                                     prefix=TEMPORARY_PREFIX, suffix=".part")
+    fd, temporary = tempfile.mkstemp(dir=_folder(path), prefix=TEMPORARY_PREFIX, suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:
             Image.fromarray(rgb).save(out, fmt, **options)
             out.flush()
             os.fsync(out.fileno())
         os.chmod(temporary, _new_file_mode(path))
-        os.replace(temporary, path)
+        if exclusive:   # a hard link is made only if no file has that name: then drop ours
+            os.link(temporary, path)
+            os.unlink(temporary)
+        else:
+            os.replace(temporary, path)
+    except FileExistsError:
+        os.unlink(temporary)
+        raise FileExistsError(f"{path!r} appeared while the picture was made (another run?); "
+                              "it was left as it was") from None
     except OSError as error:   # a full disk, a quota, a folder gone: name the file
         os.unlink(temporary)
         raise OSError(f"cannot write {path!r} ({error.strerror or error}); it was left as it "
@@ -292,18 +335,24 @@ def save_image(rgb, path, quality=95):
     return path
 
 
-def check_writable(path):
+def check_writable(path, shape=None):
     """One-line ValueError unless an image can be written at ``path``: a known extension,
     not a directory, in an existing folder where a file can be created, and not a
-    read-only file. Checked by creating (and removing) a temporary file there."""
+    read-only file; a picture of ``shape`` (H, W), if given, no larger than the format holds.
+    Checked by creating (and removing) a temporary file there."""
     path = os.fspath(path)
     if os.path.isdir(path):
         raise ValueError(f"output {path!r} is a directory; give a file name such as out.png")
-    if os.path.splitext(path)[1].lower() not in SAVE_FORMATS:
+    fmt = SAVE_FORMATS.get(os.path.splitext(path)[1].lower())
+    if fmt is None:
         raise ValueError(
             f"cannot tell the image format of {path!r} from its extension; end the name in "
             f"one of {', '.join(sorted(SAVE_FORMATS))}")
-    folder, name = os.path.split(os.path.abspath(path))
+    if shape is not None and max(shape) > FORMAT_SIDES.get(fmt, math.inf):
+        raise ValueError(f"output {path!r}: a {fmt} picture holds at most "
+                         f"{FORMAT_SIDES[fmt]} px on a side, and this one is {shape[1]}x"
+                         f"{shape[0]}; save it as .png")
+    folder = _folder(path)
     if not os.path.isdir(folder):
         raise ValueError(f"the folder of output {path!r} does not exist; create it first")
     check_name_length(path)
@@ -320,20 +369,39 @@ def check_writable(path):
 
 def check_name_length(path):
     """One-line ValueError when the file system cannot hold a file named ``path``: its last
-    part longer than the folder's NAME_MAX bytes (255 on most), or the whole path longer
+    part longer than the folder's NAME_MAX bytes (255 on most), or the path as given longer
     than PATH_MAX. Nothing is created: a name of outputs still to be written can be checked."""
-    folder, name = os.path.split(os.path.abspath(path))
-    for what, part, limit_name, fallback in (("name", name, "PC_NAME_MAX", 255),
-                                             ("path", os.path.join(folder, name), "PC_PATH_MAX",
-                                              4096)):
-        try:
-            limit = os.pathconf(folder, limit_name)
-        except (OSError, ValueError, AttributeError):   # not known here (Windows)
-            limit = fallback
-        size = len(os.fsencode(part))
-        if limit is not None and limit > 0 and size > limit:
-            raise ValueError(f"output {path!r}: its {what} is {size} bytes long, more than the "
-                             f"{limit} this file system allows; choose a shorter one")
+    folder, name = os.path.split(os.fspath(path))
+    try:
+        limit = os.pathconf(folder or ".", "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):   # not known here (Windows)
+        limit = 255
+    size = len(os.fsencode(name))
+    if limit and size > limit:
+        raise ValueError(f"output {path!r}: its name is {size} bytes long, more than the "
+                         f"{limit} this file system allows; choose a shorter one")
+    _check_path_length(path, "output")
+
+
+def _check_path_length(path, what):
+    """One line when ``path``, as given, is longer than the operating system takes (PATH_MAX,
+    4096 bytes on Linux): the system would call such a file missing."""
+    path = os.fspath(path)
+    limit = getattr(os, "PATH_MAX", None) or 4096
+    try:
+        limit = os.pathconf("/", "PC_PATH_MAX") or limit
+    except (OSError, ValueError, AttributeError):
+        pass
+    size = len(os.fsencode(path))
+    if size >= limit:
+        raise ValueError(f"{what} path {path[:40]!r}... is {size} bytes long, more than the "
+                         f"{limit} the system takes; use a shorter path")
+
+
+def _folder(path):
+    """The folder a file at ``path`` lands in, as the system finds it: every link followed
+    in order (``link/../x`` is beside the link's target, not beside the link)."""
+    return os.path.realpath(os.path.dirname(os.fspath(path)) or ".")
 
 
 def _new_file_mode(path):

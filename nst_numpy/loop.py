@@ -272,8 +272,8 @@ def run(objective, x0, optimizer=None, iterations=300, lr=None, lbfgs_memory=Non
             record["stopped"] = "converged"
     except NonFiniteLoss as error:
         record["stopped"] = "nonfinite"
-        message = (f"{error} after {len(history['total'])} iterations (lower the learning "
-                   "rate or the loss weights)")
+        remedy = "the loss weights" if optimizer == "lbfgs" else "the step size or the loss weights"
+        message = f"{error} after {len(history['total'])} iterations (lower {remedy})"
         warnings.warn(message, NonFiniteLossWarning, stacklevel=3)
     except KeyboardInterrupt as stop:   # Ctrl-C (or SIGTERM, which the CLI turns into it)
         record["stopped"] = "interrupted"

@@ -129,16 +129,7 @@ def style_layer_loss(F, A):
     """
     F_matrix = _as_matrix(F, where="style_layer_loss")
     N, M = F_matrix.shape
-    A = float_array(A, "A", "style_layer_loss")
-    same_dtype(F_matrix, A, ("F", "A"), "style_layer_loss")
-    if A.shape != (N, N):
-        raise ValueError(
-            f"style_layer_loss: A has shape {A.shape} but F has shape {F_matrix.shape}; "
-            f"A must be the style Gram matrix of the same layer, ({N}, {N})")
-    if not _is_symmetric(A):
-        raise ValueError(
-            "style_layer_loss: A is not symmetric; it must be a Gram matrix, "
-            "e.g. gram_matrix(style_activation)")
+    A = _check_gram(A, F_matrix, "style_layer_loss")
     D = gram_matrix(F_matrix) - A
     # (4)  E_l = 1/(4 N_l^2 M_l^2) sum_ij (G_ij - A_ij)^2
     loss = np.sum(D * D) / (4 * N**2 * M**2)
@@ -249,6 +240,10 @@ def normalize_layer_gradients(grads, weights, eps=1e-8):
     result is no longer the gradient of the loss; L-BFGS-B's line search needs the true
     one, so style transfer allows it with Adam and gradient descent only.
     """
+    missing = [layer for layer in grads if layer not in weights]
+    if missing:
+        raise ValueError(f"normalize_layer_gradients: no weight for layers {missing}; give one "
+                         "per layer")
     out = {}
     for layer, g in grads.items():
         norm = float(np.sum(np.abs(g)))
@@ -263,7 +258,8 @@ def guided_gram_matrix(F, t):
     values in [0, 1]. Each position's features are weighted by the guide before they are
     correlated, so G_r describes the style inside the region only. Returns (N_l, N_l).
     """
-    F_t = _as_matrix(F, where="guided_gram_matrix") * np.asarray(t, dtype=np.asarray(F).dtype)
+    F = _as_matrix(F, where="guided_gram_matrix")
+    F_t = F * _guide(t, F, "guided_gram_matrix")
     return F_t @ F_t.T
 
 
@@ -296,18 +292,21 @@ def guided_style_layer_loss(F, A, guides, region_weights=None):
     ``F_r = F diag(t_r)`` multiplies column k by ``t_rk``, so the chain rule multiplies
     column k of the gradient by ``t_rk`` again: ``dE_r/dF = D_r F diag(t_r^2) / (N^2 M_r^2)``.
     """
-    F_matrix = _as_matrix(F, where="guided_style_layer_loss")
+    where = "guided_style_layer_loss"
+    F_matrix = _as_matrix(F, where=where)
     N, M = F_matrix.shape
     if len(A) != len(guides):
-        raise ValueError(f"guided_style_layer_loss: {len(A)} target Grams for {len(guides)} "
-                         "guides; give one of each per region")
+        raise ValueError(f"{where}: {len(A)} target Grams for {len(guides)} guides; give one "
+                         "of each per region")
     region_weights = [1.0] * len(A) if region_weights is None else list(region_weights)
+    if len(region_weights) != len(A):
+        raise ValueError(f"{where}: {len(region_weights)} region weights for {len(A)} regions; "
+                         "give one per region")
+    for A_r in A:
+        _check_gram(A_r, F_matrix, where)
     loss, grad = 0.0, np.zeros_like(F_matrix)
     for A_r, t, b in zip(A, guides, region_weights):
-        t = float_array(t, "guide", "guided_style_layer_loss").astype(F_matrix.dtype, copy=False)
-        if t.shape != (M,):
-            raise ValueError(f"guided_style_layer_loss: a guide has shape {t.shape} but the "
-                             f"layer has {M} positions; downsample the mask to the layer's grid")
+        t = _guide(t, F_matrix, where)
         M_r = float(np.sum(t * t))
         if M_r <= 0:
             raise ValueError("guided_style_layer_loss: a guide is zero everywhere at this "
@@ -384,6 +383,29 @@ def _require_layers(F, targets, where, target_name):
         raise ValueError(
             f"{where}: {target_name} has layers {missing} that F lacks; "
             "compute F at every target layer")
+
+
+def _check_gram(A, F, where):
+    """A as an array: a symmetric (N, N) Gram matrix in F's (N, M) dtype, else one line."""
+    N = F.shape[0]
+    A = float_array(A, "A", where)
+    same_dtype(F, A, ("F", "A"), where)
+    if A.shape != (N, N):
+        raise ValueError(f"{where}: A has shape {A.shape} but F has shape {F.shape}; A must be "
+                         f"the style Gram matrix of the same layer, ({N}, {N})")
+    if not _is_symmetric(A):
+        raise ValueError(f"{where}: A is not symmetric; it must be a Gram matrix, e.g. "
+                         "gram_matrix(style_activation)")
+    return A
+
+
+def _guide(t, F, where):
+    """t as an (M,) array in F's (N, M) dtype: one value in [0, 1] per position."""
+    t = float_array(t, "guide", where).astype(F.dtype, copy=False)
+    if t.shape != (F.shape[1],):
+        raise ValueError(f"{where}: a guide has shape {t.shape} but the layer has {F.shape[1]} "
+                         "positions; downsample the mask to the layer's grid, one value each")
+    return t
 
 
 def _is_symmetric(A):

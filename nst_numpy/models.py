@@ -37,6 +37,9 @@ def _build(path, arch, pooling, fast, normalized):
 def _fixed_arch(path, arch, pooling, fast, normalized):
     """_build for load_vgg19 and load_vgg16, which take no ``arch``: a file of the other
     network is refused naming the loader that reads it."""
+    if path is None and arch == "vgg16":
+        raise ValueError("the project ships VGG19 weights only; fetch VGG16's with `nst-numpy "
+                         "weights download vgg16` and give that file")
     try:
         return _build(path, arch, pooling, fast, normalized)
     except ArchitectureMismatch as error:

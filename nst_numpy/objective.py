@@ -18,6 +18,14 @@ from .terms import Setting
 KINDS = ("content", "style", "tv")
 
 
+def check_some_weight(terms, weights):
+    """One line when no term can contribute: every weight zero (None, a term's default, is
+    positive), or every layer weight of the rest."""
+    if not any((w is None or w > 0) and term.active() for term, w in zip(terms, weights)):
+        raise ValueError("every loss weight is zero (each term's weight, or all its layer "
+                         "weights): nothing to optimise; give a term a positive weight")
+
+
 class NonFiniteLoss(FloatingPointError):
     """The loss or its gradient became NaN or infinite."""
 
@@ -76,9 +84,7 @@ class Objective:
         for term in self.terms:
             term.check_model(model)
         self.weights = [term.weight_at(setting) for term in self.terms]
-        if not any(w > 0 and term.active() for term, w in zip(self.terms, self.weights)):
-            raise ValueError("every loss weight is zero (each term's weight, or all its layer "
-                             "weights): nothing to optimise; give a term a positive weight")
+        check_some_weight(self.terms, self.weights)
         # Each term's targets, once (quiz Q11): P^l, A^l, the style patches, ...
         self.targets = [term.targets(model, self.shape, self.dtype) for term in self.terms]
         self.layers = list(dict.fromkeys(l for term in self.terms for l in term.layers))

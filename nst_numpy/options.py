@@ -17,6 +17,7 @@ does not take an option has no parameter for it), the networks' in :mod:`nst_num
 from dataclasses import dataclass, field
 import math
 import os
+import reprlib
 
 import numpy as np
 
@@ -54,12 +55,20 @@ def _choices(*values):
 def _flag(name, value):
     if not isinstance(value, (bool, np.bool_)):
         raise OptionError(f"{{{name}}} must be True or False, got "
-                          f"{OptionError.literal(repr(value))}", **{name: name})
+                          f"{OptionError.literal(reprlib.repr(value))}", **{name: name})
     return bool(value)
 
 
 def _layers(name, value):
     return [] if isinstance(value, (list, tuple)) and not value else layer_list(name, value)
+
+
+def _number_list(name, value):
+    """A sequence of numbers >= 0 (their count is checked by the term)."""
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+        raise OptionError(f"{{{name}}} must be a list of numbers, got "
+                          f"{OptionError.literal(reprlib.repr(value))}", **{name: name})
+    return [non_negative_number(name, v) for v in value]
 
 
 def _numbers(name, value):
@@ -68,7 +77,7 @@ def _numbers(name, value):
         return {k: non_negative_number(name, v, where=f"[{k!r}]") for k, v in value.items()}
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
         raise OptionError(f"{{{name}}} must be a list of numbers (or a dict by layer), got "
-                          f"{OptionError.literal(repr(value))}", **{name: name})
+                          f"{OptionError.literal(reprlib.repr(value))}", **{name: name})
     return [non_negative_number(name, v) for v in value]
 
 
@@ -77,7 +86,7 @@ def _init(name, value):
     if isinstance(value, str) and value in INITS:
         return value
     if isinstance(value, str) and not os.path.exists(value):
-        raise OptionError(f"{{{name}}} {OptionError.literal(repr(value))} is neither one of "
+        raise OptionError(f"{{{name}}} {OptionError.literal(reprlib.repr(value))} is neither one of "
                           f"{list(INITS)} nor an image file", **{name: name})
     im.image_size(value)   # one line for an image that cannot be read, no pixel decoded
     return value
@@ -88,8 +97,9 @@ def _dtype(name, value):
         dtype = np.dtype(value)
     except TypeError:
         dtype = None
-    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-        shown = dtype.name if dtype is not None else repr(value)
+    # (dtype is None first: NumPy reads None as float64, so None "is in" the tuple)
+    if dtype is None or dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        shown = dtype.name if dtype is not None else reprlib.repr(value)
         raise OptionError(f"{{{name}}} {OptionError.literal(shown)} is not supported; use "
                           "np.float32 (fast) or np.float64 (for checks)", **{name: name})
     return dtype.type
@@ -223,7 +233,7 @@ OPTIONS = {o.name: o for o in [
     Option("tv_weight", None, _optional(non_negative_number), "total-variation weight "
            "(default 10; 1e-4 with --normalized-vgg, 1e-5 with --normalize-gradients)",
            parse=float),
-    Option("style_blend", None, _optional(_numbers), "comma-separated weights, one per style "
+    Option("style_blend", None, _optional(_number_list), "comma-separated weights, one per style "
            "image (default: equal); with --masks, one per region; not with --style-loss mrf",
            parse=_float_list, api="one weight >= 0 per style image (default equal); with "
            "masks, one per region; not with style_loss='mrf'"),

@@ -8,6 +8,7 @@ level's objective (its targets at that size), and the levels' histories are join
 result. The last level optimises exactly the single-scale objective.
 """
 
+import math
 import time
 
 import numpy as np
@@ -75,14 +76,26 @@ def pyramid(objective_at, x0, shapes, iterations, finish_at=None, callback=None,
     -------
     StylizeResult
         The last level's pictures, every level's history and times in turn, one entry per
-        level in ``levels``. A level that ends early (Ctrl-C, a NaN) ends the run.
+        level in ``levels``. A level that ends early (Ctrl-C, a NaN) ends the run; Ctrl-C
+        while a level's targets are computed ends it too, keeping the levels before. The
+        pictures always have the last level's size: a run stopped at a coarser level returns
+        that level's last picture upsampled (its message says so).
     """
     display = Progress(list(iterations)) if progress is True else (progress or None)
     started, results, x = time.perf_counter(), [], x0
     for level, (shape, n) in enumerate(zip(shapes, iterations), start=1):
+        try:
+            objective = objective_at(shape)
+        except KeyboardInterrupt as stop:   # between two levels: keep what the last one made
+            if not results:
+                raise
+            results[-1].stopped = "interrupted"
+            results[-1].message = (f"{str(stop) or 'interrupted'} after "
+                                   f"{sum(r.iterations for r in results)} iterations")
+            break
         if level > 1:
             x = upsample(x, shape)
-        results.append(run(objective_at(shape), x, iterations=n,
+        results.append(run(objective, x, iterations=n,
                            finish=finish_at(shape) if finish_at else None, callback=callback,
                            progress=display, level=(level, len(shapes)),
                            step0=sum(r.iterations for r in results), started=started,
@@ -90,7 +103,15 @@ def pyramid(objective_at, x0, shapes, iterations, finish_at=None, callback=None,
         x = results[-1].x
         if results[-1].stopped not in (None, "converged"):
             break
-    return whole_run(results, started)
+    result = whole_run(results, started)
+    if tuple(result.x.shape[1:]) != tuple(shapes[-1]):   # stopped before the last level
+        finish = finish_at(shapes[-1]) if finish_at else im.deprocess
+        result.x = upsample(result.x, shapes[-1])
+        result.image = result.best_image = finish(result.x)
+        result.best_loss = math.inf   # no loss of the full-size objective was measured
+        result.message += (f"; the picture is level {len(results)} of {len(shapes)}'s, "
+                           f"upsampled to {shapes[-1][1]}x{shapes[-1][0]}")
+    return result
 
 
 def whole_run(results, started):

@@ -410,7 +410,8 @@ class GuidedGramStyle(GramStyle):
                  blend=None, scale=1.0, positions_layer=CONTENT_LAYERS[0], transform=None):
         super().__init__(styles, layers, weight, layer_weights, blend, scale, positions_layer,
                          transform)
-        self.masks = list(masks)
+        # one mask alone (a path, a picture, an array) or a sequence of them
+        self.masks = list(masks) if isinstance(masks, (list, tuple)) else [masks]
         if len(self.masks) != len(self.styles):
             n = len(self.masks)
             raise OptionError(f"{{masks}} has {n} mask{'s' if n != 1 else ''} for "
@@ -646,6 +647,9 @@ def layer_list(name, layers):
     """A list of layer names from one name or a sequence of them: each a layer of VGG19
     (paper or Keras names; a VGG16 lacks a few, which the model refuses once loaded), and
     each once (an alias names the same layer as its paper name)."""
+    if not isinstance(layers, (str, list, tuple)):
+        raise OptionError(f"{{{name}}} must be layer names such as 'relu4_2' (a str or a list "
+                          f"of them), got {OptionError.literal(_shown(layers))}", **{name: name})
     layers = [layers] if isinstance(layers, str) else list(layers)
     if not layers:
         raise OptionError(f"{{{name}}} is empty; name at least one layer", **{name: name})
@@ -666,6 +670,12 @@ def layer_list(name, layers):
                               **{name: name})
         seen[canonical] = layer
     return layers
+
+
+def _shown(value):
+    """A value as a message may show it: short (an array is not printed whole)."""
+    import reprlib
+    return reprlib.repr(value)
 
 
 def _scaled(grads, scale):

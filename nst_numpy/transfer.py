@@ -30,7 +30,7 @@ import numpy as np
 from . import image as im
 from . import memory
 from .models import load_vgg, network_class
-from .objective import Objective
+from .objective import Objective, check_some_weight
 from .options import INITS, Config, parameters_doc
 from .pyramid import level_iterations, level_sides, pyramid
 from .loop import optimizer_options
@@ -94,6 +94,8 @@ def _transfer(config, content, styles):
     keep_colours, finish_at = colour_preservation(content, config.preserve_color)
     terms = build_terms(config, content, styles, keep_colours)
     optimizer_options(terms, config.optimizer, config.lr, config.lbfgs_memory)  # refused now
+    check_some_weight(terms, [term.weight for term in terms])
+    schedule = level_iterations(config.iterations, config.scales, config.coarse_iterations)
     sides = level_sides(max(shape), config.scales)
     shapes = [output_shape(content if content is not None else styles[0], s) for s in sides]
     check_memory(config, terms, shape)
@@ -103,9 +105,7 @@ def _transfer(config, content, styles):
     x0 = starting_image(config.init, content, styles, shapes[0], config.seed, config.dtype,
                         keep_colours)
     return pyramid(lambda s: Objective(model, terms, s, config.dtype, full_shape=shape), x0,
-                   shapes, level_iterations(config.iterations, config.scales,
-                                            config.coarse_iterations),
-                   finish_at=finish_at, callback=config.callback, progress=config.progress,
+                   shapes, schedule, finish_at=finish_at, callback=config.callback, progress=config.progress,
                    optimizer=config.optimizer, lr=config.lr, lbfgs_memory=config.lbfgs_memory)
 
 
@@ -232,3 +232,11 @@ def check_levels(model, terms, shape, scales=1):
         raise OptionError(f"a {shape[1]}x{shape[0]} picture is too small to {why}, which "
                           f"needs {needed} px on the shorter side; {remedy}",
                           size="size", scales="scales")
+    for term in terms:   # the style images run through the network at their own sizes
+        needed, why = term.min_side(model)
+        for k, (h, w) in enumerate(term.network_inputs(shape), start=1):
+            if min(max(1, round(h)), max(1, round(w))) < needed:
+                raise OptionError(f"style image {k}, at {max(1, round(w))}x{max(1, round(h))} "
+                                  f"px, is too small to {why}, which needs {needed} px on the "
+                                  "shorter side; raise {style_scale} or {size}",
+                                  style_scale="style_scale", size="size")

@@ -126,7 +126,7 @@ class VGG:
     normalized = False
     #: Peak resident bytes of a whole float32 L-BFGS stylization, a + b * pixels, fitted by
     #: benchmarks/bench_memory.py --fit (docs/benchmarks.md, "Memory of a whole run").
-    MEMORY = (242 * 2**20, 4035)
+    MEMORY = (213 * 2**20, 6010)
 
     def __init__(self, weights, arch="vgg19", pooling="max"):
         if arch not in ARCHITECTURES:

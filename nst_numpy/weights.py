@@ -131,6 +131,11 @@ def load_weights(path=None, arch=None, sha256=None):
     Any problem with the file is one WeightFileError (a ValueError) naming the file (and layer)
     and what to do; datasets are checked from their metadata before anything is read.
     """
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise WeightFileError(f"the weights must be a path (a str or pathlib.Path), got a "
+                              f"{type(path).__name__}")
+    if sha256 is not None and not (isinstance(sha256, str) and _SHA256.fullmatch(sha256.encode())):
+        raise WeightFileError(f"sha256 must be 64 hex digits, got {sha256!r}")
     path = Path(path) if path is not None else default_weights_path()
     if not path.exists():
         raise WeightFileError(f"{path}: no such weights file; give the path of a Keras .h5 or omit "
@@ -195,6 +200,19 @@ def _names(group, path, layer):
                               f"{_kind(value)}, not a list of names; the file is damaged or not a Keras "
                               "weight file")
     return [n.decode("utf-8", "replace") if isinstance(n, bytes) else n for n in names]
+
+
+def _dataset_kind(group, name):
+    """How a dataset named in weight_names looks: its shape, or why it cannot be read."""
+    try:
+        item = group.get(name)
+    except (KeyError, OSError, RuntimeError):   # a link to a file or object that is gone
+        return "(a broken link)"
+    if item is None:
+        return "(missing)"
+    if not isinstance(item, h5py.Dataset):
+        return "(not a dataset)"
+    return str(item.shape)
 
 
 def _group(parent, name):
@@ -286,8 +304,9 @@ def _read_keras(f, path, arch):
         kernels = [d for d in datasets if isinstance(d, h5py.Dataset) and d.ndim == 4]
         biases = [d for d in datasets if isinstance(d, h5py.Dataset) and d.ndim == 1]
         if len(datasets) != 2 or len(kernels) != 1 or len(biases) != 1:
-            raise WeightFileError(f"{path}: layer {name} should name one kernel and one bias in its "
-                                  f"weight_names attribute, found {names}")
+            found_parts = ", ".join(f"{n} {_dataset_kind(group, n)}" for n in names) or "none"
+            raise WeightFileError(f"{path}: layer {name} should hold one 4-d kernel and one 1-d "
+                                  f"bias, named in its weight_names attribute; found {found_parts}")
         kernel, bias = kernels[0], biases[0]
         # Keras stores (kh, kw, in, out); layers.py wants (out, in, kh, kw).
         keras_shape = (shape[2], shape[3], shape[1], shape[0])
@@ -336,7 +355,12 @@ def download(arch, cache_dir=None, url=None, progress=True, md5=None):
     spec = KERAS_FILES[arch]
     url, md5 = url or spec.url, (md5 or spec.md5).lower()
     directory = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:   # a file where the folder should be, no permission, ...
+        raise OptionError(f"cannot use {OptionError.literal(directory)} as the cache folder "
+                          f"({OptionError.literal(error.strerror or error)}); choose another "
+                          f"{{cache_dir}} (or set ${CACHE_ENV})", cache_dir="cache_dir") from None
     target = directory / spec.filename
     if target.is_file() and file_digest(target, "md5") == md5:
         return target

@@ -1,5 +1,7 @@
 """Bad input, table-driven: every row is what a user typed, the one line they must read, the
-exit code, and the folder's files before and after, byte for byte.
+exit code, and the folder's files before and after, byte for byte. The home of every
+refusal of the command line and of the entry points (stylize, texture, invert): the
+rules of one layer or file format live beside their module's other tests.
 
 A row runs ``nst-numpy`` in a folder holding small copies of the inputs (``content.png``,
 ``style.png``) and, where the row says so, an existing ``out.png`` and other files. The
@@ -205,6 +207,48 @@ LONGEST = "x" * 251 + ".png"     # 255 bytes: the longest name most file systems
 TOO_LONG = "x" * 252 + ".png"    # 256 bytes
 
 
+def link_loop(d):
+    (d / "A").symlink_to(d / "B")
+    (d / "B").symlink_to(d / "A")
+
+
+def output_link_loop(d):
+    (d / "lp.png").symlink_to(d / "lp.png")
+
+
+def link_to_a_sub_folder(d):
+    """L -> img/sub: L/.. is img, not the folder L lies in."""
+    (d / "img" / "sub").mkdir(parents=True)
+    (d / "L").symlink_to(d / "img" / "sub")
+    (d / "only_here").mkdir()
+
+
+def wide_png(d):
+    Image.fromarray(np.tile(small_rgb()[:16, :1], (1, 16400, 1))).save(d / "wide.png")
+
+
+def nan_float_content(d):
+    picture = np.full((24, 24), 0.5, np.float32)
+    picture[3, 3] = np.nan
+    Image.fromarray(picture, mode="F").save(d / "nan.tif")
+
+
+def corrupt_exif(d):
+    """A JPEG whose EXIF block is damaged: Pillow warns, the picture reads all the same."""
+    Image.fromarray(small_rgb()).save(d / "exif.jpg", exif=b"Exif\x00\x00MM\x00*\x00\x00\x00\x08"
+                                      b"\x00\x05\x01")
+
+
+def keras_bias_of_the_wrong_shape(d):
+    from test_weights import write_keras_file   # the Keras notop layout, random weights
+    write_keras_file(d / "bias.h5", "vgg19")
+    with h5py.File(d / "bias.h5", "r+") as f:
+        name = "block1_conv1_b_1:0"
+        bias = f["block1_conv1"][name][()]
+        del f["block1_conv1"][name]
+        f["block1_conv1"][name] = bias[None]
+
+
 def setups(*makers):
     def make(d):
         for maker in makers:
@@ -232,6 +276,7 @@ def little_memory(monkeypatch, d):
 
 
 IN = ["{d}/content.png", "{d}/style.png"]
+INVERT = ["--size", "24", "--iterations", "2", "--quiet", "--weights", "{d}/missing.h5"]
 BENCH = "benchmarks.bench"   # beside the package: python -m benchmarks.bench, from the root
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ["-o", "{d}/out.png"]
@@ -365,6 +410,25 @@ ROWS = [
         setup=crafted_weights),
     Row("download refused by the server", ["weights", "download", "vgg19", "--url",
         "http://127.0.0.1:9/none.h5", "--cache-dir", "{d}/cache", "--quiet"], 2, "failed"),
+    # --- invert, each refused before the network loads (the weights file does not exist) ---
+    Row("invert at an unknown layer", ["invert", "{d}/content.png", "--layer", "relu9_1",
+        *OUT, *INVERT], 2, "no layer 'relu9_1'"),
+    Row("invert pool5 of a small picture", ["invert", "{d}/content.png", "--layer", "pool5",
+        *OUT, *INVERT], 2, "too small to reach pool5"),
+    Row("invert a missing image", ["invert", "{d}/missing.jpg", *OUT, *INVERT], 2,
+        "does not exist"),
+    Row("invert a corrupt image", ["invert", "{d}/text.jpg", *OUT, *INVERT], 2,
+        "cannot read image", setup=write("text.jpg", b"\xff\xd8 truncated")),
+    Row("invert to a file of no picture format", ["invert", "{d}/content.png", "-o",
+        "{d}/o.gif2", *INVERT], 2, "extension"),
+    Row("invert --lr with L-BFGS", ["invert", "{d}/content.png", *OUT, *INVERT, "--lr", "1"], 2,
+        "--lr has no effect with --optimizer lbfgs"),
+    Row("invert --tv-weight -1", ["invert", "{d}/content.png", *OUT, *INVERT, "--tv-weight",
+        "-1"], 2, "--tv-weight must be a finite number >= 0"),
+    Row("invert --size 0", ["invert", "{d}/content.png", *OUT, *INVERT, "--size", "0"], 2,
+        "argument --size: must be an integer >= 1"),
+    Row("invert --quiet with --print-every", ["invert", "{d}/content.png", *OUT, *INVERT,
+        "--print-every", "2"], 2, "not allowed with argument"),
     # --- issue 23: no output may name a file the run reads, by any path --------------------
     Row("-o is the --weights file", ["stylize", *IN, "--weights", "{d}/w.png", "-o",
         "{d}/w.png"], 2, "-o '{d}/w.png' is the input file", setup=weights_copy("w.png")),
@@ -417,6 +481,54 @@ ROWS = [
         2, "would take about", module=BENCH),
     Row("python -m benchmarks.bench --sizes 0", ["--sizes", "0"], 2, "--sizes 0",
         subprocess=True, module=BENCH),
+    # --- a fresh round of hostile input (after issue 23): paths, links, formats, options --------
+    Row("an input that is a loop of symbolic links", ["stylize", "{d}/A", "{d}/style.png", *OUT],
+        2, "is a symbolic link to nothing", setup=link_loop),
+    Row("-o is a symbolic link to itself", ["stylize", *IN, "-o", "{d}/lp.png"], 0,
+        new={"lp.png"}, setup=output_link_loop),
+    Row("-o through a link and .. into a folder that is not there",
+        ["stylize", *IN, "-o", "{d}/L/../only_here/o.png"], 2, "does not exist; create it",
+        setup=link_to_a_sub_folder),
+    Row("-o through a link and .. lands beside the link's target",
+        ["stylize", *IN, "-o", "{d}/L/../o.png"], 0, new={"img/o.png"},
+        setup=link_to_a_sub_folder),
+    Row("an input path longer than the system takes",
+        ["stylize", "{d}/" + "./" * 2100 + "content.png", "{d}/style.png", *OUT], 2,
+        "bytes long, more than the 4096 the system takes"),
+    Row("a WebP wider than the format holds", ["stylize", "{d}/wide.png", "{d}/style.png", "-o",
+        "{d}/o.webp", "--size", "16400", "--style-scale", "0.002"], 2,
+        "a WEBP picture holds at most 16383 px on a side", setup=wide_png),
+    Row("a float TIFF content holding NaN", ["stylize", "{d}/nan.tif", "{d}/style.png", *OUT], 2,
+        "holds NaN or infinite values at 1 of its 576 pixels", setup=nan_float_content),
+    Row("a damaged EXIF block is read without a warning", ["stylize", "{d}/exif.jpg",
+        "{d}/style.png", *OUT], 0, new={"out.png"}, setup=corrupt_exif, subprocess=True),
+    Row("a style image too small for its layers", ["stylize", *IN, *OUT, "--style-scale", "0.5"],
+        2, "style image 1, at 12x12 px, is too small to reach relu5_1, which needs 16 px on the "
+        "shorter side; raise --style-scale or --size"),
+    Row("--texture --preserve-color", ["stylize", "--texture", "{d}/style.png", *OUT,
+        "--preserve-color", "luminance"], 2, "--preserve-color concerns the content image"),
+    Row("--texture --content-layer-weights", ["stylize", "--texture", "{d}/style.png", *OUT,
+        "--content-layer-weights", "1"], 2, "--content-layer-weights concerns the content image"),
+    Row("--style-blend for fewer styles than given", ["stylize", *IN, "{d}/style.png", *OUT,
+        "--style-blend", "1"], 2, "--style-blend has 1 weights for 2 style images"),
+    Row("--style-blend of zeros", ["stylize", *IN, "{d}/style.png", *OUT, "--style-blend",
+        "0,0"], 2, "--style-blend weights [0.0, 0.0] must have a positive sum"),
+    Row("--save-every beyond the run", ["stylize", *IN, *OUT, "--save-every", "100"], 2,
+        "--save-every 100 is more than the run's 2 iterations"),
+    Row("a Keras bias of the wrong shape", ["weights", "info", "{d}/bias.h5"], 2,
+        "found block1_conv1_W_1:0 (3, 3, 3, 64), block1_conv1_b_1:0 (1, 64)",
+        setup=keras_bias_of_the_wrong_shape),
+    Row("bench --curves without --whole-run", ["--curves", "{d}/c.json"], 2,
+        "--curves applies with --whole-run only", module=BENCH),
+    Row("bench --whole-run --curves over a file", ["--whole-run", "--sizes", "48", "--no-torch",
+        "--scales", "2",
+        "--curves", "{d}/c.json"], 2, "--curves would overwrite", module=BENCH,
+        setup=write("c_48.json", b"mine")),
+    Row("bench --whole-run --out a file", ["--whole-run", "--sizes", "48", "--no-torch",
+        "--scales", "2",
+        "--out", "{d}/content.png"], 2, "is a file or a folder that is not empty", module=BENCH),
+    Row("bench --whole-run too small for its scales", ["--whole-run", "--sizes", "32",
+        "--no-torch", "--scales", "2"], 2, "too small to reach relu5_1", module=BENCH),
 ]
 
 
@@ -457,6 +569,8 @@ def test_bad_input(row, folder, capsys, monkeypatch):
     after = snapshot(folder)
 
     assert code == row.code, err
+    if row.subprocess and row.code == 0:
+        assert err == "", err   # a run that succeeds quietly says nothing, warnings included
     if row.code:
         lines = err.strip().splitlines()
         assert len(lines) == 1 and "Traceback" not in err, err
@@ -497,10 +611,26 @@ def _integer_gradient():
     model.backward({"relu2_1": np.ones(out["relu2_1"].shape, np.int64)}, tape)
 
 
-def _stylize(**kwargs):
+# Not a weight file: a call that read it before refusing a bad option would say so instead,
+# so each row below that keeps it shows its refusal comes before the network loads.
+NO_WEIGHTS = "/nonexistent/weights.h5"
+
+
+def _stylize(content=None, style=None, **kwargs):
     from nst_numpy import transfer
-    content, style = im.demo_images()
-    transfer.stylize(content, style, **{"size": 24, "iterations": 1, **kwargs})
+    demo_content, demo_style = im.demo_images()
+    transfer.stylize(content or demo_content, style or demo_style,
+                     **{"size": 24, "iterations": 1, "weights": NO_WEIGHTS, **kwargs})
+
+
+def _invert(**kwargs):
+    from nst_numpy import inversion
+    kwargs = {"image": im.quiz_images()[0], "size": 64, "weights": NO_WEIGHTS, **kwargs}
+    inversion.invert(kwargs.pop("image"), **kwargs)
+
+
+def _two_styles(**kwargs):
+    _stylize(style=[im.demo_images()[1]] * 2, **kwargs)
 
 
 API_ROWS = [
@@ -527,7 +657,147 @@ API_ROWS = [
     ("stylize with memory_limit NaN", lambda: _stylize(memory_limit=float("nan")),
      "memory_limit must be a positive number of bytes or math.inf"),
     ("stylize with lbfgs_memory 1e9", lambda: _stylize(lbfgs_memory=10**9), "needs about"),
+    ("stylize with an unknown optimizer", lambda: _stylize(optimizer="sgd"), "optimizer 'sgd'"),
+    ("stylize with an unknown init", lambda: _stylize(init="white"), "init 'white'"),
+    ("stylize with an unknown colour mode", lambda: _stylize(preserve_color="yes"),
+     "preserve_color 'yes'"),
+    ("stylize with 0 iterations", lambda: _stylize(iterations=0), "iterations must be"),
+    ("stylize at size 0", lambda: _stylize(size=0), "size must be an integer >= 1"),
+    ("stylize with beta NaN", lambda: _stylize(beta=float("nan")), "beta must be a finite"),
+    ("stylize with style_scale 0", lambda: _stylize(style_scale=0), "style_scale must be"),
+    ("stylize at an unknown layer", lambda: _stylize(content_layers=["relu9_9"]),
+     "content_layers: no layer 'relu9_9'"),
+    ("stylize a missing image", lambda: _stylize(content="/nonexistent/nope.jpg"),
+     "does not exist"),
+    ("stylize at 0 scales", lambda: _stylize(scales=0), "scales must be"),
+    ("stylize with more iterations than scales",
+     lambda: _stylize(scales=2, iterations=[1, 2, 3]), "iterations has 3 values for 2 scales"),
+    ("stylize with 0 iterations at a level", lambda: _stylize(scales=2, iterations=[1, 0]),
+     "iterations must be an integer >= 1"),
+    ("stylize a pyramid too deep for the size",
+     lambda: _stylize(scales=3, size=48, weights=None), "too small to reach relu5_1"),
+    # A pool layer halves the grid itself: a 36x24 output reaches relu5_1 (16 px) but not
+    # pool5 (32 px), and says so before any iteration.
+    ("stylize at pool5 on a small picture",
+     lambda: _stylize(size=36, style_layers=["pool5"], weights=None),
+     "too small to reach pool5, which needs 32 px"),
+    ("stylize with one mask for two styles", lambda: _two_styles(masks=[np.ones((4, 4))]),
+     "masks has 1 mask for 2 style images"),
+    ("stylize with a missing mask", lambda: _two_styles(masks=["missing.png", "missing.png"]),
+     "does not exist"),
+    ("stylize with masks and the MRF loss",
+     lambda: _two_styles(masks=[np.ones((4, 4))] * 2, style_loss="mrf"),
+     "no guided form of style_loss='mrf'"),
+    ("a float mask above 1", lambda: _stylize(masks=[np.full((3, 5), 1.5)]),
+     r"must hold values in \[0, 1\]"),
+    ("a float mask of three channels", lambda: _stylize(masks=[np.ones((3, 5, 3))]),
+     r"must be an \(H, W\) array"),
+    ("a float mask of NaN", lambda: _stylize(masks=[np.full((2, 2), np.nan)]),
+     "holds NaN at 4 of its 4 positions"),
+    ("invert at an unknown layer", lambda: _invert(layer="relu9_1"), "layer: no layer 'relu9_1'"),
+    ("invert at an unknown Keras layer", lambda: _invert(layer="block9_conv1"),
+     "no layer 'block9_conv1'"),
+    ("invert at a layer given as a number", lambda: _invert(layer=3),
+     "layer must be layer names such as 'relu4_2', got 3"),
+    ("invert relu5_1 of a small picture", lambda: _invert(layer="relu5_1", size=20),
+     "too small to reach relu5_1, which needs at least 16 px"),
+    ("invert pool5 of a small picture", lambda: _invert(layer="pool5", size=40),
+     "too small to reach pool5, which needs at least 32 px"),
+    ("invert at size 0", lambda: _invert(size=0), "size must be an integer >= 1"),
+    ("invert at size 2.5", lambda: _invert(size=2.5), "size must be an integer"),
+    ("invert with 0 iterations", lambda: _invert(iterations=0), "iterations must be an integer >= 1"),
+    ("invert with seed -1", lambda: _invert(seed=-1), "seed must be an integer >= 0"),
+    ("invert with a negative TV weight", lambda: _invert(tv_weight=-1.0),
+     "tv_weight must be a finite number >= 0"),
+    ("invert with a TV weight of NaN", lambda: _invert(tv_weight=float("nan")),
+     "tv_weight must be a finite number"),
+    ("invert with an unknown optimizer", lambda: _invert(optimizer="sgd"),
+     "unknown optimizer 'sgd'"),
+    ("invert with lr under L-BFGS", lambda: _invert(lr=1.0),
+     "lr has no effect with optimizer='lbfgs'"),
+    ("invert with lr 0", lambda: _invert(optimizer="adam", lr=0.0), "lr must be a finite number > 0"),
+    ("invert with an unknown pooling", lambda: _invert(pooling="min"), "unknown pooling 'min'"),
+    ("invert with an unknown arch", lambda: _invert(arch="vgg11"), "unknown arch 'vgg11'"),
+    ("invert in float16", lambda: _invert(dtype=np.float16), "dtype float16 is not supported"),
+    ("invert beyond the memory", lambda: _invert(memory_limit=1), "needs about .* of memory"),
+    ("invert a missing image", lambda: _invert(image="/nonexistent/turtle.jpg"), "does not exist"),
+    # --- a fresh round of hostile input: wrong types and silent mistakes ----------------------
+    ("stylize with content_layers None", lambda: _stylize(content_layers=None),
+     "content_layers must be layer names such as 'relu4_2'"),
+    ("stylize with a style blend by name", lambda: _stylize(style_blend={"a": 1, "b": 1}),
+     "style_blend must be a list of numbers"),
+    ("stylize with progress 5", lambda: _stylize(progress=5), "progress must be True or False"),
+    ("stylize with callback 5", lambda: _stylize(callback=5), "callback must be callable"),
+    ("stylize with dtype 'blah'", lambda: _stylize(dtype="blah"), "dtype 'blah' is not supported"),
+    ("stylize from a huge nested list", lambda: _stylize(init=[[0] * 1000] * 1000),
+     "cannot use a list as an image"),
+    ("normalised gradients without a weight for a layer",
+     lambda: _losses().normalize_layer_gradients({"a": np.ones(3)}, {}), "no weight for layers"),
+    ("guided loss with fewer region weights than regions", lambda: _guided(region_weights=[1.0]),
+     "1 region weights for 2 regions"),
+    ("guided loss with a float32 target for float64 features",
+     lambda: _guided(A_dtype=np.float32), "F is float64 but A is float32"),
+    ("guided Gram matrix with a guide of the wrong shape",
+     lambda: _losses().guided_gram_matrix(np.ones((4, 9)), np.ones((4, 1))),
+     r"a guide has shape \(4, 1\) but the layer has 9 positions"),
+    ("numerical gradient at 2-d indices",
+     lambda: _gradcheck().numerical_gradient(lambda v: 0.0, np.ones(4), indices=[[0, 1]]),
+     "indices must be a list of flat integer indices"),
+    ("numerical gradient at a fractional index",
+     lambda: _gradcheck().numerical_gradient(lambda v: 0.0, np.ones(4), indices=[0.7]),
+     "indices must be a list of flat integer indices"),
+    ("check_gradient with num_samples True",
+     lambda: _gradcheck().check_gradient(lambda v: 0.0, np.ones(4), np.ones(4), num_samples=True),
+     "num_samples must be a positive integer"),
+    ("check_gradient of a NaN gradient",
+     lambda: _gradcheck().check_gradient(lambda v: 0.0, np.ones(4), np.full(4, np.nan)),
+     "the analytic gradient holds NaN"),
+    ("check_answer with rtol 'a'", lambda: _answers().check_answer(1, 1.5, "x", rtol="a"),
+     "rtol must be a number >= 0"),
+    ("load_image at size True", lambda: im.load_image(im.demo_images()[0], size=True),
+     "a whole number of pixels"),
+    ("weights from a number", lambda: _models().load_vgg19(123), "must be a path"),
+    ("weights with a checksum that is a number",
+     lambda: _weights().load_weights(sha256=123), "sha256 must be 64 hex digits"),
+    ("VGG16 without a file", lambda: _models().load_vgg16(None), "ships VGG19 weights only"),
+    ("a download cache that is a file",
+     lambda: _weights().download("vgg16", cache_dir=im.demo_images()[0]),
+     "as the cache folder .*choose another cache_dir"),
 ]
+
+
+def _losses():
+    from nst_numpy import losses
+    return losses
+
+
+def _gradcheck():
+    from nst_numpy import gradcheck
+    return gradcheck
+
+
+def _answers():
+    from nst_numpy import answers
+    return answers
+
+
+def _models():
+    from nst_numpy import models
+    return models
+
+
+def _weights():
+    from nst_numpy import weights
+    return weights
+
+
+def _guided(region_weights=None, A_dtype=np.float64):
+    from nst_numpy import losses
+    rng = np.random.default_rng(0)
+    F = rng.normal(size=(4, 9))
+    A = [losses.gram_matrix(rng.normal(size=(4, 9))).astype(A_dtype) for _ in range(2)]
+    guides = [np.ones(9), np.full(9, 0.5)]
+    losses.guided_style_layer_loss(F, A, guides, region_weights)
 
 
 @pytest.mark.parametrize("call, message", [row[1:] for row in API_ROWS],

@@ -94,9 +94,9 @@ def test_bench_times_the_im2col_products_alone_on_request(capsys):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--sizes", "16"], "--sizes 16: VGG19 needs at least 32 px"),
-    (["--sizes", "0"], "--sizes 0: VGG19 needs at least 32 px"),
-    (["--sizes", "256", "-64"], "--sizes -64: VGG19 needs at least 32 px"),
+    (["--sizes", "15"], "--sizes 15: VGG19 needs at least 16 px"),
+    (["--sizes", "0"], "--sizes 0: VGG19 needs at least 16 px"),
+    (["--sizes", "256", "-64"], "--sizes -64: VGG19 needs at least 16 px"),
     (["--repeats", "0"], "--repeats 0: time at least one round"),
     (["--repeats", "-2"], "--repeats -2: time at least one round"),
     (["--threads", "0"], "--threads 0: use at least one thread"),

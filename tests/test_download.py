@@ -173,5 +173,5 @@ def test_sigterm_during_a_download_keeps_nothing(server, tmp_path):
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGTERM, err
-    assert err.strip() == "nst-numpy weights: terminated by SIGTERM"
+    assert err.strip() == "nst-numpy weights: terminated by SIGTERM; nothing was written"
     assert list(tmp_path.iterdir()) == []

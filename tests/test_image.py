@@ -268,3 +268,32 @@ def test_image_size_reads_the_header_only(tmp_path):
     exif[0x0112] = 6
     Image.fromarray(rgb).save(tmp_path / "r.jpg", exif=exif)
     assert im.image_size(tmp_path / "r.jpg") == im.load_image(tmp_path / "r.jpg").shape[:2] == (20, 12)
+
+
+def test_a_transparent_mask_is_black():
+    # A mask's transparent region is not painted, whatever colour lies under it.
+    white_but_clear = Image.new("RGBA", (8, 8), (255, 255, 255, 0))
+    np.testing.assert_array_equal(im.load_mask(white_but_clear, 4, 4), 0.0)
+    half = np.full((8, 8, 4), 255, np.uint8)
+    half[:, :4, 3] = 0
+    mask = im.load_mask(half, 8, 8)
+    assert mask[:, :3].max() < 0.05 and mask[:, 5:].min() > 0.95
+
+
+def test_a_stray_bright_pixel_does_not_change_a_float_pictures_scale(tmp_path):
+    picture = np.full((20, 20), 0.5, np.float32)
+    picture[0, 0] = 1.001          # one pixel out of 400: still a 0-1 picture
+    Image.fromarray(picture, mode="F").save(tmp_path / "f.tif")
+    assert im.load_image(tmp_path / "f.tif")[5, 5, 0] == 128
+
+
+def test_an_exclusive_save_never_replaces_a_file(tmp_path):
+    # Two runs writing the same checkpoint: the second finds it and leaves it as it is.
+    path = tmp_path / "out_0001.png"
+    path.write_bytes(b"another run's picture")
+    with pytest.raises(FileExistsError, match="appeared while the picture was made"):
+        im.save_image(gradient_rgb(), path, exclusive=True)
+    assert path.read_bytes() == b"another run's picture"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out_0001.png"]
+    im.save_image(gradient_rgb(), tmp_path / "new.png", exclusive=True)
+    assert im.load_image(tmp_path / "new.png").shape[2] == 3

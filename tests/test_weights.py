@@ -245,7 +245,7 @@ def test_keras_huge_declared_dataset_is_not_read(tmp_path, kernel, bias):
     path = keras_layer1(tmp_path / "huge.h5", kernel, bias)
     assert path.stat().st_size < 100_000
     # The shape is checked from the metadata: a ValueError, not a MemoryError from reading it.
-    one_line_error(path, "layer block1_conv1 (has kernel|should name one kernel)")
+    one_line_error(path, "layer block1_conv1 (has kernel|should hold one 4-d kernel)")
 
 
 @pytest.mark.parametrize("part, shape, dtype", [
@@ -298,7 +298,7 @@ def test_groups_where_datasets_belong_and_back(copy_of_default, tmp_path):
     path = keras_layer1(tmp_path / "group.h5")
     with h5py.File(path, "r+") as f:
         f["block1_conv1"].attrs["weight_names"] = np.array([b"kernel:0", b"/"])
-    one_line_error(path, "should name one kernel and one bias")
+    one_line_error(path, r"should hold one 4-d kernel and one 1-d bias, .*; found kernel:0 \(3, 3, 3, 64\), / \(not a dataset\)")
     # A dataset where a layer group should be, and one where model_weights should be.
     layer = tmp_path / "layer.h5"
     with h5py.File(layer, "w") as f:

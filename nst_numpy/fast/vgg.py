@@ -50,7 +50,7 @@ class FastVGG(VGG):
 
     #: Peak resident bytes of a whole float32 L-BFGS stylization, a + b * pixels, fitted by
     #: benchmarks/bench_memory.py --fit (docs/benchmarks.md, "Memory of a whole run").
-    MEMORY = (557 * 2**20, 3321)
+    MEMORY = (559 * 2**20, 3038)
 
     def __init__(self, weights, arch="vgg19", pooling="max", threads=None):
         super().__init__(weights, arch=arch, pooling=pooling)
