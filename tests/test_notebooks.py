@@ -27,8 +27,8 @@ import sys
 
 import pytest
 
-nbformat = pytest.importorskip("nbformat", reason="notebook tests need the dev extra (nbformat)")
-nbclient = pytest.importorskip("nbclient", reason="notebook tests need the dev extra (nbclient)")
+nbformat = pytest.importorskip("nbformat", reason="notebook tests need the test extra (nbformat)")
+nbclient = pytest.importorskip("nbclient", reason="notebook tests need the test extra (nbclient)")
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
