@@ -145,9 +145,9 @@ def points(check_source):
 
 
 def exercise_name(exercise_source):
-    """What the exercise defines: the first function or variable of its placeholder."""
+    """What the exercise defines: the first function, class or variable of its placeholder."""
     for node in ast.parse(clear_solution_regions(exercise_source)).body:
-        if isinstance(node, ast.FunctionDef):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             return node.name
         if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
             return node.targets[0].id
@@ -232,7 +232,7 @@ def nbgrader_preprocessor():
             nb.cells = [cell for cell in nb.cells if "solution" not in tags(cell)]
             return nb, resources
 
-    return DropSolutionCells()
+    return DropSolutionCells(enabled=True)
 
 
 def nbgrader_config():
@@ -255,7 +255,7 @@ c.ClearSolutions.code_stub = {{"python": STUB}}
 # The release drops the cells tagged "solution" (derivations, measurements that give an
 # answer away) before nbgrader's own steps.
 c.GenerateAssignment.preprocessors = [nbgrader_preprocessor()] + list(
-    GenerateAssignment.class_traits()["preprocessors"].default_value)
+    GenerateAssignment.class_traits()["preprocessors"].default())
 # Notebooks 6 and 7 run style transfers: allow a cell {CELL_TIMEOUT} s at the default size.
 c.Execute.timeout = {CELL_TIMEOUT}
 '''
