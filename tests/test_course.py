@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 import subprocess
 import sys
+import tarfile
 import venv
 
 import pytest
@@ -130,6 +131,21 @@ def test_the_course_from_a_wheel_in_a_fresh_environment(tmp_path):
                          env=env, timeout=600)
     assert ran.returncode == 0, ran.stderr[-2000:]
     assert ran.stdout.count("gradient check FAILED") >= 6 and "check ok" not in ran.stdout
+
+    # the sdist (hatchling, the build backend, installed in the fresh environment) keeps
+    # notebooks/ with every notebook and the wrapper
+    backend = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "hatchling"],
+                             capture_output=True, text=True, env=pip_env, timeout=600)
+    assert backend.returncode == 0, backend.stderr
+    sdist = subprocess.run(
+        [str(python), "-c", f"from hatchling.build import build_sdist; "
+                            f"print(build_sdist({str(tmp_path / 'sdist')!r}))"],
+        cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+    assert sdist.returncode == 0, sdist.stderr
+    with tarfile.open(tmp_path / "sdist" / sdist.stdout.split()[-1]) as archive:
+        members = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    assert {f"notebooks/{p.name}" for p in course.notebook_paths()} <= members
+    assert "notebooks/strip_solutions.py" in members
 
 
 def test_the_syllabus_matches_the_notebooks_and_the_code():

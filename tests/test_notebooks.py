@@ -14,7 +14,7 @@ lecturer's version is also checked against
   notebook makes on purpose (``EXPECTED_FAILED_CHECKS``), and every graded check cell scores
   its full points;
 - its stream outputs: no traceback and no warning (``RuntimeWarning`` from NumPy, ...);
-- its figures: every cell calling ``plt.show()`` draws one, and ``FIGURES`` counts them;
+- its figures: every cell calling ``plt.show()`` (outside a function it defines) draws one, and ``FIGURES`` counts them;
 - the lines it prints (``PRINTED``) and the facts its prose states, asserted on its own
   variables in a cell appended to it before it runs (``FACTS``).
 
@@ -548,6 +548,17 @@ def executed(path, version):
     return execute(node)       # fails here, listing them, if any of FACTS no longer holds
 
 
+def shows_a_figure(code):
+    """Whether ``code`` calls plt.show() when it runs (not only inside a function it defines)."""
+    def calls_show(node):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            return False
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "plt.show":
+            return True
+        return any(calls_show(child) for child in ast.iter_child_nodes(node))
+    return calls_show(ast.parse(code))
+
+
 def assert_clean_outputs(name, notebook):
     """No error output, no warning or traceback in any stream, a figure from every plt.show()."""
     for index, cell in enumerate(notebook.cells):
@@ -562,7 +573,7 @@ def assert_clean_outputs(name, notebook):
                 assert not found, (
                     f"{name}, cell {index}: {output.get('name')} shows {found.group()!r}:\n"
                     f"{output.get('text')}")
-        if "plt.show()" in cell.source:
+        if shows_a_figure(cell.source):
             pngs = sum("image/png" in o.get("data", {}) for o in outputs)
             assert pngs == 1, f"{name}, cell {index} calls plt.show() but drew {pngs} figures"
 
@@ -681,7 +692,10 @@ def test_student_release_runs_and_scores_zero(path):
 # - "value": the value of every exercise whose answer is a variable, from the executed
 #   lecturer's version: a number of 3 or more significant digits, or a tuple, as printed; for a
 #   dict, each key with its value on one line (a line of the release naming the key and the
-#   value as a word). Searched in the release's outputs and markdown.
+#   value as a word). Searched in the release's outputs, markdown and code.
+#
+# The exercises' placeholders (the questions, identical in both versions) are left out of the
+# code searched; everything else of both versions is searched the same way.
 # - "number": every number of 3 or more significant digits that a solution cell prints in the
 #   lecturer's version. Searched as a token in the release's outputs and markdown.
 # - "sentence": every sentence of 8 words or more of the solution markdown. Searched, case
@@ -693,7 +707,20 @@ def test_student_release_runs_and_scores_zero(path):
 # number a given table prints) is listed in GIVEN with the reason, and each entry must still
 # be a secret (no stale exemptions).
 
-GIVEN = {}
+GIVEN = {
+    "01_content_loss.ipynb": {
+        ("formula", "(i,j)"): "the entry the question asks about, named in the prompt",
+    },
+    "02_style_loss.ipynb": {
+        ("formula", "(i,j)"): "the entry the question asks about, named in the prompt",
+        ("formula", "N\\timesM"): "the shape of F, which the shapes exercise gives",
+        ("formula", "4\\times6"): "the size of the example F, which the shapes exercise gives",
+        ("formula", "\\sum_lw_lE_l"): "eq (5), which Q6's prompt quotes",
+    },
+    "03_update_step.ipynb": {
+        ("formula", "\\eta>0"): "the step size's sign, a premise of the prompt",
+    },
+}
 
 RELATION = re.compile(r"\\approx|\\Longrightarrow|\\Rightarrow|\\leftarrow|\\qquad|\\quad|=")
 SPACING = re.compile(r"\\[,;:! ]|\\q?quad\b|\\left\b|\\right\b|\\[bB]igg?[lr]?\b|\\text\{[^}]*\}"
@@ -808,11 +835,24 @@ def value_secrets(value):
     return []
 
 
+def without_placeholder(cell):
+    """The code of a cell; of an exercise cell, only what follows its placeholder (the worked
+    answer in the lecturer's version, the stub in the release): the placeholder is the question,
+    the same in both versions, and names the possible answers ("up", "down" or "neither")."""
+    if "exercise" not in tags(cell):
+        return cell.source
+    lines = cell.source.split("\n")
+    start = next((i for i, line in enumerate(lines) if course.BEGIN in line or course.STUB in line),
+                 len(lines))
+    return "\n".join(lines[start:])
+
+
 def shown(notebook):
-    """(markdown, code, outputs) of an executed notebook, each one string."""
+    """(markdown, code, outputs) of an executed notebook, each one string; the code without
+    the exercises' placeholders."""
     cells = notebook.cells
     return ("\n".join(c.source for c in cells if c.cell_type == "markdown"),
-            "\n".join(c.source for c in cells if c.cell_type == "code"),
+            "\n".join(without_placeholder(c) for c in cells if c.cell_type == "code"),
             "\n".join(text_output(c) + "\n".join(
                 o.get("data", {}).get("text/markdown", "") for o in c.get("outputs", []))
                 for c in cells if c.cell_type == "code"))
