@@ -691,8 +691,9 @@ def test_student_release_runs_and_scores_zero(path):
 #   whitespace removed, in the release's code, markdown and outputs.
 # - "value": the value of every exercise whose answer is a variable, from the executed
 #   lecturer's version: a number of 3 or more significant digits, or a tuple, as printed; for a
-#   dict, each key with its value on one line (a line of the release naming the key and the
-#   value as a word). Searched in the release's outputs, markdown and code.
+#   dict, each key with its value (the key, then only quotes and separators such as ":", "=",
+#   "|" or spaces, then the value as a word, as a dict or a table shows them). Searched in the
+#   release's outputs, markdown and code.
 #
 # The exercises' placeholders (the questions, identical in both versions) are left out of the
 # code searched; everything else of both versions is searched the same way.
@@ -871,9 +872,8 @@ def found_in(secret, notebook):
         return any(token.lstrip("+") == text for token in NUMBER.findall(outputs + markdown)) \
             or (kind == "value" and not NUMBER.fullmatch(text) and text in outputs + markdown)
     key, item = text.split("\t")
-    word = re.compile(rf"(?<![\w.]){re.escape(item)}(?![\w.])")
-    return any(key in line and word.search(line)
-               for line in (outputs + "\n" + markdown + "\n" + code).splitlines())
+    entry = re.compile(rf"{re.escape(key)}['\"]?[\s:=|,]*['\"]?{re.escape(item)}(?![\w.])")
+    return bool(entry.search("\n".join((outputs, markdown, code))))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
