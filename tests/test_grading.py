@@ -7,6 +7,7 @@ goes through nbgrader; every other notebook's nbgrader metadata is checked with 
 own validator, without running it (each nbgrader command takes several seconds to start).
 """
 
+import csv
 import json
 import os
 from pathlib import Path
@@ -75,6 +76,7 @@ def graded(tmp_path_factory):
     submit(folder, "untouched", release)
     submit(folder, "printed_eq6", answered(release, worked, {"style_layer_grad": printed_eq6}))
     run(folder, str(BIN / "nbgrader"), "autograde", GRADED)
+    run(folder, str(BIN / "nbgrader"), "export")
     return folder, release
 
 
@@ -114,6 +116,11 @@ def test_autograde_gives_full_marks_zero_and_what_is_right(graded):
     assert not [o for o in outputs if o["output_type"] == "error"]
     assert any("gradient check FAILED: the analytic gradient has shape (6, 4), x has shape (4, 6)"
                in "".join(o.get("text", "")) for o in outputs)
+    # nbgrader export's grades.csv, the lecturer's table, holds the same scores
+    with open(folder / "grades.csv", newline="", encoding="utf-8") as table:
+        exported = {row["student_id"]: (float(row["score"]), float(row["max_score"]))
+                    for row in csv.DictReader(table) if row["assignment"] == GRADED}
+    assert exported == got, (exported, got)
 
 
 @pytest.mark.parametrize("path", course.notebook_paths(), ids=lambda p: p.name)
