@@ -11,8 +11,6 @@ import sys
 import tarfile
 import venv
 
-import pytest
-
 from nst_numpy import cli, course
 
 ROOT = Path(__file__).resolve().parent.parent
