@@ -1,50 +1,43 @@
-"""Make the student version of a notebook: drop the cells tagged ``solution`` and all outputs.
+"""Make the student version of a notebook: no solution cells, no worked answers, no outputs.
 
     python notebooks/strip_solutions.py 01_content_loss.ipynb student/01_content_loss.ipynb
 
-The exercise cells stay, so the stripped notebook still runs top to bottom: each check then
-reports FAILED until the student fills in the exercise. The input file is never overwritten.
+A thin wrapper around nst_numpy.course.student_copy; `nst-numpy course DIR` writes every
+notebook at once. The exercise cells keep their placeholders, so the stripped notebook still
+runs top to bottom: each check then reports FAILED until the student fills in the exercise.
+Existing files, the input included, are never overwritten.
 """
 
+import argparse
 import json
 from pathlib import Path
 import sys
 
-
-def strip_solutions(notebook):
-    """notebook: a parsed .ipynb (dict). Returns a copy without solution cells or outputs."""
-    cells = []
-    for cell in notebook["cells"]:
-        if "solution" in cell.get("metadata", {}).get("tags", []):
-            continue
-        cell = dict(cell)
-        if cell["cell_type"] == "code":
-            cell["outputs"], cell["execution_count"] = [], None
-        cells.append(cell)
-    return {**notebook, "cells": cells}
+from nst_numpy.course import student_copy
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2:
-        print("usage: python strip_solutions.py IN.ipynb OUT.ipynb", file=sys.stderr)
-        return 2
-    source, target = Path(argv[0]), Path(argv[1])
-    if target.exists() and target.resolve() == source.resolve():
-        print(f"strip_solutions: refusing to overwrite the input {source}; "
-              "give a different output path", file=sys.stderr)
+    parser = argparse.ArgumentParser(
+        prog="strip_solutions.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("source", metavar="IN.ipynb", help="a notebook of the course")
+    parser.add_argument("target", metavar="OUT.ipynb", help="where to write its student version")
+    args = parser.parse_args(argv)
+    source, target = Path(args.source), Path(args.target)
+    if target.exists() or target.is_symlink():
+        print(f"strip_solutions: {target} exists; give a new output path", file=sys.stderr)
         return 2
     try:
         notebook = json.loads(source.read_text(encoding="utf-8"))
-        cells = notebook["cells"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        print(f"strip_solutions: {source} is not a readable notebook ({error}); "
+        stripped = student_copy(notebook)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        print(f"strip_solutions: {source} is not a readable notebook of the course ({error}); "
               "pass an .ipynb file", file=sys.stderr)
         return 2
-    stripped = strip_solutions(notebook)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(stripped, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"wrote {target}: {len(cells) - len(stripped['cells'])} solution cells removed")
+    with open(target, "x", encoding="utf-8") as out:
+        out.write(json.dumps(stripped, indent=1, ensure_ascii=False) + "\n")
+    removed = len(notebook["cells"]) - len(stripped["cells"])
+    print(f"wrote {target}: {removed} solution cells removed, the worked answers cleared")
     return 0
 
 

@@ -1,10 +1,12 @@
 """Checks of the coursework's answers that are not a gradient: a prediction, a shape, a
-count, a formula's value.
+count, a formula's value; and the score a graded check cell ends with.
 
 :func:`nst_numpy.gradcheck.check_gradient` checks a hand-derived gradient against finite
 differences; :func:`check_answer` compares any other answer with the value the library or a
 measurement gives. Both print a line a student reads, ``... check ok`` or ``... check
-FAILED``, and a failure says where an answer is wrong but never what was expected.
+FAILED``, and a failure never says what was expected: not the value, not which entries of a
+set of yes/no predictions are wrong. :func:`score` turns checks into points for a grading
+tool (nbgrader reads the number a grade cell's last expression shows).
 """
 
 from dataclasses import dataclass
@@ -35,8 +37,10 @@ def check_answer(answer, expected, what, rtol=1e-6, atol=0.0):
     ``|answer - expected| <= atol + rtol |expected|`` everywhere (``np.allclose``); strings,
     booleans and sets must be equal; dicts are compared key by key. ``None``, the
     placeholder of an unanswered exercise, fails. Prints as ``answer check ok: ...`` or
-    ``answer check FAILED: ...``; a failure says where the answer is wrong but never what
-    the expected value is, so a guess does not reveal the answer.
+    ``answer check FAILED: ...``. A failure never shows the expected value nor echoes the
+    answer, and never names the wrong keys of a dict: it says how many entries are wrong,
+    except for a dict of yes/no predictions, where even the count would give the answers
+    away one retry at a time.
     """
     for name, value in (("rtol", rtol), ("atol", atol)):
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.floating)) \
@@ -48,14 +52,17 @@ def check_answer(answer, expected, what, rtol=1e-6, atol=0.0):
         if not isinstance(answer, dict) or set(answer) != set(expected):
             keys = sorted(map(str, expected))
             return AnswerCheckResult(what, False, f"expected a dict with keys {keys}")
-        wrong = [key for key in expected
-                 if not check_answer(answer[key], expected[key], what, rtol, atol)]
-        if wrong:
-            return AnswerCheckResult(what, False, f"wrong at {', '.join(map(repr, wrong))}")
-        return AnswerCheckResult(what, True, f"all {len(expected)} entries agree")
+        wrong = sum(not check_answer(answer[key], expected[key], what, rtol, atol)
+                    for key in expected)
+        if not wrong:
+            return AnswerCheckResult(what, True, f"all {len(expected)} entries agree")
+        if all(isinstance(_plain(value), bool) for value in expected.values()):
+            return AnswerCheckResult(what, False, f"not all {len(expected)} predictions are "
+                                                  "right")
+        return AnswerCheckResult(what, False, f"{wrong} of {len(expected)} entries are wrong")
     if _is_numeric(expected) and not isinstance(expected, (bool, np.bool_)):
-        if not _is_numeric(answer):
-            return AnswerCheckResult(what, False, f"expected a number or array, got {answer!r}")
+        if not _is_numeric(answer) or isinstance(_plain(answer), bool):
+            return AnswerCheckResult(what, False, "expected a number or an array of numbers")
         answer, expected = np.asarray(answer, float), np.asarray(expected, float)
         if answer.shape != expected.shape:
             return AnswerCheckResult(what, False, f"your answer has shape {answer.shape}, "
@@ -71,7 +78,16 @@ def check_answer(answer, expected, what, rtol=1e-6, atol=0.0):
     answer, expected = _plain(answer), _plain(expected)
     if isinstance(answer, bool) == isinstance(expected, bool) and _equal(answer, expected):
         return AnswerCheckResult(what, True, "as expected")
-    return AnswerCheckResult(what, False, f"your answer {answer!r} is not right")
+    return AnswerCheckResult(what, False, f"not the right answer{_kind_hint(answer, expected)}")
+
+
+def _kind_hint(answer, expected):
+    """', expected a set' and the like, when the answer is of another kind than expected."""
+    for kind, name in ((bool, "True or False"), (str, "a word"), ((set, frozenset), "a set"),
+                       (list, "a list")):
+        if isinstance(expected, kind) and not isinstance(answer, kind):
+            return f" (expected {name})"
+    return ""
 
 
 def _plain(value):
@@ -88,3 +104,34 @@ def _equal(answer, expected):
 
 def _is_numeric(value):
     return np.asarray(value).dtype.kind in "biuf" and not isinstance(value, (set, dict, str))
+
+
+class Score(float):
+    """Points earned, a float (what a grading tool reads from the text form), shown in a
+    notebook as ``score: 2 of 2 points``."""
+
+    points = 0.0
+
+    def _repr_markdown_(self):
+        return f"**score: {float(self):g} of {self.points:g} points**"
+
+
+def score(checks, points):
+    """The points a graded check cell earns: ``points`` times the share of ``checks`` that
+    passed (a result of :func:`check_answer` or :func:`nst_numpy.gradcheck.check_gradient`,
+    or a list of them).
+
+    A grade cell of the coursework ends with this call, so that its last value is the score:
+    nbgrader's autograder gives that many points (an error in the cell gives 0), and a
+    notebook shows it. It never raises for a wrong or missing answer, only for ``points``
+    that are not a positive number.
+    """
+    if isinstance(points, (bool, np.bool_)) or not isinstance(points, (int, float)) \
+            or not points > 0:
+        raise ValueError(f"score: points must be a number > 0, got {points!r}")
+    checks = list(checks) if isinstance(checks, (list, tuple)) else [checks]
+    if not checks:
+        raise ValueError("score: no checks given")
+    earned = Score(round(points * sum(bool(c) for c in checks) / len(checks), 2))
+    earned.points = float(points)
+    return earned

@@ -70,7 +70,30 @@ def _add_demo(subparsers):
     add_demo_parser(subparsers)
 
 
-SUBCOMMANDS = [_add_weights, _add_stylize, _add_invert, _add_demo]
+def _add_course(subparsers):
+    parser = subparsers.add_parser(
+        "course", help="write the coursework notebooks (the student release by default)",
+        description="Write the course's notebooks into DIR, from the installed package: the "
+                    "student release (no solutions, no outputs) by default. The notebooks read "
+                    "their images from the package. Existing files are never overwritten.")
+    parser.add_argument("dir", metavar="DIR", help="folder to write into (created if missing)")
+    version = parser.add_mutually_exclusive_group()
+    version.add_argument("--solutions", dest="version", action="store_const", const="solutions",
+                         help="the lecturer's notebooks, with the worked answers")
+    version.add_argument("--nbgrader", dest="version", action="store_const", const="nbgrader",
+                         help="an nbgrader course folder: nbgrader_config.py and source/ (one "
+                              "assignment per notebook; see docs/lecturers.md)")
+    parser.set_defaults(handler=_run_course, version="student")
+
+
+def _run_course(args):
+    from .course import write_course
+
+    written = write_course(args.dir, args.version)
+    print(f"wrote {len(written)} files to {args.dir}")
+
+
+SUBCOMMANDS = [_add_weights, _add_stylize, _add_invert, _add_demo, _add_course]
 
 
 def main(argv=None):

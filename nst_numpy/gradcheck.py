@@ -112,6 +112,8 @@ class GradCheckResult:
     noise: the largest round-off of a difference quotient (module docstring);
     inconclusive: True when that noise exceeds RESOLUTION times the largest gradient
     entry, so that the check cannot tell a right gradient from a wrong one.
+    mismatch: why no entry could be compared (the analytic gradient's shape is not x's),
+    or "" when they were.
     """
 
     max_relative_error: float
@@ -122,6 +124,7 @@ class GradCheckResult:
     tol: float
     noise: float = 0.0
     inconclusive: bool = False
+    mismatch: str = ""
 
     @property
     def passed(self):
@@ -131,6 +134,8 @@ class GradCheckResult:
         return self.passed
 
     def __str__(self):
+        if self.mismatch:
+            return f"gradient check FAILED: {self.mismatch}"
         verdict = "ok" if self.passed else "FAILED"
         text = (f"gradient check {verdict}: max relative error {self.max_relative_error:.2e} "
                 f"(tol {self.tol:.0e}) over {self.n_checked} entries, worst at "
@@ -153,7 +158,9 @@ def check_gradient(f, x, analytic, num_samples=None, h=None, tol=1e-6, seed=0,
     x : array_like, real
         Where to check; a float32 ``x`` is cast to float64 with a warning.
     analytic : array_like
-        Your ``df/dx`` at ``x``, shaped like ``x``.
+        Your ``df/dx`` at ``x``, shaped like ``x``. Of another shape (the transpose of the
+        right matrix, say), it fails the check, saying both shapes; it does not raise, so a
+        notebook of exercises runs on to its end.
     num_samples : int, optional
         Check that many entries, drawn at random with ``seed``; None checks all.
     h : float or array, optional
@@ -169,13 +176,16 @@ def check_gradient(f, x, analytic, num_samples=None, h=None, tol=1e-6, seed=0,
         ``bool(result)`` is ``result.passed``; ``str(result)`` says where it is worst.
     """
     x = _as_float64(x, "check_gradient")
-    analytic = np.asarray(analytic)
-    if analytic.shape != x.shape:
-        raise ValueError(
-            f"check_gradient: analytic gradient has shape {analytic.shape}, x has {x.shape}")
-    analytic = _as_float64(analytic, "check_gradient", warn=False, name="the analytic gradient")
     if not (isinstance(tol, numbers.Real) and tol > 0):
         raise ValueError(f"check_gradient: tol must be a positive number, got {tol!r}")
+    shape = None if analytic is None else np.shape(analytic)
+    if shape != x.shape:
+        given = "is None" if shape is None else f"has shape {shape}"
+        return GradCheckResult(
+            max_relative_error=math.inf, worst_index=(), analytic=math.nan, numerical=math.nan,
+            n_checked=0, tol=float(tol), mismatch=f"the analytic gradient {given}, x has shape "
+            f"{x.shape}; a gradient has one entry per entry of x")
+    analytic = _as_float64(analytic, "check_gradient", warn=False, name="the analytic gradient")
     indices = _sample(x.size, num_samples, seed)
     pairs = list(_quotients(f, x, _steps(h, x), indices))
     numerical = np.array([q for q, _ in pairs])

@@ -1,6 +1,7 @@
 """nst_numpy.answers.check_answer: the coursework's checks of answers that are not a gradient."""
 
 import numpy as np
+import pytest
 
 from nst_numpy import answers
 
@@ -21,9 +22,10 @@ def test_check_answer_words_sets_dicts_and_what_it_prints():
     assert not answers.check_answer(True, False, "a yes/no prediction")
     assert answers.check_answer({"a": 1.0, "b": "up"}, {"a": 1.0, "b": "up"}, "dict")
     wrong = answers.check_answer({"a": 1.0, "b": "down"}, {"a": 1.0, "b": "up"}, "dict")
-    assert not wrong and "'b'" in str(wrong)
+    assert not wrong and "1 of 2 entries are wrong" in str(wrong), wrong
     assert answers.check_answer(False, np.bool_(False), "a NumPy boolean")
     assert not answers.check_answer(1, True, "a number for a yes/no prediction")
+    assert not answers.check_answer(True, 1, "a yes/no answer for a number")
     assert not answers.check_answer(np.ones(2), "up", "an array for a word")
     assert not answers.check_answer({"a": 1.0}, {"a": 1.0, "b": "up"}, "missing key")
     assert str(answers.check_answer(2, 2, "two")).startswith("answer check ok: two:")
@@ -36,3 +38,36 @@ def test_a_failed_answer_check_does_not_reveal_the_expected_value():
         check = answers.check_answer(answer, expected, "a prediction")
         assert not check, (answer, expected)
         assert repr(expected) not in check.detail and "156" not in check.detail, check.detail
+
+
+def test_a_failed_check_of_yes_no_predictions_names_no_key_and_no_count():
+    """Naming the wrong keys, or even counting them, of a dict of yes/no predictions lets
+    one retry per key reveal every answer; the check says only that not all are right."""
+    expected = {"shuffle": True, "mirror": True, "permute": False, "scale": False}
+    for answer in ({"shuffle": True, "mirror": False, "permute": False, "scale": False},
+                   {"shuffle": False, "mirror": False, "permute": True, "scale": False}):
+        check = answers.check_answer(answer, expected, "G unchanged")
+        assert not check
+        text = str(check)
+        assert not any(key in text for key in expected), text
+        assert not any(str(n) in text.replace("all 4", "") for n in range(5)), text
+        assert "True" not in text and "False" not in text, text
+
+
+def test_a_failed_check_never_echoes_the_answer():
+    for answer, expected in ((True, False), ("relu2_2", "relu4_3"), ({"a"}, {"b"}), (3, 5)):
+        text = str(answers.check_answer(answer, expected, "a prediction"))
+        assert repr(answer) not in text.split(": ", 1)[1] and str(answer) not in text, text
+
+
+def test_score_is_points_times_the_share_passed_and_never_raises_for_an_answer():
+    ok = answers.check_answer(1.0, 1.0, "one")
+    failed = answers.check_answer(None, 1.0, "one")
+    assert answers.score(ok, points=2) == 2.0 and answers.score(failed, points=2) == 0.0
+    assert answers.score([ok, failed, ok], points=3) == 2.0
+    shown = answers.score([ok, failed], points=2)
+    assert repr(shown) == "1.0"                              # what nbgrader reads
+    assert shown._repr_markdown_() == "**score: 1 of 2 points**"
+    for points in (0, -1, True, "2"):
+        with pytest.raises(ValueError, match="points"):
+            answers.score(ok, points=points)

@@ -59,9 +59,15 @@ def test_check_gradient_samples_large_arrays():
     assert result.passed and result.n_checked == 25
 
 
-def test_check_gradient_rejects_shape_mismatch():
-    with pytest.raises(ValueError, match="shape"):
-        check_gradient(lambda v: 0.0, np.zeros((2, 3)), np.zeros(6))
+def test_check_gradient_fails_a_wrong_shape_without_raising():
+    """The quiz's eq (6) as printed is the transpose of the gradient: a notebook's check of
+    it must print FAILED with both shapes and let "Run All" go on (issue 25)."""
+    x = np.random.default_rng(3).normal(size=(2, 3))
+    for wrong, said in ((x.T, "(3, 2)"), (np.zeros(6), "(6,)"), (None, "is None")):
+        result = check_gradient(lambda v: 0.5 * np.sum(v**2), x, wrong)
+        assert not result and result.n_checked == 0, result
+        text = str(result)
+        assert text.startswith("gradient check FAILED:") and said in text and "(2, 3)" in text, text
 
 
 def test_check_gradient_float64_emits_no_warning():

@@ -1,31 +1,37 @@
-"""Run every notebook in ``notebooks/`` top to bottom, as CI does (issue 5), and check what
-each one shows.
+"""Run every notebook in ``notebooks/`` top to bottom, as CI does (issue 5), in the lecturer's
+version and in the student release, and check what each one shows, and what it must not.
 
 Image size comes from ``NST_NOTEBOOK_SIZE`` (pixels of the longer side); unset, the
 notebooks pick their small CI default. The full-size run is documented in
-``notebooks/README.md``. Each notebook also runs once with its solution cells stripped, to
-show that the student version runs and that its gradient checks really report a failure.
+``notebooks/README.md``.
 
 Running is not enough: a notebook whose solution prints ``gradient check FAILED``, draws no
 figure, or prints a number contradicting its prose would still run. So the executed
-notebook is also checked against
+lecturer's version is also checked against
 
 - its check lines (``gradient check`` from ``gradcheck.check_gradient`` and ``answer check``
-  from ``answers.check_answer``): every check prints ``ok``, except the check right after
-  an exercise placeholder (it runs before the solution is defined, so it prints ``FAILED``)
-  and the failures the notebook makes on purpose (``EXPECTED_FAILED_CHECKS``);
+  from ``answers.check_answer``): every check prints ``ok``, except the failures the
+  notebook makes on purpose (``EXPECTED_FAILED_CHECKS``), and every graded check cell scores
+  its full points;
 - its stream outputs: no traceback and no warning (``RuntimeWarning`` from NumPy, ...);
-- its figures: every cell calling ``plt.show()`` draws one, and ``FIGURES`` counts them;
+- its figures: every cell calling ``plt.show()`` (outside a function it defines) draws one, and ``FIGURES`` counts them;
 - the lines it prints (``PRINTED``) and the facts its prose states, asserted on its own
   variables in a cell appended to it before it runs (``FACTS``).
+
+The student release (:func:`nst_numpy.course.student_copy`) must run to its end with every
+check FAILED and scoring 0, and show no answer: ``test_student_release_shows_no_answer``
+says how the answers it searches for are derived from the solution cells.
 """
 
+import ast
+import functools
 import json
 from pathlib import Path
 import re
-import sys
 
 import pytest
+
+from nst_numpy import course
 
 nbformat = pytest.importorskip("nbformat", reason="notebook tests need the test extra (nbformat)")
 nbclient = pytest.importorskip("nbclient", reason="notebook tests need the test extra (nbclient)")
@@ -34,9 +40,8 @@ NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 # A kernel takes a few seconds to start; the longest notebook (Q12) runs two style transfers.
 TIMEOUT_SECONDS = 900
-
-sys.path.insert(0, str(NOTEBOOK_DIR))
-from strip_solutions import strip_solutions  # noqa: E402
+# The course has at least this many exercises (issue 25), every notebook at least one.
+MIN_EXERCISES = 32
 
 # image/png outputs each notebook draws (at least this many).
 FIGURES = {
@@ -47,6 +52,7 @@ FIGURES = {
     "05_no_training_data.ipynb": 2,   # turtle + rings / wave; noise vs content init
     "06_q12_style_layers.ipynb": 4,     # small runs, spectra, the 512 px pair, their spectra
     "07_inversion_texture.ipynb": 3,    # the reconstructions, the textures, the gap closed
+    "08_build_it_yourself.ipynb": 1,    # content, style, and the student's own picture
 }
 
 # Gradient checks a notebook makes fail on purpose (the start of the printed line).
@@ -96,7 +102,7 @@ PRINTED = {
         + [rf"first {n} layers: low-frequency share \d+\.\d\d% as PNG, \d+\.\d\d% after JPEG; "
            rf"the JPEG error has \d+\.\d% of the change's energy, \d+% of it above the cutoff"
            for n in (3, 5)]
-        # the gallery's commands, from its record.json
+        # the gallery's commands, from its record.json (shipped as nst_numpy/data/q12_record.json)
         + [r"nst-numpy stylize \S+green_sea_turtle.jpg \S+great_wave.jpg --size 512 --iterations 150 "
            r"--style-layers relu1_1,relu2_1,relu3_1 -o docs/_static/gallery/q12_3.jpg",
            r"nst-numpy stylize \S+green_sea_turtle.jpg \S+great_wave.jpg --size 512 --iterations 150 "
@@ -135,7 +141,8 @@ FACTS = {
         # Q2: the library returns F - P as the gradient of eq (1)
         'assert np.array_equal(library_grad, F - P)',
         # Q2's tolerance text: a correct gradient agrees to about 1e-9 (well under 1e-8) ...
-        'assert check_q2.max_relative_error < 1e-8, check_q2',
+        'assert gradcheck.check_gradient(content_value, F, content_layer_grad(F, P)).max_relative_error '
+        '< 1e-8',
         # ... a wrong sign or a factor of 2 is off by 0.3 or more
         'assert min(gradcheck.check_gradient(content_value, F, g).max_relative_error '
         'for g in (P - F, 2 * (F - P), 0.5 * (F - P))) >= 0.3',
@@ -349,15 +356,20 @@ FACTS = {
         'big_low_share[5] - big_low_share[3]) for e in jpeg_error.values()), jpeg_error',
         "assert all(e['error energy above the cutoff'] > 0.9 for e in jpeg_error.values()), jpeg_error",
         # the gallery pictures are there (this repo ships them), at 512 px, every held-out field fits
-        'assert gallery is not None and max(big_turtle.shape[:2]) == 512, GALLERY',
+        'assert max(big_turtle.shape[:2]) == 512, big_turtle.shape',
         'assert not any(big_wider[layer] for layer in held_out), big_wider',
         # at 512 px the 5-layer picture closed more of the gap at every held-out layer ...
         'assert all(big_closed[5][layer] > big_closed[3][layer] for layer in held_out), big_closed',
         # ... a little more at relu2_2, over 30 points more at the three deeper ones ...
         "assert 0 < lead['relu2_2'] < 0.1, lead",
         "assert min(lead[layer] for layer in ('relu3_3', 'relu4_3', 'relu5_3')) > 0.3, lead",
-        # ... the most at relu4_3 (exercise 3); less than half of the gap closed at relu5_3
-        "assert largest_lead == max(lead, key=lead.get) == 'relu4_3', lead",
+        # exercise 3: the held-out layers of blocks only the 5-layer run optimised ...
+        "assert only_in_5 == answer_only_in_5 == {'relu4_3', 'relu5_3'}, answer_only_in_5",
+        # ... are where the 3-layer picture closed the least (under a fifth of the gap), and the
+        # 5-layer lead is largest at relu4_3; less than half of the gap closed at relu5_3
+        "assert max(big_closed[3][l] for l in only_in_5) < 0.2 < min(big_closed[3][l] for l in "
+        "set(held_out) - only_in_5), big_closed",
+        "assert max(lead, key=lead.get) == 'relu4_3', lead",
         "assert big_closed[5]['relu5_3'] < 0.5, big_closed",
         # the 3-layer picture hardly moves relu4_3, gets over half way at relu2_2 and relu3_3
         "assert big_closed[3]['relu4_3'] < 0.2, big_closed",
@@ -368,6 +380,23 @@ FACTS = {
         'analysis.low_frequency_share(big_spectra[3], 1 / fields[layer]) for layer in style_layers[5][1:])',
         'assert big_low_share[5] > 2 * big_low_share[3], big_low_share',
         'assert big_energy[5] > big_energy[3], big_energy',
+    ],
+    "08_build_it_yourself.ipynb": [
+        # the solutions' losses are the library's ...
+        "assert np.isclose(content_loss(F_small, P_small)[0], losses.content_layer_loss(F_small, P_small)[0], "
+        "rtol=1e-12, atol=0)",
+        "assert np.allclose(style_loss(F_layer, A_layer)[1], losses.style_layer_loss(F_layer, A_layer)[1], "
+        "rtol=1e-12, atol=0)",
+        "assert np.allclose(tv_loss(x_image)[1], losses.total_variation_loss(x_image)[1], rtol=0, atol=0)",
+        # ... and the capstone's objective is the library's to round-off, at the loss and the pixels
+        "assert np.isclose(L_mine, L_library, rtol=1e-12, atol=0) and np.allclose(dx_mine, dx_library, "
+        "rtol=1e-10, atol=0), (L_mine, L_library)",
+        # the capstone run used every iteration and lowered the loss by more than half
+        "assert result.iterations == ITERATIONS and result.stopped is None, result.message",
+        "assert result.loss < result.initial.total / 2, (result.initial.total, result.loss)",
+        # ... and changed the picture
+        "assert np.abs(result.image.astype(float) - turtle).mean() > 1, "
+        "np.abs(result.image.astype(float) - turtle).mean()",
     ],
     "07_inversion_texture.ipynb": [
         # Part 1, exercise 1: the pixel error grows with depth, relu1_1 closest, relu5_1 farthest
@@ -426,6 +455,7 @@ CHECK_LINE = re.compile(r"^.*(?:gradient|answer) check (?:ok|FAILED).*$", re.MUL
 FAILED = re.compile(r"(?:gradient|answer) check FAILED")
 OK = re.compile(r"(?:gradient|answer) check ok")
 WARNING = re.compile(r"\b\w*Warning\b|Traceback \(most recent call last\)")
+ANSWERS_MARK = "exercise answers: "
 
 
 def execute(notebook):
@@ -446,6 +476,12 @@ def text_output(cell):
     return "".join(parts)
 
 
+def score_shown(cell):
+    """The number a check cell ends with (its execute_result), or None."""
+    results = [o for o in cell.get("outputs", []) if o.get("output_type") == "execute_result"]
+    return float(results[-1]["data"]["text/plain"]) if results else None
+
+
 def tags(cell):
     return cell.get("metadata", {}).get("tags", [])
 
@@ -464,6 +500,65 @@ def facts_cell(facts):
     return nbformat.v4.new_code_cell(source)
 
 
+def answers_cell(names):
+    """A code cell printing the value of each exercise variable, as JSON (sets as sorted lists)."""
+    return nbformat.v4.new_code_cell("\n".join([
+        "import json as _json",
+        "def _plain(v):",
+        "    if isinstance(v, (set, frozenset)):",
+        "        return sorted(map(_plain, v))",
+        "    if isinstance(v, dict):",
+        "        return {str(k): _plain(x) for k, x in v.items()}",
+        "    if isinstance(v, (list, tuple)):",
+        "        return [_plain(x) for x in v] if isinstance(v, list) else {'tuple': repr(v)}",
+        "    return v.item() if hasattr(v, 'item') else v",
+        f"print({ANSWERS_MARK!r} + _json.dumps({{n: _plain(globals()[n]) for n in {names!r}}}))",
+    ]))
+
+
+def raw(path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def value_exercises(notebook):
+    """Names of the exercises whose answer is a value (a variable), not a function or class."""
+    names = []
+    for name, index, _, _ in course.exercises(notebook):
+        placeholder = course.clear_solution_regions(course.source(notebook["cells"][index]))
+        if any(isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == name
+               for node in ast.parse(placeholder).body):
+            names.append(name)
+    return names
+
+
+@functools.lru_cache(maxsize=None)
+def executed(path, version):
+    """The notebook executed top to bottom: the lecturer's version ("solution", with its FACTS
+    and a cell printing the exercises' values appended) or the student release ("student").
+    Each test module run executes each version once."""
+    notebook = raw(path)
+    if version == "student":
+        notebook = course.student_copy(notebook)
+    node = nbformat.reads(json.dumps(notebook), as_version=4)
+    nbformat.validate(node)
+    if version == "solution":
+        assert FACTS.get(path.name), f"{path.name}: no FACTS to check after it runs"
+        node.cells.append(facts_cell(FACTS[path.name]))
+        node.cells.append(answers_cell(value_exercises(notebook)))
+    return execute(node)       # fails here, listing them, if any of FACTS no longer holds
+
+
+def shows_a_figure(code):
+    """Whether ``code`` calls plt.show() when it runs (not only inside a function it defines)."""
+    def calls_show(node):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            return False
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "plt.show":
+            return True
+        return any(calls_show(child) for child in ast.iter_child_nodes(node))
+    return calls_show(ast.parse(code))
+
+
 def assert_clean_outputs(name, notebook):
     """No error output, no warning or traceback in any stream, a figure from every plt.show()."""
     for index, cell in enumerate(notebook.cells):
@@ -478,13 +573,14 @@ def assert_clean_outputs(name, notebook):
                 assert not found, (
                     f"{name}, cell {index}: {output.get('name')} shows {found.group()!r}:\n"
                     f"{output.get('text')}")
-        if "plt.show()" in cell.source:
+        if shows_a_figure(cell.source):
             pngs = sum("image/png" in o.get("data", {}) for o in outputs)
             assert pngs == 1, f"{name}, cell {index} calls plt.show() but drew {pngs} figures"
 
 
 def test_there_are_notebooks():
     assert len(NOTEBOOKS) >= 3, f"expected the coursework notebooks in {NOTEBOOK_DIR}"
+    assert [p.name for p in course.notebook_paths()] == [p.name for p in NOTEBOOKS]
 
 
 def test_every_notebook_has_its_expectations():
@@ -494,19 +590,33 @@ def test_every_notebook_has_its_expectations():
     assert set(PRINTED) <= names and set(EXPECTED_FAILED_CHECKS) <= names
 
 
-def test_every_notebook_asks_for_derivations():
-    """Each notebook has exercises, and the set has at least 15 (issue 18): the students
-    derive or predict in every group of quiz questions, not only in the first three."""
-    counts = {p.name: sum("exercise" in tags(c)
-                          for c in json.loads(p.read_text(encoding="utf-8"))["cells"])
-              for p in NOTEBOOKS}
+def test_every_notebook_has_graded_exercises():
+    """At least 32 exercises (issue 25), in every notebook; each is an exercise cell whose
+    worked answer lies between BEGIN/END SOLUTION after a placeholder, followed by a check
+    cell ending with answers.score(..., points=N). No other cell holds solution markers."""
+    counts = {}
+    for path in NOTEBOOKS:
+        notebook = raw(path)
+        found = course.exercises(notebook)    # ValueError for a check cell without points
+        counts[path.name] = len(found)
+        names = [name for name, *_ in found]
+        assert len(set(names)) == len(names), f"{path.name}: exercise names repeat: {names}"
+        exercise_cells = {index for _, index, _, _ in found}
+        for index, cell in enumerate(notebook["cells"]):
+            text = course.source(cell)
+            if index in exercise_cells:
+                regions = course.solution_regions(text)
+                assert len(regions) == 1 and regions[0].strip(), (path.name, text)
+                assert text.index(course.BEGIN) > 0, f"{path.name}: no placeholder before\n{text}"
+            else:
+                assert course.BEGIN not in text and course.END not in text, (path.name, text)
     assert all(counts.values()), f"notebooks without an exercise: {counts}"
-    assert sum(counts.values()) >= 15, counts
+    assert sum(counts.values()) >= MIN_EXERCISES, counts
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_committed_notebook_has_no_outputs(path):
-    notebook = json.loads(path.read_text(encoding="utf-8"))
+    notebook = raw(path)
     with_outputs = [i for i, cell in enumerate(notebook["cells"])
                     if cell["cell_type"] == "code" and (cell["outputs"] or cell["execution_count"])]
     assert not with_outputs, (
@@ -516,43 +626,30 @@ def test_committed_notebook_has_no_outputs(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_top_to_bottom(path):
-    """The full version runs, and shows what it exists to show (see the module docstring)."""
+    """The lecturer's version runs, every check passes with full points, and it shows what it
+    exists to show (see the module docstring)."""
     name = path.name
-    notebook = nbformat.read(path, as_version=4)
-    nbformat.validate(notebook)
-    assert FACTS.get(name), f"{name}: no FACTS to check after it runs"
-    notebook.cells.append(facts_cell(FACTS[name]))
-    execute(notebook)       # fails here, listing them, if any of FACTS no longer holds
-
+    notebook = executed(path, "solution")
     assert_clean_outputs(name, notebook)
     pngs = sum("image/png" in o.get("data", {}) for c in notebook.cells if c.cell_type == "code"
                for o in c.outputs)
     assert pngs >= FIGURES[name], f"{name}: {pngs} figures, expected at least {FIGURES[name]}"
 
-    # Gradient checks: "ok" everywhere but after a placeholder and where failing is the point.
     code = [c for c in notebook.cells if c.cell_type == "code"]
-    placeholder_checks = {id(after) for cell, after in zip(code, code[1:])
-                          if "exercise" in tags(cell)}
     expected_failures = list(EXPECTED_FAILED_CHECKS.get(name, []))
     for cell in code:
         for line in CHECK_LINE.findall(text_output(cell)):
-            if id(cell) in placeholder_checks:
-                assert FAILED.search(line), (
-                    f"{name}: the check after an exercise placeholder passed:\n{line}")
-            elif any(line.startswith(expected) for expected in expected_failures):
+            if any(line.startswith(expected) for expected in expected_failures):
                 expected_failures = [e for e in expected_failures if not line.startswith(e)]
             else:
                 assert OK.search(line) and "inconclusive" not in line, (
-                    f"{name}: a gradient check did not pass:\n{cell.source}\n-> {line}")
+                    f"{name}: a check did not pass:\n{cell.source}\n-> {line}")
     assert not expected_failures, f"{name}: these checks should have failed: {expected_failures}"
-    # Every exercise is followed by a solution whose check prints "ok".
-    for index, cell in enumerate(code):
-        if "exercise" in tags(cell):
-            solution = next((c for c in code[index + 1:] if "solution" in tags(c)), None)
-            assert solution is not None, f"{name}: no solution after exercise\n{cell.source}"
-            assert OK.search(text_output(solution)), (
-                f"{name}: the solution's check did not print ok:\n{solution.source}\n"
-                f"-> {text_output(solution)!r}")
+    for exercise, _, check, points in course.exercises(raw(path)):
+        cell = notebook.cells[check]
+        assert OK.search(text_output(cell)) and not FAILED.search(text_output(cell)), (
+            f"{name}: the check of {exercise} did not pass:\n{text_output(cell)}")
+        assert score_shown(cell) == points, (name, exercise, score_shown(cell), points)
 
     printed = "\n".join(text_output(c) for c in code)
     for pattern in PRINTED.get(name, []):
@@ -560,23 +657,240 @@ def test_notebook_runs_top_to_bottom(path):
             f"{name}: no printed line matches {pattern!r}; it printed:\n{printed}")
 
 
-EXERCISE_NOTEBOOKS = [
-    p for p in NOTEBOOKS
-    if any("exercise" in tags(c) for c in json.loads(p.read_text(encoding="utf-8"))["cells"])]
-
-
-@pytest.mark.parametrize("path", EXERCISE_NOTEBOOKS, ids=lambda p: p.name)
-def test_student_version_runs_and_its_checks_fail(path):
-    """Without solutions, the gradient check after every exercise reports FAILED."""
-    stripped = strip_solutions(json.loads(path.read_text(encoding="utf-8")))
-    notebook = nbformat.reads(json.dumps(stripped), as_version=4)
-    assert not any("solution" in tags(c) for c in notebook.cells)
-    execute(notebook)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_student_release_runs_and_scores_zero(path):
+    """The student release runs to its end (no error in any cell, a wrong-shaped placeholder
+    included), and the check after every exercise reports FAILED and scores 0."""
+    student = course.student_copy(raw(path))
+    assert not any("solution" in tags(c) for c in student["cells"])
+    notebook = executed(path, "student")
     assert_clean_outputs(path.name, notebook)
-    code = [c for c in notebook.cells if c.cell_type == "code"]
-    checks = [after for cell, after in zip(code, code[1:]) if "exercise" in tags(cell)]
-    assert checks, f"{path.name}: no exercise cells"
-    for check in checks:
-        assert FAILED.search(text_output(check)), (
-            f"{path.name}: the check after an exercise placeholder did not report a failure:\n"
-            f"{check.source}\n-> {text_output(check)!r}")
+    found = course.exercises(student)
+    assert found, f"{path.name}: no exercise cells"
+    for exercise, index, check, _ in found:
+        assert course.STUB in notebook.cells[index].source
+        output = text_output(notebook.cells[check])
+        assert FAILED.search(output) and not OK.search(output), (
+            f"{path.name}: the check of {exercise} did not report a failure:\n{output}")
+        assert score_shown(notebook.cells[check]) == 0, (path.name, exercise)
+
+
+# ---------------------------------------------------------------------------
+# No answer in the student release
+# ---------------------------------------------------------------------------
+#
+# What counts as an answer is derived from the lecturer's version, from what only the solutions
+# hold, in five kinds (each a "secret", searched in the executed student release):
+#
+# - "formula": every piece of the mathematics in the solution markdown, split at its top-level
+#   relations (=, \approx, \Longrightarrow, \leftarrow, \qquad), with spacing commands and
+#   \text labels removed: the results of the derivations. Searched in the release's markdown,
+#   spacing removed the same way.
+# - "code": every line of every worked answer (the region between BEGIN and END SOLUTION of an
+#   exercise cell) that is not also a line of its placeholder, comments included. Searched,
+#   whitespace removed, in the release's code, markdown and outputs.
+# - "value": the value of every exercise whose answer is a variable, from the executed
+#   lecturer's version: a number of 3 or more significant digits, or a tuple, as printed; for a
+#   dict, each key with its value (the key, then only quotes and separators such as ":", "=",
+#   "|" or spaces, then the value as a word, as a dict or a table shows them). Searched in the
+#   release's outputs, markdown and code.
+#
+# The exercises' placeholders (the questions, identical in both versions) are left out of the
+# code searched; everything else of both versions is searched the same way.
+# - "number": every number of 3 or more significant digits that a solution cell prints in the
+#   lecturer's version. Searched as a token in the release's outputs and markdown.
+# - "sentence": every sentence of 8 words or more of the solution markdown. Searched, case
+#   and spacing ignored, in the release's markdown.
+#
+# Every secret must be found by the same search in the lecturer's version (so a secret that
+# the search cannot find proves nothing), and every exercise yields at least one. What the
+# release may show although a solution shows it too (a formula the question itself gives, a
+# number a given table prints) is listed in GIVEN with the reason, and each entry must still
+# be a secret (no stale exemptions).
+
+GIVEN = {
+    "01_content_loss.ipynb": {
+        ("formula", "(i,j)"): "the entry the question asks about, named in the prompt",
+    },
+    "02_style_loss.ipynb": {
+        ("formula", "(i,j)"): "the entry the question asks about, named in the prompt",
+        ("formula", "N\\timesM"): "the shape of F, which the shapes exercise gives",
+        ("formula", "4\\times6"): "the size of the example F, which the shapes exercise gives",
+        ("formula", "\\sum_lw_lE_l"): "eq (5), which Q6's prompt quotes",
+    },
+    "03_update_step.ipynb": {
+        ("formula", "\\eta>0"): "the step size's sign, a premise of the prompt",
+    },
+}
+
+RELATION = re.compile(r"\\approx|\\Longrightarrow|\\Rightarrow|\\leftarrow|\\qquad|\\quad|=")
+SPACING = re.compile(r"\\[,;:! ]|\\q?quad\b|\\left\b|\\right\b|\\[bB]igg?[lr]?\b|\\text\{[^}]*\}"
+                     r"|\\!|\s+")
+NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?%?(?![\w.])")
+
+
+def math_pieces(markdown):
+    """The pieces of every $...$ and $$...$$ in ``markdown``, split at top-level relations."""
+    pieces = []
+    for display, inline in re.findall(r"\$\$(.+?)\$\$|\$(.+?)\$", markdown, re.S):
+        tex, depth, start = display or inline, 0, 0
+        spans = []
+        for match in re.finditer(r"[{(\[]|[})\]]|" + RELATION.pattern, tex):
+            token = match.group()
+            if token in "{([":
+                depth += 1
+            elif token in "})]":
+                depth -= 1
+            elif depth == 0:
+                spans.append(tex[start:match.start()])
+                start = match.end()
+        spans.append(tex[start:])
+        pieces += [normal_tex(span) for span in spans]
+    return [piece for piece in pieces if piece]
+
+
+# A piece that is one symbol (F^l_{ij}, \mathrm{cols}_{rm}) or a derivative's name
+# (\partial L/\partial x) names what is asked, not what is found: no secret.
+SYMBOL = re.compile(r"^(\\(bar|hat|tilde|vec|mathrm|mathbf)\{?)?\\?[A-Za-z]+\}?('|\\prime)*"
+                    r"((\^|_)(\{[^{}]*\}|[A-Za-z0-9]))*$")
+DERIVATIVE = re.compile(r"^(\\frac\{d?\\partial.*\}\{\\partial[^{}]*(\{[^{}]*\}[^{}]*)*\}"
+                        r"|d?\\partial[^/]*/\\partial.*|\\frac\{d[^{}]*\}\{d.*\})$")
+
+
+def formula_secrets(markdown):
+    return [piece for piece in math_pieces(markdown)
+            if len(piece) >= 4 and not SYMBOL.match(piece) and not DERIVATIVE.match(piece)]
+
+
+def normal_tex(tex):
+    return SPACING.sub("", tex).strip(".,:;")
+
+
+def normal_code(text):
+    return re.sub(r"\s+", "", text)
+
+
+def significant_digits(token):
+    digits = re.sub(r"e[-+]?\d+$", "", token.strip("+-%"))
+    if "." in digits:
+        return len(digits.replace(".", "").lstrip("0"))
+    return len(digits.lstrip("0").rstrip("0"))
+
+
+def without_math(markdown):
+    """Markdown with its mathematics and inline code removed (a formula is a secret of its own)."""
+    return re.sub(r"\$\$.+?\$\$|\$.+?\$|`[^`]*`", " ", markdown, flags=re.S)
+
+
+def prose(text):
+    return " ".join(text.lower().split())
+
+
+def sentences(markdown):
+    return [prose(s) for s in re.split(r"(?<=[.!?:;])\s+|\n\s*[-*]\s+", without_math(markdown))
+            if len(s.split()) >= 8]
+
+
+def secrets(path):
+    """{(kind, text): exercise or cell it comes from} for the notebook at ``path``."""
+    notebook, found = raw(path), {}
+    names = {index: name for name, index, _, _ in course.exercises(notebook)}
+    owner = "intro"
+    for index, cell in enumerate(notebook["cells"]):
+        text = course.source(cell)
+        owner = names.get(index, owner)
+        if index in names:
+            placeholder = {normal_code(line) for line in course.clear_solution_regions(text).split("\n")}
+            for region in course.solution_regions(text):
+                for line in region.split("\n"):
+                    if len(normal_code(line)) >= 8 and normal_code(line) not in placeholder:
+                        found[("code", normal_code(line))] = owner
+        elif "solution" in tags(cell) and cell["cell_type"] == "markdown":
+            for piece in formula_secrets(text):
+                found[("formula", piece)] = owner
+            for sentence in sentences(text):
+                found[("sentence", sentence)] = owner
+    lecturer = executed(path, "solution")
+    answers_line = [line for cell in lecturer.cells[-1:] for line in text_output(cell).splitlines()
+                    if line.startswith(ANSWERS_MARK)]
+    for name, value in json.loads(answers_line[0][len(ANSWERS_MARK):]).items():
+        for secret in value_secrets(value):
+            found[secret] = name
+    for index, cell in enumerate(lecturer.cells[:len(notebook["cells"])]):
+        if "solution" in tags(cell) and cell.cell_type == "code":
+            for token in NUMBER.findall(text_output(cell)):
+                if significant_digits(token) >= 3:
+                    found[("number", token.lstrip("+"))] = cell.get("id", index)
+    return found
+
+
+def value_secrets(value):
+    if isinstance(value, dict) and set(value) == {"tuple"}:
+        return [("value", value["tuple"])]
+    if isinstance(value, dict):
+        return [("value-line", f"{key}\t{item}") for key, item in value.items()
+                if isinstance(item, (bool, int, float, str))]
+    if isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and significant_digits(repr(value)) >= 3:
+        return [("value", repr(value))]
+    return []
+
+
+def without_placeholder(cell):
+    """The code of a cell; of an exercise cell, only what follows its placeholder (the worked
+    answer in the lecturer's version, the stub in the release): the placeholder is the question,
+    the same in both versions, and names the possible answers ("up", "down" or "neither")."""
+    if "exercise" not in tags(cell):
+        return cell.source
+    lines = cell.source.split("\n")
+    start = next((i for i, line in enumerate(lines) if course.BEGIN in line or course.STUB in line),
+                 len(lines))
+    return "\n".join(lines[start:])
+
+
+def shown(notebook):
+    """(markdown, code, outputs) of an executed notebook, each one string; the code without
+    the exercises' placeholders."""
+    cells = notebook.cells
+    return ("\n".join(c.source for c in cells if c.cell_type == "markdown"),
+            "\n".join(without_placeholder(c) for c in cells if c.cell_type == "code"),
+            "\n".join(text_output(c) + "\n".join(
+                o.get("data", {}).get("text/markdown", "") for o in c.get("outputs", []))
+                for c in cells if c.cell_type == "code"))
+
+
+def found_in(secret, notebook):
+    kind, text = secret
+    markdown, code, outputs = shown(notebook)
+    if kind == "formula":
+        return text in math_pieces(markdown)
+    if kind == "code":
+        return text in normal_code("\n".join((code, markdown, outputs)))
+    if kind == "sentence":
+        return text in prose(without_math(markdown))
+    if kind in ("value", "number"):
+        return any(token.lstrip("+") == text for token in NUMBER.findall(outputs + markdown)) \
+            or (kind == "value" and not NUMBER.fullmatch(text) and text in outputs + markdown)
+    key, item = text.split("\t")
+    entry = re.compile(rf"{re.escape(key)}['\"]?[\s:=|,]*['\"]?{re.escape(item)}(?![\w.])")
+    return bool(entry.search("\n".join((outputs, markdown, code))))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_student_release_shows_no_answer(path):
+    """Issue 25: the student release, executed, shows no answer in its markdown, its code or
+    its outputs (the kinds of answer searched for are described above GIVEN)."""
+    found = secrets(path)
+    given = GIVEN.get(path.name, {})
+    assert set(given) <= set(found), f"{path.name}: GIVEN lists what is no secret: " \
+                                     f"{sorted(set(given) - set(found))}"
+    exercises = {name for name, *_ in course.exercises(raw(path))}
+    assert exercises <= set(found.values()), (
+        f"{path.name}: exercises without a secret: {exercises - set(found.values())}")
+    lecturer, student = executed(path, "solution"), executed(path, "student")
+    unfound = [secret for secret in found if not found_in(secret, lecturer)]
+    assert not unfound, f"{path.name}: secrets the search misses in the lecturer's version: {unfound}"
+    leaks = [(secret, found[secret]) for secret in found
+             if secret not in given and found_in(secret, student)]
+    assert not leaks, f"{path.name}: the student release shows these answers:\n" + "\n".join(
+        f"  {kind} {text!r} (from {where})" for (kind, text), where in leaks)
