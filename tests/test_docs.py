@@ -76,6 +76,17 @@ def test_getting_started_repeats_the_readme_commands():
         assert command in page, f"docs/getting_started.md lacks the README command {command!r}"
 
 
+def test_index_opens_with_the_banner_and_the_readme_quick_start():
+    page = (DOCS / "index.md").read_text()
+    title, rest = page.split("\n", 1)
+    assert title.startswith("# ")
+    # The picture comes first, before any paragraph of text.
+    assert rest.lstrip().startswith(":::{figure} _static/gallery/banner.jpg"), rest[:200]
+    quick_start = page.split("## Quick start\n", 1)[1].split("\n## ", 1)[0]
+    for command in readme_commands("Install", "Run", "Test"):
+        assert command in quick_start, f"docs/index.md's quick start lacks the README's {command!r}"
+
+
 # Errata: the quiz is wrong. Clarifications: right for what it states, but a student needs more
 # (numbers fixed across the notebooks and the code's comments).
 ERRATA = range(1, 5)
