@@ -70,9 +70,11 @@ mathjax_path = "tex-svg.js"
 
 # --- HTML -------------------------------------------------------------------------------
 # sphinx-book-theme (BSD-3-Clause), the theme of Jupyter Book, on pydata-sphinx-theme: the
-# navigation folds away below 960 px instead of filling the screen, and each notebook page
-# has a download button that gives its .ipynb (from _sources/, copied by the build). Its
-# icons and fonts are files in _static; nothing is fetched from the network.
+# navigation folds behind a button below 992 px instead of filling the screen (below 1440 px
+# on the annotated source, _static/fold_navigation.js; the outline on the right below
+# 1536 px, _static/annotated.css), and each notebook page has download buttons that give its
+# .ipynb (from _sources/, copied by the build). Its icons and fonts are files in _static;
+# nothing is fetched from the network.
 html_theme = "sphinx_book_theme"
 html_theme_options = {
     "use_download_button": True,
@@ -85,14 +87,18 @@ html_theme_options = {
     "secondary_sidebar_items": {"**": ["page-toc"], "index": [],
                                 **{f"annotated/{page.stem}": []
                                    for page in sorted((DOCS / "annotated").glob("*.md"))}},
+    # A notebook page names its .ipynb in a labelled download link (docs/_templates).
+    "article_header_end": ["download-notebook", "article-header-buttons"],
     "navigation_with_keys": False,
     "article_footer_items": [],
     "content_footer_items": [],
     "footer_start": ["copyright"],
     "footer_end": [],
 }
+templates_path = ["_templates"]
 html_static_path = ["_static", _mathjax_file()]
 html_css_files = ["annotated.css"]
+html_js_files = ["fold_navigation.js"]
 html_title = "nst_numpy"
 html_copy_source = True          # the download buttons serve the pages' sources
 html_show_sourcelink = False
