@@ -132,10 +132,20 @@ def test_docs_build_offline_without_warnings(tmp_path):
         assert not remote, f"{page.relative_to(out)} loads {remote}: the docs must work offline"
     # The annotated page carries both the equations (with the quiz's numbers) and the code.
     assert r"\tag{4}" in losses and "style_layer_loss</span>" in losses
+    # Nor do the theme's style sheets fetch fonts or anything else.
+    for sheet in (out / "_static").rglob("*.css"):
+        remote = re.findall(r"(?:url\(|@import)\s*['\"]?(?:https?:)?//[^)'\"]+", sheet.read_text())
+        assert not remote, f"{sheet.relative_to(out)} loads {remote}: the docs must work offline"
     # Notebooks are executed: their code cells have outputs in the HTML.
     for notebook in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         html = (out / "notebooks" / f"{notebook.stem}.html").read_text()
         assert "cell_output" in html, f"{notebook.name} was rendered without outputs"
+        # Its download link gives the notebook itself, as it is in the repository.
+        link = f'href="../_sources/notebooks/{notebook.name}"'
+        assert f'<a class="btn btn-sm nst-download-notebook" {link}' in html, (
+            f"{notebook.stem}.html has no labelled download link {link}")
+        served = out / "_sources" / "notebooks" / notebook.name
+        assert served.read_bytes() == notebook.read_bytes(), f"{served} is not {notebook.name}"
 
 
 # Which network is the default where, and why: one sentence, the same everywhere it is said.
