@@ -92,7 +92,8 @@ html_theme_options = {
     "navigation_with_keys": False,
     "article_footer_items": [],
     "content_footer_items": [],
-    "footer_start": ["copyright"],
+    "footer_content_items": ["copyright"],  # once, under the text (not also the authors)
+    "footer_start": [],
     "footer_end": [],
 }
 templates_path = ["_templates"]
