@@ -69,24 +69,46 @@ def _mathjax_file():
 mathjax_path = "tex-svg.js"
 
 # --- HTML -------------------------------------------------------------------------------
-html_theme = "alabaster"
+# sphinx-book-theme (BSD-3-Clause), the theme of Jupyter Book, on pydata-sphinx-theme: the
+# navigation folds behind a button below 992 px instead of filling the screen (below 1440 px
+# on the annotated source, _static/fold_navigation.js; the outline on the right below
+# 1536 px, _static/annotated.css), and each notebook page has download buttons that give its
+# .ipynb (from _sources/, copied by the build). Its icons and fonts are files in _static;
+# nothing is fetched from the network.
+html_theme = "sphinx_book_theme"
 html_theme_options = {
-    "page_width": "1320px",
-    "sidebar_width": "230px",
-    "fixed_sidebar": True,
-    "description": "Neural style transfer in NumPy, every gradient derived by hand.",
+    "use_download_button": True,
+    "use_fullscreen_button": False,
+    "show_toc_level": 2,
+    "home_page_in_toc": True,
+    "navbar_persistent": [],     # no top bar: the search box is in the sidebar
+    # The annotated source needs the width for its two columns, and the index its picture:
+    # no page outline on the right there (named one by one, as a page may match one pattern).
+    "secondary_sidebar_items": {"**": ["page-toc"], "index": [],
+                                **{f"annotated/{page.stem}": []
+                                   for page in sorted((DOCS / "annotated").glob("*.md"))}},
+    # A notebook page names its .ipynb in a labelled download link (docs/_templates).
+    "article_header_end": ["download-notebook", "article-header-buttons"],
+    "navigation_with_keys": False,
+    "article_footer_items": [],
+    "content_footer_items": [],
+    "footer_content_items": ["copyright"],  # once, under the text (not also the authors)
+    "footer_start": [],
+    "footer_end": [],
 }
+templates_path = ["_templates"]
 html_static_path = ["_static", _mathjax_file()]
 html_css_files = ["annotated.css"]
+html_js_files = ["fold_navigation.js"]
 html_title = "nst_numpy"
+html_copy_source = True          # the download buttons serve the pages' sources
 html_show_sourcelink = False
-
 
 # --- Pages that other work adds -----------------------------------------------------------
 # docs/benchmarks.md is written with the fast convolution; the index lists it once it exists.
 def _list_benchmarks(app, docname, source):
     if docname == "index" and (DOCS / "benchmarks.md").exists():
-        source[0] += "\n```{toctree}\n:maxdepth: 1\n:caption: Performance\n\nbenchmarks\n```\n"
+        source[0] += "\n```{toctree}\n:maxdepth: 1\n:caption: Performance\n:hidden:\n\nbenchmarks\n```\n"
 
 
 def setup(app):

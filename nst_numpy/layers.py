@@ -141,8 +141,8 @@ def relu_backward(dout, cache):
     """dx = dout * [x > 0]. At exactly x = 0 the gradient is taken as 0.
 
     The quiz's gradients stop at the post-ReLU activation; this mask is the next step of
-    the chain rule (erratum 6): a unit whose pre-activation is not positive passes no
-    gradient back to it.
+    the chain rule (clarification 2 of docs/quiz.md): a unit whose pre-activation is not
+    positive passes no gradient back to it.
     """
     out = cache
     return dout * (out > 0)

@@ -9,9 +9,9 @@ one layer of :mod:`nst_numpy.layers` at a time, and records every layer's cache 
 ``backward(grads, tape)`` then sweeps from that layer back to the pixels, adding each
 injected ``dL/d(activation)`` as it passes its layer: this is how several content and style
 layers feed one image gradient, and how the *total* derivative at a shallow layer picks up
-what flows back from the deeper ones (quiz erratum 5). The network itself keeps nothing
-between the two passes, as no layer does (cs231n's ``(out, cache)``, one level up): one
-network may serve several threads at once.
+what flows back from the deeper ones (clarification 1 of docs/quiz.md). The network itself
+keeps nothing between the two passes, as no layer does (cs231n's ``(out, cache)``, one
+level up): one network may serve several threads at once.
 
 This is the plain network, the one the docs derive and the gradient checks use.
 :class:`nst_numpy.fast.FastVGG` computes the same function faster and is tested equal to it.
@@ -197,7 +197,7 @@ class VGG:
         for name, cache, out_shape in reversed(tape.steps):
             if name in injected:
                 # The total derivative at this layer: what flowed back from the deeper
-                # layers plus the loss's own dL/dF^l here (erratum 5).
+                # layers plus the loss's own dL/dF^l here (clarification 1).
                 dout = injected[name] if dout is None else dout + injected[name]
             if name == stop:
                 # Nothing injected at or beyond `to`: the loss does not depend on it.

@@ -60,18 +60,40 @@ def test_annotated_page_shows_every_public_function(module):
                          "with a note and a literalinclude :pyobject: for each")
 
 
-def test_getting_started_repeats_the_readme_commands():
+def readme_commands(*headings):
+    """The first ```bash block under each ``## heading`` of the README."""
     readme = (ROOT / "README.md").read_text()
     commands = []
-    for heading in ("Install", "Test"):
+    for heading in headings:
         section = readme.split(f"## {heading}\n", 1)[1]
         commands.append(re.search(r"```bash\n(.+?)\n```", section, flags=re.S).group(1).strip())
+    return commands
+
+
+def test_getting_started_repeats_the_readme_commands():
     page = (DOCS / "getting_started.md").read_text()
-    for command in commands:
+    for command in readme_commands("Install", "Test"):
         assert command in page, f"docs/getting_started.md lacks the README command {command!r}"
 
 
-def test_quiz_page_cites_every_quiz_test_and_every_erratum():
+def test_index_opens_with_the_banner_and_the_readme_quick_start():
+    page = (DOCS / "index.md").read_text()
+    title, rest = page.split("\n", 1)
+    assert title.startswith("# ")
+    # The picture comes first, before any paragraph of text.
+    assert rest.lstrip().startswith(":::{figure} _static/gallery/banner.jpg"), rest[:200]
+    quick_start = page.split("## Quick start\n", 1)[1].split("\n## ", 1)[0]
+    for command in readme_commands("Install", "Run", "Test"):
+        assert command in quick_start, f"docs/index.md's quick start lacks the README's {command!r}"
+
+
+# Errata: the quiz is wrong. Clarifications: right for what it states, but a student needs more
+# (numbers fixed across the notebooks and the code's comments).
+ERRATA = range(1, 5)
+CLARIFICATIONS = range(1, 8)
+
+
+def test_quiz_page_cites_every_quiz_test_erratum_and_clarification():
     page = (DOCS / "quiz.md").read_text()
     tests = [node.name for node in ast.parse((ROOT / "tests" / "test_quiz.py").read_text()).body
              if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")]
@@ -79,8 +101,16 @@ def test_quiz_page_cites_every_quiz_test_and_every_erratum():
     # Cited as a literalinclude, so the build itself fails if a cited test is renamed.
     uncited = [name for name in tests if f":pyobject: {name}\n" not in page]
     assert not uncited, f"docs/quiz.md does not show {uncited}; add a 'Proved by' box for each"
-    for number in range(1, 8):
+    for number in ERRATA:
         assert f"(erratum-{number})=" in page, f"docs/quiz.md lacks erratum {number}"
+        assert f"{{admonition}} Erratum {number}:" in page, f"erratum {number} has no box"
+    for number in CLARIFICATIONS:
+        assert f"(clarification-{number})=" in page, f"docs/quiz.md lacks clarification {number}"
+        assert f"{{admonition}} Clarification {number}:" in page, f"clarification {number} has no box"
+    extra = sorted(set(re.findall(r"\((erratum|clarification)-(\d+)\)=", page))
+                   - {("erratum", str(n)) for n in ERRATA}
+                   - {("clarification", str(n)) for n in CLARIFICATIONS})
+    assert not extra, f"docs/quiz.md has labels {extra}: update ERRATA / CLARIFICATIONS"
 
 
 def test_docs_build_offline_without_warnings(tmp_path):
@@ -102,10 +132,20 @@ def test_docs_build_offline_without_warnings(tmp_path):
         assert not remote, f"{page.relative_to(out)} loads {remote}: the docs must work offline"
     # The annotated page carries both the equations (with the quiz's numbers) and the code.
     assert r"\tag{4}" in losses and "style_layer_loss</span>" in losses
+    # Nor do the theme's style sheets fetch fonts or anything else.
+    for sheet in (out / "_static").rglob("*.css"):
+        remote = re.findall(r"(?:url\(|@import)\s*['\"]?(?:https?:)?//[^)'\"]+", sheet.read_text())
+        assert not remote, f"{sheet.relative_to(out)} loads {remote}: the docs must work offline"
     # Notebooks are executed: their code cells have outputs in the HTML.
     for notebook in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         html = (out / "notebooks" / f"{notebook.stem}.html").read_text()
         assert "cell_output" in html, f"{notebook.name} was rendered without outputs"
+        # Its download link gives the notebook itself, as it is in the repository.
+        link = f'href="../_sources/notebooks/{notebook.name}"'
+        assert f'<a class="btn btn-sm nst-download-notebook" {link}' in html, (
+            f"{notebook.stem}.html has no labelled download link {link}")
+        served = out / "_sources" / "notebooks" / notebook.name
+        assert served.read_bytes() == notebook.read_bytes(), f"{served} is not {notebook.name}"
 
 
 # Which network is the default where, and why: one sentence, the same everywhere it is said.

@@ -1,4 +1,5 @@
-"""One test per derivation of the course quiz (neural style transfer), and one per erratum.
+"""One test per derivation of the course quiz (neural style transfer), one per erratum, and one
+per clarification that a computation can show (1-3; docs/quiz.md numbers them).
 
 Each test states the quiz's claim, then checks it (or its correction) numerically.
 float64, small shapes; every gradient check uses check_gradient's own step and tolerance
@@ -149,7 +150,7 @@ def test_q7_the_pixels_are_updated_with_the_back_propagated_gradient(random_vgg,
     assert result, str(result)
 
 
-# --- Erratum 5: partial vs total derivative; erratum 6: the ReLU mask -------------------
+# --- Clarification 1: partial vs total derivative; clarification 2: the ReLU mask -------
 
 def test_total_derivative_at_a_shallow_layer_includes_deeper_losses(random_vgg, rng):
     model = random_vgg()
@@ -187,11 +188,11 @@ def test_relu_mask_zeroes_the_gradient_where_the_preactivation_is_negative(rando
     assert np.all(grad_pre[~negative] == 1)
 
 
-# --- Q11, erratum 7: the content image is used once -----------------------------------
+# --- Q11, clarification 3: the content image goes through the network once ------------
 
 def test_q11_content_image_goes_through_the_network_once(rng):
-    # The quiz says the content image is re-read at every iteration. Gatys' algorithm
-    # computes P^l once; with init="noise" the content image is never the iterate either.
+    # The quiz says the content image is used at every iteration: its features P^l are, but
+    # they are computed once; with init="noise" the content image is never the iterate either.
     from nst_numpy import image, stylize, vgg
 
     class RecordingVGG(vgg.VGG):
