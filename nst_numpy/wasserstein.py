@@ -39,7 +39,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import float_array, same_dtype
+from ._checks import float_array, is_real, same_dtype
 
 RIDGE = 1e-2
 """The ridge ``eps`` added to both covariances, as a fraction of the style's mean variance
@@ -173,7 +173,7 @@ def w2_target(F_styles, blend=None, ridge=RIDGE):
                              f"F_styles[{k}] has {len(S)}; give every style image's "
                              "activation at the same layer")
     b = _blend(blend, len(styles))
-    if not (isinstance(ridge, (int, float, np.floating)) and np.isfinite(ridge) and ridge > 0):
+    if not (is_real(ridge) and np.isfinite(ridge) and ridge > 0):
         raise ValueError(f"w2_target: ridge must be a finite number > 0, got {ridge!r}: "
                          "without it a singular covariance has no gradient")
     fits = [gaussian_fit(S) for S in styles]
@@ -329,8 +329,9 @@ def _blend(blend, n):
     """One weight >= 0 per style image, scaled to sum 1 (None: equal), else one line."""
     if blend is None:
         return [1.0 / n] * n
-    blend = [float(b) for b in blend]
-    if len(blend) != n or not all(np.isfinite(b) and b >= 0 for b in blend) or sum(blend) <= 0:
+    blend = [float(b) if is_real(b) else b for b in blend]
+    if (len(blend) != n or not all(is_real(b) and np.isfinite(b) and b >= 0 for b in blend)
+            or sum(blend) <= 0):
         raise ValueError(f"w2_target: blend {blend} must be {n} finite weights >= 0 with a "
                          "positive sum, one per style image")
     return [b / sum(blend) for b in blend]
