@@ -36,7 +36,7 @@ from nst_numpy.objective import Objective
 
 
 PARTS = ("normalized", "mrf", "gradients", "w2")
-W2_RATIOS = (3.0, 10.0, 30.0, 75.0)
+W2_RATIOS = (75.0, 20.0, 5.0)
 
 
 def balance_ratio(turtle, wave):
@@ -145,9 +145,12 @@ def main():
     M = 32 * 24   # relu4_2's positions for the 256x192 turtle
     if args.only in (None, "normalized"):
         balance_ratio(turtle, wave)
-    if args.only in (None, "normalized", "w2"):
-        one_run("original vgg default", args.out, turtle, wave, size=256, iterations=100)
+    if args.only in (None, "w2"):
+        w2_ridge(turtle, wave)
+        w2_layers(turtle, wave)
+        w2_balance(turtle, wave)
     if args.only in (None, "normalized"):
+        one_run("original vgg default", args.out, turtle, wave, size=256, iterations=100)
         for ratio in (3e3, 1e4, 3.5e4):
             one_run(f"normalised vgg ratio {ratio:g}", args.out, turtle, wave, normalized=True,
                     beta=ratio * M, size=256, iterations=100)
@@ -164,12 +167,11 @@ def main():
             one_run(f"normalised gradients beta {beta:g}", args.out, turtle, wave,
                     normalize_gradients=True, beta=beta, size=256, iterations=150)
     if args.only in (None, "w2"):
-        w2_ridge(turtle, wave)
-        w2_layers(turtle, wave)
-        w2_balance(turtle, wave)
         for ratio in W2_RATIOS:
             one_run(f"w2 ratio {ratio:g}", args.out, turtle, wave, style_loss="w2",
                     beta=ratio * M, size=256, iterations=100)
+        if args.only == "w2":   # Gram's picture beside them
+            one_run("original vgg default", args.out, turtle, wave, size=256, iterations=100)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from . import layers as L
 from . import losses, mrf, wasserstein
 from . import vgg as vgg_module
 from ._checks import OptionError, non_negative_number, positive_number
+from .fast.parallel import single_threaded_blas
 
 CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -532,11 +533,16 @@ class W2Style(GramStyle):
 
     def targets(self, model, shape, dtype):
         acts = [model.features(x, self.layers) for x in self.style_images(shape, dtype)]
-        return {layer: wasserstein.w2_target([a[layer] for a in acts], self.blend, self.ridge)
-                for layer in self.layers}
+        with single_threaded_blas():
+            return {layer: wasserstein.w2_target([a[layer] for a in acts], self.blend,
+                                                 self.ridge)
+                    for layer in self.layers}
 
     def loss(self, F, targets):
-        return wasserstein.w2_loss(F, targets, self.layer_weights)
+        """:func:`nst_numpy.wasserstein.w2_loss`, its eigensolver on one BLAS thread: with
+        more, it slowed down tenfold on a busy machine (docs/benchmarks.md)."""
+        with single_threaded_blas():
+            return wasserstein.w2_loss(F, targets, self.layer_weights)
 
     def memory(self, shape, itemsize, arch="vgg19"):
         """The style images, and the centred features of one layer at a time, the largest
