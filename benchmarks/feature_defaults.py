@@ -18,7 +18,8 @@
    the normalisation per layer, from each layer's E_l, E_l / N_l and the L1 norm of its
    pixel gradient at the content image, Gram's beside, at 256 px; the ratio
    beta / M_l (terms.W2_STYLE_PER_POSITION) that gives it the Gram default's balance at the
-   start, at 128 and 256 px; then runs at 256 px, 100 iterations, at several ratios.
+   start, at 128 and 256 px; then runs at 256 px, 100 iterations, at several ratios, and
+   the Gram default's beside them (``--only w2-runs``: the runs alone).
 
 Each run prints its iterations, evaluations, start and end loss, and writes its picture to
 --out, to look at.
@@ -35,8 +36,8 @@ from nst_numpy import load_vgg, losses, terms, transfer, wasserstein
 from nst_numpy.objective import Objective
 
 
-PARTS = ("normalized", "mrf", "gradients", "w2")
-W2_RATIOS = (75.0, 20.0, 5.0)
+PARTS = ("normalized", "mrf", "gradients", "w2", "w2-runs")
+W2_RATIOS = (75.0, 5.0, 1.5)
 
 
 def balance_ratio(turtle, wave):
@@ -166,11 +167,11 @@ def main():
         for beta in (2.0, 10.0, 100.0):
             one_run(f"normalised gradients beta {beta:g}", args.out, turtle, wave,
                     normalize_gradients=True, beta=beta, size=256, iterations=150)
-    if args.only in (None, "w2"):
+    if args.only in (None, "w2", "w2-runs"):
         for ratio in W2_RATIOS:
             one_run(f"w2 ratio {ratio:g}", args.out, turtle, wave, style_loss="w2",
                     beta=ratio * M, size=256, iterations=100)
-        if args.only == "w2":   # Gram's picture beside them
+        if args.only in ("w2", "w2-runs"):   # Gram's picture beside them
             one_run("original vgg default", args.out, turtle, wave, size=256, iterations=100)
 
 
