@@ -74,8 +74,6 @@ ENTRIES = {
     "coarse_to_fine": ("Coarse-to-fine", "`--scales 3`: 50 iterations at 128 and at 256 px, "
                        f"then {ITERATIONS} at 512 px (single-scale: the 5-layer picture above)",
                        stylize("--scales", "3", "--coarse-iterations", "50")),
-    "w2": ("Wasserstein-2 style loss", "`--style-loss w2`: Gaussian fits of the features "
-           "matched instead of Gram matrices", stylize("--style-loss", "w2")),
     **{f"invert_{layer}": ("Feature inversion", f"the turtle rebuilt from noise to match "
                            f"`{layer}`", ["invert", TURTLE, "--layer", layer, "--size",
                                           str(SIZE)])
@@ -92,9 +90,6 @@ SECTION_NOTES = {
     "Coarse-to-fine": "The same objective as the 5-layer Question 12 picture, with the same "
                       "full-size iterations after two coarser levels; {doc}`benchmarks` times "
                       "the two.",
-    "Wasserstein-2 style loss": "The Question 12 transfer with the other style loss of "
-                                "{doc}`features`; the Gram loss's picture is the 5-layer one "
-                                "above ({doc}`annotated/wasserstein`).",
     "Feature inversion": "What each layer keeps: noise optimised until its activation at one "
                          "layer matches the turtle's ({doc}`annotated/inversion`, "
                          "{doc}`notebooks/07_inversion_texture`).",
