@@ -37,7 +37,7 @@ from nst_numpy.objective import Objective
 
 
 PARTS = ("normalized", "mrf", "gradients", "w2", "w2-runs")
-W2_RATIOS = (75.0, 5.0, 1.5)
+W2_RATIOS = (75.0, 20.0, 5.0)
 
 
 def balance_ratio(turtle, wave):
