@@ -229,8 +229,9 @@ OPTIONS = {o.name: o for o in [
     Option("alpha", 1.0, non_negative_number, "content weight alpha (default 1)",
            parse=float, content=True),
     Option("beta", None, _optional(non_negative_number), "style weight beta (default: balanced "
-           "for the output size, see nst_numpy.terms.GramStyle.default_weight; 1 with "
-           "--style-loss mrf, 10 with --normalize-gradients)", parse=float),
+           "for the output size, see nst_numpy.terms.GramStyle.default_weight, and "
+           "W2Style.default_weight with --style-loss w2; 1 with --style-loss mrf, 10 with "
+           "--normalize-gradients)", parse=float),
     Option("tv_weight", None, _optional(non_negative_number), "total-variation weight "
            "(default 10; 1e-4 with --normalized-vgg, 1e-5 with --normalize-gradients)",
            parse=float),
