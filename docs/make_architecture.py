@@ -32,6 +32,7 @@ ROLES = {
     "terms": "the loss terms of eq (7),\ntargets once",
     "losses": "eq (1)-(7) + TV: (value, dL/dF^l)",
     "mrf": "MRF patch loss",
+    "wasserstein": "W2 loss: Gaussian fits, sqrtm",
     "optim": "gd (eq 8, sign fixed), Adam, L-BFGS-B",
     "models": "networks with their weights",
     "normalize": "the normalised VGG",
@@ -52,7 +53,8 @@ ROLES = {
 GROUPS = {
     "the command": ["cli", "cli_stylize", "cli_invert", "cli_signals"],
     "the algorithm": ["options", "transfer", "inversion", "pyramid", "loop", "objective", "terms"],
-    "the lesson": ["losses", "mrf", "optim", "vgg", "layers", "gradcheck", "answers"],
+    "the lesson": ["losses", "mrf", "wasserstein", "optim", "vgg", "layers", "gradcheck",
+                   "answers"],
     "beside it: fast/": ["fast.vgg", "fast.winograd", "fast.pooling", "fast.parallel"],
 }
 COLOURS = {"the command": "#e8eef6", "the algorithm": "#f6efe8", "the lesson": "#eef6e8",

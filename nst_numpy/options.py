@@ -206,8 +206,9 @@ OPTIONS = {o.name: o for o in [
            parse=_layer_names, api="layer names, each once (default STYLE_LAYERS, or "
            "MRF_LAYERS with style_loss='mrf'); [] for no style term"),
     Option("style_loss", "gram", _choices(*STYLE_LOSSES), "Gram matrices (default, Gatys et "
-           "al.) or MRF: each 3x3 patch of features matched to the style's nearest (Li & Wand "
-           "2016)", cli={"choices": list(STYLE_LOSSES)}),
+           "al.); MRF: each 3x3 patch of features matched to the style's nearest (Li & Wand "
+           "2016); or w2: the Wasserstein-2 distance between Gaussian fits (mean and "
+           "covariance) of the features", cli={"choices": list(STYLE_LOSSES)}),
     Option("masks", None, _optional(_any), "spatial control: one black-and-white or greyscale "
            "image per style image, any size, stretched to the output; style image k paints "
            "where mask k is white (guided Gram matrices, Gatys et al. 2017; Gram loss only). "
@@ -228,8 +229,9 @@ OPTIONS = {o.name: o for o in [
     Option("alpha", 1.0, non_negative_number, "content weight alpha (default 1)",
            parse=float, content=True),
     Option("beta", None, _optional(non_negative_number), "style weight beta (default: balanced "
-           "for the output size, see nst_numpy.terms.GramStyle.default_weight; 1 with "
-           "--style-loss mrf, 10 with --normalize-gradients)", parse=float),
+           "for the output size, see nst_numpy.terms.GramStyle.default_weight, and "
+           "W2Style.default_weight with --style-loss w2; 1 with --style-loss mrf, 10 with "
+           "--normalize-gradients)", parse=float),
     Option("tv_weight", None, _optional(non_negative_number), "total-variation weight "
            "(default 10; 1e-4 with --normalized-vgg, 1e-5 with --normalize-gradients)",
            parse=float),

@@ -7,6 +7,7 @@ smoothness term on the pixels), and this module makes each term one object:
     GramStyle([wave], STYLE_LAYERS)        L_style, eq (3)-(5)
     GuidedGramStyle([wave, sky], masks)    L_style with one region per style image
     MRFStyle([wave])                       the patch loss of Li and Wand (2016)
+    W2Style([wave])                        Wasserstein-2 between Gaussian fits of the features
     TotalVariation(10)                     a smoothness prior on the pixels
     NormalizedGradients(term)              any term, its gradient rescaled layer by layer
 
@@ -29,10 +30,11 @@ does not take is simply not among its parameters: there is no rule to check.
 from typing import NamedTuple
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from . import image as im
 from . import layers as L
-from . import losses, mrf
+from . import losses, mrf, wasserstein
 from . import vgg as vgg_module
 from ._checks import OptionError, non_negative_number, positive_number
 
@@ -48,6 +50,7 @@ STYLE_PER_POSITION = 0.3
 NORMALIZED_STYLE_PER_POSITION = 1e4
 MRF_WEIGHT = 1.0
 MRF_ADAM_LR = 2.0          # Adam's step for the MRF loss (optim.adam's own default is 10)
+W2_STYLE_PER_POSITION = 20.0  # beta / M_l for the Wasserstein-2 loss (W2Style.default_weight)
 NORMALIZED_GRADIENTS_WEIGHT = 10.0
 TV_WEIGHT = 10.0
 NORMALIZED_TV_WEIGHT = 1e-4
@@ -499,6 +502,64 @@ class MRFStyle(GramStyle):
 
 
 # ---------------------------------------------------------------------------
+# Style: Wasserstein-2 between Gaussian fits of the features
+# ---------------------------------------------------------------------------
+
+class W2Style(GramStyle):
+    """``L_w2 = sum_l w_l E_l``, ``E_l`` the squared Wasserstein-2 distance between the
+    Gaussian fits (mean and covariance over positions) of the output's and the style's
+    features (:func:`nst_numpy.wasserstein.w2_layer_loss`).
+
+    Parameters are :class:`GramStyle`'s (several style images make one Gaussian, the fit of
+    their blended features), and
+
+    ridge : float > 0
+        Both covariances get ``ridge * tr(C_s) / N_l`` added to their diagonal, which keeps
+        a singular covariance differentiable (default :data:`nst_numpy.wasserstein.RIDGE`).
+    """
+
+    def __init__(self, styles, layers=STYLE_LAYERS, weight=None, layer_weights=None, blend=None,
+                 scale=1.0, positions_layer=CONTENT_LAYERS[0], transform=None,
+                 ridge=wasserstein.RIDGE):
+        super().__init__(styles, layers, weight, layer_weights, blend, scale, positions_layer,
+                         transform)
+        self.ridge = positive_number("ridge", ridge)
+
+    def default_weight(self, setting):
+        """beta = :data:`W2_STYLE_PER_POSITION` * M_l, M_l the positions of
+        ``positions_layer`` at full size. E_l is a mean squared displacement per position,
+        so ``M_l E_l`` is a sum over positions, as the content loss is (docs/features.md)."""
+        return W2_STYLE_PER_POSITION * self._positions(setting.model, setting.full_shape)
+
+    def targets(self, model, shape, dtype):
+        acts = [model.features(x, self.layers) for x in self.style_images(shape, dtype)]
+        with threadpool_limits(limits=1, user_api="blas"):
+            return {layer: wasserstein.w2_target([a[layer] for a in acts], self.blend,
+                                                 self.ridge)
+                    for layer in self.layers}
+
+    def loss(self, F, targets):
+        """:func:`nst_numpy.wasserstein.w2_loss`, its eigensolver on one BLAS thread: with
+        more, it slowed down tenfold on a busy machine (docs/benchmarks.md)."""
+        with threadpool_limits(limits=1, user_api="blas"):
+            return wasserstein.w2_loss(F, targets, self.layer_weights)
+
+    def memory(self, shape, itemsize, arch="vgg19"):
+        """The style images, and the centred features of one layer at a time, the largest
+        being the shallowest's (N_l H_l W_l values)."""
+        names = vgg_module.layer_names(arch)
+        H, W = shape
+        centred = 0
+        for layer in self.layers:
+            name = vgg_module.canonical_name(layer)
+            if name in names:   # else refused by the model, in one line, once it is loaded
+                pools = sum(n.startswith("pool") for n in names[:names.index(name) + 1])
+                centred = max(centred, vgg_module.layer_channels(name) * (H // 2**pools)
+                              * (W // 2**pools) * itemsize)
+        return super().memory(shape, itemsize, arch) + centred
+
+
+# ---------------------------------------------------------------------------
 # Total variation, on the pixels
 # ---------------------------------------------------------------------------
 
@@ -593,7 +654,7 @@ class NormalizedGradients(Term):
 # The style losses stylize offers (its style_loss option), without and with masks
 # ---------------------------------------------------------------------------
 
-STYLE_LOSSES = {"gram": GramStyle, "mrf": MRFStyle}
+STYLE_LOSSES = {"gram": GramStyle, "mrf": MRFStyle, "w2": W2Style}
 GUIDED_STYLE_LOSSES = {"gram": GuidedGramStyle}
 
 

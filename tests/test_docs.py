@@ -22,7 +22,7 @@ ANNOTATED = {"losses": "losses", "layers": "layers", "vgg": "vgg", "gradcheck": 
              "answers": "gradcheck", "optim": "optim", "terms": "terms",
              "objective": "transfer", "loop": "transfer", "pyramid": "transfer",
              "transfer": "transfer", "inversion": "inversion", "mrf": "mrf",
-             "normalize": "normalize", "fast/winograd": "fast", "fast/pooling": "fast",
+             "normalize": "normalize", "wasserstein": "wasserstein", "fast/winograd": "fast", "fast/pooling": "fast",
              "fast/parallel": "fast", "fast/vgg": "fast"}
 
 

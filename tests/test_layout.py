@@ -8,7 +8,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "nst_numpy"
 # The modules a student reads beside the quiz, and the algorithm built from them.
-TEACHING = ["layers", "vgg", "losses", "mrf", "gradcheck", "answers", "optim"]
+TEACHING = ["layers", "vgg", "losses", "mrf", "wasserstein", "gradcheck", "answers", "optim"]
 ALGORITHM = ["terms", "objective", "loop", "pyramid", "transfer", "options", "inversion"]
 
 
