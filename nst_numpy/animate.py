@@ -176,17 +176,10 @@ def planned_film(config, shapes, iterations, terms):
             from .weights import default_weights_path
             inputs.append(config.weights or default_weights_path())
         for source in inputs:
-            if isinstance(source, (str, os.PathLike)) and _same_file(film.path, source):
+            if isinstance(source, (str, os.PathLike)) and im.same_file(film.path, source):
                 raise OptionError(f"{{animate}} {OptionError.literal(repr(film.path))} is the "
                                   f"input file {OptionError.literal(repr(os.fspath(source)))}; "
                                   "choose another name (inputs are never overwritten)",
                                   animate="animate")
     return film
 
-
-def _same_file(a, b):
-    """Whether paths ``a`` and ``b`` name one file, through any link (as
-    :func:`nst_numpy.cli_stylize.same_file`, which the command line's outputs use)."""
-    if os.path.exists(a) and os.path.exists(b):
-        return os.path.samefile(a, b)
-    return os.path.realpath(a) == os.path.realpath(b)

@@ -375,6 +375,15 @@ def check_writable(path, shape=None, formats=SAVE_FORMATS):
                          f"({error.strerror or error}); choose a writable folder") from None
 
 
+def same_file(a, b):
+    """Whether paths ``a`` and ``b`` name one file: the same file on disk when both exist
+    (through any link), else the same path once every link is followed (a link loop or a
+    dangling link names no file, and is compared by its own path)."""
+    if os.path.exists(a) and os.path.exists(b):
+        return os.path.samefile(a, b)
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
 def check_name_length(path):
     """One-line ValueError when the file system cannot hold a file named ``path``: its last
     part longer than the folder's NAME_MAX bytes (255 on most), or the path as given longer
