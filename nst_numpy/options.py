@@ -211,7 +211,7 @@ OPTIONS = {o.name: o for o in [
     Option("animate", None, _optional(check_film_option), "also write a film of the "
            "optimisation to FILE, an animated .gif or .webp: the starting picture, one every "
            "--animate-every iterations (over every level of --scales), and the last; written "
-           "when -o is", "film of the optimisation", cli={"metavar": "FILE"},
+           "when -o is", "film of the optimisation", parse=str, cli={"metavar": "FILE"},
            api="a path (.gif or .webp): a film of the run written there when the run ends (not "
            "after a failed run, nor one that ran no iteration); or an animate.Film to fill, "
            "which you save (film.save(path))"),
