@@ -45,6 +45,11 @@ TURTLE_MASK = "docs/_static/gallery/mask_turtle.png"
 QUIZ_LAYERS = "relu1_1,relu2_1,relu3_1"
 INVERTED_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 BANNER_HEIGHT = 300
+FILM_SIZE = 256   # the film's run: smaller than the gallery's pictures, so is its file
+# Entries whose page shows another file than their -o picture: the film it wrote.
+FILMS = {"film": "docs/_static/gallery/film.gif"}
+# Entries that draw a figure: no run, so no iterations and no loss.
+FIGURES = {"show_relu3_1"}
 
 
 def stylize(*options):
@@ -78,6 +83,14 @@ ENTRIES = {
                            f"`{layer}`", ["invert", TURTLE, "--layer", layer, "--size",
                                           str(SIZE)])
        for layer in INVERTED_LAYERS},
+    "film": ("A film of the optimisation", f"`--animate`: the turtle taking the wave's style, "
+             f"a frame every 5 iterations ({FILM_SIZE} px, the default spacing for "
+             f"{ITERATIONS} iterations)",
+             ["stylize", TURTLE, WAVE, "--size", str(FILM_SIZE), "--iterations",
+              str(ITERATIONS), "--animate", FILMS["film"]]),
+    "show_relu3_1": ("Seeing a layer", "`nst-numpy show`: the turtle at relu3_1, its 16 "
+                     "strongest feature maps and its Gram matrix per position",
+                     ["show", TURTLE, "--layer", "relu3_1"]),
 }
 # A sentence under each section's title.
 SECTION_NOTES = {
@@ -93,6 +106,8 @@ SECTION_NOTES = {
     "Feature inversion": "What each layer keeps: noise optimised until its activation at one "
                          "layer matches the turtle's ({doc}`annotated/inversion`, "
                          "{doc}`notebooks/07_inversion_texture`).",
+    "Seeing a layer": "The other side of feature inversion: what the layer computes from the "
+                      "picture ({doc}`features`).",
 }
 LOSS = re.compile(r"\((\d+)x(\d+), (\d+) iterations, .*(?:best|final) loss ([0-9.e+-]+)\)")
 
@@ -113,18 +128,23 @@ def run(name):
     start = time.perf_counter()
     finished = subprocess.run(
         [sys.executable, "-c", "import sys; from nst_numpy.cli import main; "
-         "sys.exit(main(sys.argv[1:]))", *arguments, "--print-every", "50"],
+         "sys.exit(main(sys.argv[1:]))", *arguments,
+         *([] if name in FIGURES else ["--print-every", "50"])],
         cwd=ROOT, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if finished.returncode != 0:
         sys.exit(f"make_gallery: {name} failed:\n{finished.stderr.strip()}")
+    kilobytes = round((ROOT / FILMS.get(name, out)).stat().st_size / 1024)
+    if name in FIGURES:
+        return {"command": "nst-numpy " + " ".join(arguments), "seconds": round(seconds),
+                "kilobytes": kilobytes}
     match = LOSS.search(finished.stdout)
     if match is None:
         sys.exit(f"make_gallery: {name}: no final loss in its output:\n{finished.stdout}")
     width, height, iterations, loss = match.groups()
     return {"command": "nst-numpy " + " ".join(arguments), "seconds": round(seconds),
             "loss": float(loss), "iterations": int(iterations), "size": f"{width}x{height}",
-            "kilobytes": round((ROOT / out).stat().st_size / 1024)}
+            "kilobytes": kilobytes}
 
 
 def write_banner():
@@ -163,9 +183,11 @@ def write_page(record):
             lines += [f"## {title}", ""]
             lines += [SECTION_NOTES[title], ""] if title in SECTION_NOTES else []
             section = title
-        lines += [f"![{name}](_static/gallery/{name}.jpg)", "",
-                  f"{caption}. {entry['size']} px, {entry['iterations']} iterations, "
-                  f"{entry['seconds']} s, loss {entry['loss']:.4g}, {entry['kilobytes']} KB:",
+        shown = FILMS.get(name, f"docs/_static/gallery/{name}.jpg").removeprefix("docs/")
+        said = (f"{entry['seconds']} s" if "loss" not in entry else
+                f"{entry['size']} px, {entry['iterations']} iterations, {entry['seconds']} s, "
+                f"loss {entry['loss']:.4g}")
+        lines += [f"![{name}]({shown})", "", f"{caption}. {said}, {entry['kilobytes']} KB:",
                   "", "```bash", entry["command"], "```", ""]
     PAGE.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
     record["_machine"] = meta
