@@ -45,8 +45,8 @@ TURTLE_MASK = "docs/_static/gallery/mask_turtle.png"
 QUIZ_LAYERS = "relu1_1,relu2_1,relu3_1"
 INVERTED_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 BANNER_HEIGHT = 300
-FILM_SIZE = 256   # the film's run: smaller than the gallery's pictures, so is its file
-# Entries whose page shows another file than their -o picture: the film it wrote.
+FILM_SIDE = 256   # the film's frames: smaller than the gallery's pictures, as is its file
+# Entries that also write a film, shown on the page above their picture.
 FILMS = {"film": "docs/_static/gallery/film.gif"}
 # Entries that draw a figure: no run, so no iterations and no loss.
 FIGURES = {"show_relu3_1"}
@@ -83,11 +83,10 @@ ENTRIES = {
                            f"`{layer}`", ["invert", TURTLE, "--layer", layer, "--size",
                                           str(SIZE)])
        for layer in INVERTED_LAYERS},
-    "film": ("A film of the optimisation", f"`--animate`: the turtle taking the wave's style, "
-             f"a frame every 5 iterations ({FILM_SIZE} px, the default spacing for "
-             f"{ITERATIONS} iterations)",
-             ["stylize", TURTLE, WAVE, "--size", str(FILM_SIZE), "--iterations",
-              str(ITERATIONS), "--animate", FILMS["film"]]),
+    "film": ("A film of the optimisation", f"`--animate`: the 5-layer Question 12 run as it "
+             f"goes, a frame every 5 iterations (the default spacing for {ITERATIONS}), "
+             f"{FILM_SIDE} px frames; below it, the run's picture",
+             stylize("--animate", FILMS["film"], "--animate-size", str(FILM_SIDE))),
     "show_relu3_1": ("Seeing a layer", "`nst-numpy show`: the turtle at relu3_1, its 16 "
                      "strongest feature maps and its Gram matrix per position",
                      ["show", TURTLE, "--layer", "relu3_1"]),
@@ -134,17 +133,20 @@ def run(name):
     seconds = time.perf_counter() - start
     if finished.returncode != 0:
         sys.exit(f"make_gallery: {name} failed:\n{finished.stderr.strip()}")
-    kilobytes = round((ROOT / FILMS.get(name, out)).stat().st_size / 1024)
+    kilobytes = round((ROOT / out).stat().st_size / 1024)
     if name in FIGURES:
+        width, height = im.image_size(str(ROOT / out))[::-1]
         return {"command": "nst-numpy " + " ".join(arguments), "seconds": round(seconds),
-                "kilobytes": kilobytes}
+                "size": f"{width}x{height}", "kilobytes": kilobytes}
     match = LOSS.search(finished.stdout)
     if match is None:
         sys.exit(f"make_gallery: {name}: no final loss in its output:\n{finished.stdout}")
     width, height, iterations, loss = match.groups()
     return {"command": "nst-numpy " + " ".join(arguments), "seconds": round(seconds),
             "loss": float(loss), "iterations": int(iterations), "size": f"{width}x{height}",
-            "kilobytes": kilobytes}
+            "kilobytes": kilobytes,
+            **({"film_kilobytes": round((ROOT / FILMS[name]).stat().st_size / 1024)}
+               if name in FILMS else {})}
 
 
 def write_banner():
@@ -183,12 +185,15 @@ def write_page(record):
             lines += [f"## {title}", ""]
             lines += [SECTION_NOTES[title], ""] if title in SECTION_NOTES else []
             section = title
-        shown = FILMS.get(name, f"docs/_static/gallery/{name}.jpg").removeprefix("docs/")
-        said = (f"{entry['seconds']} s" if "loss" not in entry else
+        if name in FILMS:
+            lines += [f"![{name} (film)]({FILMS[name].removeprefix('docs/')})", ""]
+        said = (f"{entry['size']} px, {entry['seconds']} s" if "loss" not in entry else
                 f"{entry['size']} px, {entry['iterations']} iterations, {entry['seconds']} s, "
                 f"loss {entry['loss']:.4g}")
-        lines += [f"![{name}]({shown})", "", f"{caption}. {said}, {entry['kilobytes']} KB:",
-                  "", "```bash", entry["command"], "```", ""]
+        kilobytes = (f"{entry['film_kilobytes']} KB the film, {entry['kilobytes']} KB the "
+                     "picture" if name in FILMS else f"{entry['kilobytes']} KB")
+        lines += [f"![{name}](_static/gallery/{name}.jpg)", "",
+                  f"{caption}. {said}, {kilobytes}:", "", "```bash", entry["command"], "```", ""]
     PAGE.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
     record["_machine"] = meta
 
@@ -213,7 +218,9 @@ def main(argv=None):
         for name in args.names or [n for n in ENTRIES if n not in record]:
             print(f"{name}: {' '.join(ENTRIES[name][2])}", flush=True)
             record[name] = run(name)
-            print(f"  {record[name]['seconds']} s, loss {record[name]['loss']:.4g}", flush=True)
+            loss = record[name].get("loss")   # none for a figure
+            print(f"  {record[name]['seconds']} s" + (f", loss {loss:.4g}" if loss else ""),
+                  flush=True)
             RECORD.write_text(json.dumps(record, indent=1) + "\n")
     if "q12_5" in record:
         write_banner()
