@@ -23,6 +23,11 @@ ROLES = {
     "cli_signals": "SIGTERM as Ctrl-C; writes held",
     "cli_stylize": "stylize | demo: output policy",
     "cli_invert": "invert: its parser",
+    "cli_batch": "batch: its parser, exit status",
+    "cli_show": "show: its parser",
+    "batch": "stylize_batch: contents x styles,\nstyle targets reused",
+    "animate": "a film of the run (GIF, WebP)",
+    "show": "a layer's maps and Gram matrix",
     "options": "every option once: default, check, flag",
     "transfer": "the lecture's three steps;\nstylize, texture",
     "inversion": "feature inversion",
@@ -50,8 +55,9 @@ ROLES = {
     "fast.parallel": "bands in threads, BLAS on one",
 }
 GROUPS = {
-    "the command": ["cli", "cli_stylize", "cli_invert", "cli_signals"],
-    "the algorithm": ["options", "transfer", "inversion", "pyramid", "loop", "objective", "terms"],
+    "the command": ["cli", "cli_stylize", "cli_invert", "cli_signals", "cli_batch", "cli_show"],
+    "the algorithm": ["options", "transfer", "inversion", "pyramid", "loop", "objective", "terms",
+                      "batch", "animate"],
     "the lesson": ["losses", "mrf", "optim", "vgg", "layers", "gradcheck", "answers"],
     "beside it: fast/": ["fast.vgg", "fast.winograd", "fast.pooling", "fast.parallel"],
 }

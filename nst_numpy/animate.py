@@ -150,13 +150,14 @@ class Film:
                                    exclusive)
 
 
-def planned_film(config, shapes, iterations, terms):
+def planned_film(config, shapes, iterations, terms, named_starts):
     """The film of a stylize call, planned and checked before the run: ``config.animate``
     (a :class:`Film`, or a path, checked as an output that is never one of the run's
     inputs), or an idle Film when there is none.
 
     shapes: the levels' (H, W), coarse to fine; iterations: the run's, over all levels;
-    terms: the objective's (the images they read are inputs)."""
+    terms: the objective's (the images they read are inputs); named_starts: the values of
+    ``init`` that name no file ("content", "noise", ...)."""
     if config.animate is None:
         for name in ("animate_every", "animate_size"):
             if name in config.given:
@@ -168,9 +169,8 @@ def planned_film(config, shapes, iterations, terms):
     if film is not config.animate:
         film.path = os.fspath(config.animate)
         im.check_writable(film.path, film.shape, FILM_FORMATS)
-        from .options import INITS
         inputs = [s for term in terms for s in term.sources()]
-        if not (isinstance(config.init, str) and config.init in INITS):
+        if not (isinstance(config.init, str) and config.init in named_starts):
             inputs.append(config.init)   # a starting image
         if config.model is None:
             from .weights import default_weights_path

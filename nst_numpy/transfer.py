@@ -98,7 +98,7 @@ def _transfer(config, content, styles, reuse_targets=list, check_only=False):
     schedule = level_iterations(config.iterations, config.scales, config.coarse_iterations)
     sides = level_sides(max(shape), config.scales)
     shapes = [output_shape(content if content is not None else styles[0], s) for s in sides]
-    film = animate.planned_film(config, shapes, sum(schedule), terms)   # idle if none
+    film = animate.planned_film(config, shapes, sum(schedule), terms, INITS)   # idle if none
     check_memory(config, terms, shape, film.memory)
     model = config.model or load_vgg(config.weights, arch=config.arch, pooling=config.pooling,
                                      fast=config.fast, normalized=config.normalized)
