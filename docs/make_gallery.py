@@ -45,7 +45,7 @@ TURTLE_MASK = "docs/_static/gallery/mask_turtle.png"
 QUIZ_LAYERS = "relu1_1,relu2_1,relu3_1"
 INVERTED_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 BANNER_HEIGHT = 300
-FILM_SIDE = 256   # the film's frames: smaller than the gallery's pictures, as is its file
+FILM_SIZE = 256   # the film's run: smaller than the gallery's pictures, as is its file
 # Entries that also write a film, shown on the page above their picture.
 FILMS = {"film": "docs/_static/gallery/film.gif"}
 # Entries that draw a figure: no run, so no iterations and no loss.
@@ -83,10 +83,11 @@ ENTRIES = {
                            f"`{layer}`", ["invert", TURTLE, "--layer", layer, "--size",
                                           str(SIZE)])
        for layer in INVERTED_LAYERS},
-    "film": ("A film of the optimisation", f"`--animate`: the 5-layer Question 12 run as it "
-             f"goes, a frame every 5 iterations (the default spacing for {ITERATIONS}), "
-             f"{FILM_SIDE} px frames; below it, the run's picture",
-             stylize("--animate", FILMS["film"], "--animate-size", str(FILM_SIDE))),
+    "film": ("A film of the optimisation", f"`--animate`: the Question 12 transfer at "
+             f"{FILM_SIZE} px as it goes, a frame every 5 iterations (the default spacing for "
+             f"{ITERATIONS}); below it, the run's picture",
+             ["stylize", TURTLE, WAVE, "--size", str(FILM_SIZE), "--iterations",
+              str(ITERATIONS), "--animate", FILMS["film"]]),
     "show_relu3_1": ("Seeing a layer", "`nst-numpy show`: the turtle at relu3_1, its 16 "
                      "strongest feature maps and its Gram matrix per position",
                      ["show", TURTLE, "--layer", "relu3_1"]),
