@@ -9,8 +9,9 @@ network's loading (``load_vgg(fast=True)``), the style's targets (one forward pa
 Great Wave to relu5_1 and its Gram matrices) and what reusing them costs (rescaling to
 another aspect ratio), interleaved and repeated, medians. Part 2 runs ``--contents`` copies
 of the turtle, of alternating aspect ratio (the photo and its transpose), in the Wave's style,
-``--iterations`` each, both ways, interleaved (A B A B ...), and prints the median wall times
-and their ratio. The shorter the runs, the larger the share saved: part 1 says what share of
+``--iterations`` each, both ways, interleaved (A B A B ...), and prints the median wall times,
+the median CPU times of this process (every thread's; less disturbed than wall time by the
+other work of a shared machine) and their ratios. The shorter the runs, the larger the share saved: part 1 says what share of
 a run of any length it is.
 """
 
@@ -32,6 +33,14 @@ def seconds(action):
     start = time.perf_counter()
     action()
     return time.perf_counter() - start
+
+
+def wall_and_cpu(action):
+    """Wall seconds of ``action``, and the CPU seconds this process spent on it (every
+    thread's)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    action()
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def pieces(size, repeats):
@@ -67,9 +76,9 @@ def contents(folder, count):
 
 
 def whole(size, count, iterations, repeats):
-    """Median seconds of ``count`` runs one stylize call each, and as one batch."""
+    """Median wall and CPU seconds of ``count`` runs one stylize call each, and as one batch."""
     _, wave = im.quiz_images()
-    times = {"separate": [], "batch": []}
+    times = {"separate": [], "batch": [], "separate cpu": [], "batch cpu": []}
     with tempfile.TemporaryDirectory() as folder:
         paths = contents(folder, count)
         for repeat in range(repeats):
@@ -80,8 +89,10 @@ def whole(size, count, iterations, repeats):
             def batch():
                 out = os.path.join(folder, f"out_{repeat}")
                 stylize_batch(paths, wave, out, size=size, iterations=iterations)
-            times["separate"].append(seconds(separate))
-            times["batch"].append(seconds(batch))
+            for name, action in (("separate", separate), ("batch", batch)):
+                wall, cpu = wall_and_cpu(action)
+                times[name].append(wall)
+                times[f"{name} cpu"].append(cpu)
     return {name: statistics.median(values) for name, values in times.items()}
 
 
@@ -98,8 +109,10 @@ def main(argv=None):
     times = whole(args.size, args.contents, args.iterations, args.repeats)
     print(f"{args.contents} contents x 1 style, {args.size} px, {args.iterations} iterations "
           f"each: separate stylize calls {times['separate']:.1f} s, one batch "
-          f"{times['batch']:.1f} s, ratio {times['batch'] / times['separate']:.3f} (medians "
-          f"of {args.repeats}, interleaved)")
+          f"{times['batch']:.1f} s, ratio {times['batch'] / times['separate']:.3f}; CPU "
+          f"{times['separate cpu']:.1f} s and {times['batch cpu']:.1f} s, ratio "
+          f"{times['batch cpu'] / times['separate cpu']:.3f} (medians of {args.repeats}, "
+          "interleaved)")
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
     return 0
 
