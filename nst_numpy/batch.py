@@ -46,7 +46,7 @@ def _as_list(sources):
 
 def expand(sources, what):
     """The image files named by ``sources``: paths, folders (their image files, by name,
-    not their sub-folders') and glob patterns ("photos/*.jpg"); each file once, in the order
+    not their sub-folders') and glob patterns (``"photos/*.jpg"``); each file once, in the order
     given. A path that does not exist, a pattern that matches nothing and a folder with no
     image are refused in one line (a typing mistake, before any run)."""
     found, seen = [], set()

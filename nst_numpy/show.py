@@ -34,12 +34,12 @@ CHANNELS = 16
 
 @dataclass
 class LayerView:
-    """One picture at one layer. image: uint8 RGB (H, W, 3) as the network saw it; layer:
+    """One picture at one layer. picture: uint8 RGB (H, W, 3) as the network saw it; layer:
     its paper name; channels: (k,) the channels shown, in order; maps: (k, H_l, W_l) their
     activations; gram: (N_l, N_l) the Gram matrix per position ``F F^T / M_l``; energy:
     (N_l,) its diagonal, each channel's mean square activation; field: the receptive field
-    of one unit, in pixels of ``image``."""
-    image: np.ndarray
+    of one unit, in pixels of ``picture``."""
+    picture: np.ndarray
     layer: str
     channels: np.ndarray
     maps: np.ndarray
@@ -137,13 +137,13 @@ def draw(view):
     FigureCanvasAgg(fig)
     N, H_l, W_l = len(view.energy), *view.maps.shape[1:]
     fig.suptitle(f"{view.layer}: {N} channels on a {W_l}x{H_l} grid; one unit sees "
-                 f"{view.field}x{view.field} px of the {view.image.shape[1]}x"
-                 f"{view.image.shape[0]} picture")
+                 f"{view.field}x{view.field} px of the {view.picture.shape[1]}x"
+                 f"{view.picture.shape[0]} picture")
     outer = fig.add_gridspec(1, 3, width_ratios=[1, 1.3, 1.1], wspace=0.3, left=0.02,
                              right=0.92)
     ax = fig.add_subplot(outer[0])
-    ax.imshow(view.image)
-    side = min(view.field, *view.image.shape[:2])
+    ax.imshow(view.picture)
+    side = min(view.field, *view.picture.shape[:2])
     ax.add_patch(Rectangle((0.5, 0.5), side - 1, side - 1, fill=False, edgecolor="white",
                            linewidth=1.5))
     ax.set_title(f"the picture; white square: the receptive field ({view.field} px)",

@@ -18,7 +18,7 @@ def test_the_view_is_the_layers_activation_and_its_gram_matrix(random_vgg):
     rgb = im.resize(im.load_image(CONTENT), 21, 32)
     F = model.features(im.preprocess(rgb), ["relu2_1"])["relu2_1"]
     assert view.layer == "relu2_1" and view.maps.shape == (5, 10, 16)
-    np.testing.assert_array_equal(view.image, rgb)
+    np.testing.assert_array_equal(view.picture, rgb)
     # G / M_l, eq (3) per position; its diagonal is each channel's mean square activation
     np.testing.assert_allclose(view.gram, losses.gram_matrix(F) / 160, rtol=1e-6)
     np.testing.assert_allclose(view.energy, (F.reshape(128, -1) ** 2).mean(axis=1), rtol=1e-5)
