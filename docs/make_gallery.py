@@ -45,6 +45,11 @@ TURTLE_MASK = "docs/_static/gallery/mask_turtle.png"
 QUIZ_LAYERS = "relu1_1,relu2_1,relu3_1"
 INVERTED_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 BANNER_HEIGHT = 300
+FILM_SIZE = 256   # the film's run: smaller than the gallery's pictures, as is its file
+# Entries that also write a film, shown on the page above their picture.
+FILMS = {"film": "docs/_static/gallery/film.gif"}
+# Entries that draw a figure: no run, so no iterations and no loss.
+FIGURES = {"show_relu3_1"}
 
 
 def stylize(*options):
@@ -78,6 +83,14 @@ ENTRIES = {
                            f"`{layer}`", ["invert", TURTLE, "--layer", layer, "--size",
                                           str(SIZE)])
        for layer in INVERTED_LAYERS},
+    "film": ("A film of the optimisation", f"`--animate`: the Question 12 transfer at "
+             f"{FILM_SIZE} px as it goes, a frame every 5 iterations (the default spacing for "
+             f"{ITERATIONS}); below it, the run's picture",
+             ["stylize", TURTLE, WAVE, "--size", str(FILM_SIZE), "--iterations",
+              str(ITERATIONS), "--animate", FILMS["film"]]),
+    "show_relu3_1": ("Seeing a layer", "`nst-numpy show`: the turtle at relu3_1, its 16 "
+                     "strongest feature maps and its Gram matrix per position",
+                     ["show", TURTLE, "--layer", "relu3_1"]),
 }
 # A sentence under each section's title.
 SECTION_NOTES = {
@@ -93,6 +106,8 @@ SECTION_NOTES = {
     "Feature inversion": "What each layer keeps: noise optimised until its activation at one "
                          "layer matches the turtle's ({doc}`annotated/inversion`, "
                          "{doc}`notebooks/07_inversion_texture`).",
+    "Seeing a layer": "The other side of feature inversion: what the layer computes from the "
+                      "picture ({doc}`features`).",
 }
 LOSS = re.compile(r"\((\d+)x(\d+), (\d+) iterations, .*(?:best|final) loss ([0-9.e+-]+)\)")
 
@@ -113,18 +128,26 @@ def run(name):
     start = time.perf_counter()
     finished = subprocess.run(
         [sys.executable, "-c", "import sys; from nst_numpy.cli import main; "
-         "sys.exit(main(sys.argv[1:]))", *arguments, "--print-every", "50"],
+         "sys.exit(main(sys.argv[1:]))", *arguments,
+         *([] if name in FIGURES else ["--print-every", "50"])],
         cwd=ROOT, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if finished.returncode != 0:
         sys.exit(f"make_gallery: {name} failed:\n{finished.stderr.strip()}")
+    kilobytes = round((ROOT / out).stat().st_size / 1024)
+    if name in FIGURES:
+        width, height = im.image_size(str(ROOT / out))[::-1]
+        return {"command": "nst-numpy " + " ".join(arguments), "seconds": round(seconds),
+                "size": f"{width}x{height}", "kilobytes": kilobytes}
     match = LOSS.search(finished.stdout)
     if match is None:
         sys.exit(f"make_gallery: {name}: no final loss in its output:\n{finished.stdout}")
     width, height, iterations, loss = match.groups()
     return {"command": "nst-numpy " + " ".join(arguments), "seconds": round(seconds),
             "loss": float(loss), "iterations": int(iterations), "size": f"{width}x{height}",
-            "kilobytes": round((ROOT / out).stat().st_size / 1024)}
+            "kilobytes": kilobytes,
+            **({"film_kilobytes": round((ROOT / FILMS[name]).stat().st_size / 1024)}
+               if name in FILMS else {})}
 
 
 def write_banner():
@@ -163,10 +186,15 @@ def write_page(record):
             lines += [f"## {title}", ""]
             lines += [SECTION_NOTES[title], ""] if title in SECTION_NOTES else []
             section = title
+        if name in FILMS:
+            lines += [f"![{name} (film)]({FILMS[name].removeprefix('docs/')})", ""]
+        said = (f"{entry['size']} px, {entry['seconds']} s" if "loss" not in entry else
+                f"{entry['size']} px, {entry['iterations']} iterations, {entry['seconds']} s, "
+                f"loss {entry['loss']:.4g}")
+        kilobytes = (f"{entry['film_kilobytes']} KB the film, {entry['kilobytes']} KB the "
+                     "picture" if name in FILMS else f"{entry['kilobytes']} KB")
         lines += [f"![{name}](_static/gallery/{name}.jpg)", "",
-                  f"{caption}. {entry['size']} px, {entry['iterations']} iterations, "
-                  f"{entry['seconds']} s, loss {entry['loss']:.4g}, {entry['kilobytes']} KB:",
-                  "", "```bash", entry["command"], "```", ""]
+                  f"{caption}. {said}, {kilobytes}:", "", "```bash", entry["command"], "```", ""]
     PAGE.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
     record["_machine"] = meta
 
@@ -191,7 +219,9 @@ def main(argv=None):
         for name in args.names or [n for n in ENTRIES if n not in record]:
             print(f"{name}: {' '.join(ENTRIES[name][2])}", flush=True)
             record[name] = run(name)
-            print(f"  {record[name]['seconds']} s, loss {record[name]['loss']:.4g}", flush=True)
+            loss = record[name].get("loss")   # none for a figure
+            print(f"  {record[name]['seconds']} s" + (f", loss {loss:.4g}" if loss else ""),
+                  flush=True)
             RECORD.write_text(json.dumps(record, indent=1) + "\n")
     if "q12_5" in record:
         write_banner()

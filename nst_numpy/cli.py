@@ -93,7 +93,17 @@ def _run_course(args):
     print(f"wrote {len(written)} files to {args.dir}")
 
 
-SUBCOMMANDS = [_add_weights, _add_stylize, _add_invert, _add_demo, _add_course]
+def _add_batch(subparsers):
+    from .cli_batch import add_batch_parser
+    add_batch_parser(subparsers)
+
+
+def _add_show(subparsers):
+    from .cli_show import add_show_parser
+    add_show_parser(subparsers)
+
+
+SUBCOMMANDS = [_add_weights, _add_stylize, _add_invert, _add_demo, _add_course, _add_batch, _add_show]
 
 
 def main(argv=None):

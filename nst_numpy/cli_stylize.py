@@ -13,6 +13,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from .image import same_file
+
 DEMO_OUTPUT = "nst_demo.png"
 DEMO_SIZE = 256
 DEMO_ITERATIONS = 150
@@ -56,8 +58,9 @@ def add_run_options(parser, defaults=None):
     starts (--init, --init-image, --resume: one of them) and what it writes."""
     from .options import add_arguments
 
-    start = parser.add_argument_group("starting image").add_mutually_exclusive_group()
-    add_arguments(parser, defaults=defaults, containers={"init": start})
+    starting = parser.add_argument_group("starting image")
+    start = starting.add_mutually_exclusive_group()
+    add_arguments(parser, defaults=defaults, containers={"init": start, "noise_blend": starting})
     start.add_argument("--init-image", metavar="PATH",
                        help="start from this image instead, resized to the output")
     start.add_argument("--resume", metavar="CHECKPOINT",
@@ -116,11 +119,13 @@ def check_outputs(outputs, inputs, shape=None):
     ``..``): :func:`same_file` compares the files themselves. shape: (H, W) of the run's
     pictures (not the plot's), which their format must be able to hold.
     """
-    from .image import check_writable
+    from .animate import FILM_FORMATS
+    from .image import SAVE_FORMATS, check_writable
 
     seen = []
     for output, option in outputs:
-        check_writable(output, shape if option != "--plot" else None)
+        check_writable(output, shape if option != "--plot" else None,
+                       FILM_FORMATS if option == "--animate" else SAVE_FORMATS)
         for source in inputs:
             if isinstance(source, (str, os.PathLike)) and same_file(output, source):
                 raise ValueError(f"{option} {output!r} is the input file {os.fspath(source)!r}; "
@@ -177,15 +182,6 @@ def check_resume(checkpoint, content, styles, size, scales):
                          "start from it resized with --init-image")
 
 
-def same_file(a, b):
-    """Whether paths ``a`` and ``b`` name one file: the same file on disk when both exist
-    (through any link), else the same path once every link is followed (a link loop or a
-    dangling link names no file, and is compared by its own path)."""
-    if os.path.exists(a) and os.path.exists(b):
-        return os.path.samefile(a, b)
-    return os.path.realpath(a) == os.path.realpath(b)
-
-
 def planned_outputs(args):
     """[(path, option)] of the files a run of stylize or invert writes at its end: -o, and
     --plot (checked for matplotlib now, not after the run)."""
@@ -194,6 +190,8 @@ def planned_outputs(args):
         from .plot import check_available
         check_available()
         outputs.append((args.plot, "--plot"))
+    if getattr(args, "animate", None):
+        outputs.append((args.animate, "--animate"))
     return outputs
 
 
@@ -251,6 +249,9 @@ def _run(args, content, styles):
                      scales)
     if args.init_image is not None or args.resume is not None:
         given["init"] = Path(args.init_image or args.resume)   # a path, whatever its name
+    if args.animate is not None:   # filled by the run, written after the picture
+        from .animate import Film
+        given["animate"] = Film()
 
     def save_intermediate(state):
         if state.step in intermediates:   # numbered over all levels
@@ -263,12 +264,13 @@ def _run(args, content, styles):
         warnings.simplefilter("ignore", NonFiniteLossWarning)   # said below, once
         result = transfer.stylize(content, styles, callback=save_intermediate,
                                   progress=progress_display(args, schedule), **given)
-    return save_result(args, result)
+    return save_result(args, result, given.get("animate"))
 
 
-def save_result(args, result):
-    """Write the picture (:func:`_save`) and the loss plot, if asked for, with Ctrl-C and
-    SIGTERM held until both files are whole; return the exit code."""
+def save_result(args, result, film=None):
+    """Write the picture (:func:`_save`), the loss plot and the ``film`` (an
+    :class:`nst_numpy.animate.Film` the run filled), if asked for, with Ctrl-C and SIGTERM
+    held until every file is whole; return the exit code."""
     from .cli_signals import signals_held
 
     with signals_held():
@@ -279,6 +281,10 @@ def save_result(args, result):
             else:
                 print(f"nst-numpy {args.command}: no iteration ran, so no loss history was "
                       f"drawn; {args.plot} was not written", file=sys.stderr)
+        if film is not None and result.iterations:   # written when the picture is
+            film.save(args.animate)
+            print(f"wrote {args.animate} ({len(film.frames)} frames, one every {film.every} "
+                  "iterations)")
     return code
 
 

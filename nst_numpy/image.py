@@ -34,8 +34,8 @@ TEMPORARY_PREFIX = ".nst_numpy_"
 
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP",
                 ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
-# The longest side each format can hold (libjpeg's and libwebp's limits).
-FORMAT_SIDES = {"JPEG": 65500, "WEBP": 16383}
+# The longest side each format can hold (libjpeg's and libwebp's limits, GIF's 16 bits).
+FORMAT_SIDES = {"JPEG": 65500, "WEBP": 16383, "GIF": 65535}
 
 
 def preprocess(rgb, dtype=np.float32):
@@ -307,12 +307,20 @@ def save_image(rgb, path, quality=95, exclusive=False):
         raise ValueError(f"save_image: expected a uint8 (H, W, 3) array, got {rgb.dtype} {rgb.shape}")
     fmt = SAVE_FORMATS[os.path.splitext(path)[1].lower()]
     options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    return write_atomically(path, lambda out: Image.fromarray(rgb).save(out, fmt, **options),
+                            exclusive)
+
+
+def write_atomically(path, write, exclusive=False):
+    """``write(file)`` into a temporary file beside ``path``, which then replaces ``path`` in
+    one step (:func:`save_image`'s guarantees: nothing half-written, no temporary left;
+    ``exclusive``: never replace a file). Returns ``path``."""
     # A short temporary name of its own, not derived from ``path``: a legal name of 250
     # bytes must not fail for its temporary's being longer (check_writable checks ``path``).
     fd, temporary = tempfile.mkstemp(dir=_folder(path), prefix=TEMPORARY_PREFIX, suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:
-            Image.fromarray(rgb).save(out, fmt, **options)
+            write(out)
             out.flush()
             os.fsync(out.fileno())
         os.chmod(temporary, _new_file_mode(path))
@@ -335,19 +343,19 @@ def save_image(rgb, path, quality=95, exclusive=False):
     return path
 
 
-def check_writable(path, shape=None):
-    """One-line ValueError unless an image can be written at ``path``: a known extension,
-    not a directory, in an existing folder where a file can be created, and not a
-    read-only file; a picture of ``shape`` (H, W), if given, no larger than the format holds.
-    Checked by creating (and removing) a temporary file there."""
+def check_writable(path, shape=None, formats=SAVE_FORMATS):
+    """One-line ValueError unless an image can be written at ``path``: a known extension
+    (one of ``formats``), not a directory, in an existing folder where a file can be
+    created, and not a read-only file; a picture of ``shape`` (H, W), if given, no larger
+    than the format holds. Checked by creating (and removing) a temporary file there."""
     path = os.fspath(path)
     if os.path.isdir(path):
         raise ValueError(f"output {path!r} is a directory; give a file name such as out.png")
-    fmt = SAVE_FORMATS.get(os.path.splitext(path)[1].lower())
+    fmt = formats.get(os.path.splitext(path)[1].lower())
     if fmt is None:
         raise ValueError(
             f"cannot tell the image format of {path!r} from its extension; end the name in "
-            f"one of {', '.join(sorted(SAVE_FORMATS))}")
+            f"one of {', '.join(sorted(formats))}")
     if shape is not None and max(shape) > FORMAT_SIDES.get(fmt, math.inf):
         raise ValueError(f"output {path!r}: a {fmt} picture holds at most "
                          f"{FORMAT_SIDES[fmt]} px on a side, and this one is {shape[1]}x"
@@ -365,6 +373,15 @@ def check_writable(path, shape=None):
     except OSError as error:
         raise ValueError(f"cannot write into the folder of output {path!r} "
                          f"({error.strerror or error}); choose a writable folder") from None
+
+
+def same_file(a, b):
+    """Whether paths ``a`` and ``b`` name one file: the same file on disk when both exist
+    (through any link), else the same path once every link is followed (a link loop or a
+    dangling link names no file, and is compared by its own path)."""
+    if os.path.exists(a) and os.path.exists(b):
+        return os.path.samefile(a, b)
+    return os.path.realpath(a) == os.path.realpath(b)
 
 
 def check_name_length(path):

@@ -23,6 +23,7 @@ import numpy as np
 
 from . import image as im
 from ._checks import (OptionError, choice, integer, non_negative_number, positive_number)
+from .animate import FRAMES, MAX_FRAMES, SIDE, check_film_option
 from .memory import check_limit, parse_size
 from .pyramid import COARSE_ITERATIONS
 from .terms import CONTENT_LAYERS, MRF_LAYERS, STYLE_LAYERS, STYLE_LOSSES, layer_list
@@ -50,6 +51,13 @@ def _iterations(name, value):
 
 def _choices(*values):
     return lambda name, value: choice(name, value, values)
+
+
+def _fraction(name, value):
+    value = non_negative_number(name, value)
+    if value > 1:
+        raise OptionError(f"{{{name}}} must be between 0 and 1, got {value:g}", **{name: name})
+    return value
 
 
 def _flag(name, value):
@@ -183,6 +191,12 @@ OPTIONS = {o.name: o for o in [
            "content; noise for a texture)"),
     Option("seed", 0, _integer(0), "random seed for --init noise, an integer >= 0 "
            "(default 0)", "size and optimisation", parse=int),
+    Option("noise_blend", None, _optional(_fraction), "start from (1-R) x the starting image + "
+           "R x the noise of --init noise (same --seed), 0 <= R <= 1: a content start varied "
+           "by the seed (anishathalye's --initial-noiseblend); with an image start only, not "
+           "--init noise", "size and optimisation", parse=float, cli={"metavar": "R"},
+           api="start from (1 - R) x the starting image + R x the noise of init='noise' (same "
+           "seed), 0 <= R <= 1; with an image start only (default: none, R = 0)"),
     Option("memory_limit", None, _optional(lambda name, v: check_limit(v)), "refuse a run "
            "estimated to need more memory than this, e.g. 8G; off: no check (default: the "
            "memory available now)", "size and optimisation", parse=parse_size,
@@ -193,6 +207,21 @@ OPTIONS = {o.name: o for o in [
     Option("progress", False, _progress, "True prints the losses as the run goes (or give a "
            "loop.Progress)", flag=""),
     Option("dtype", np.float32, _dtype, "np.float32, or np.float64 for checks", flag=""),
+    # --- a film of the run (nst_numpy.animate) ---
+    Option("animate", None, _optional(check_film_option), "also write a film of the "
+           "optimisation to FILE, an animated .gif or .webp: the starting picture, one every "
+           "--animate-every iterations (over every level of --scales), and the last; written "
+           "when -o is", "film of the optimisation", parse=str, cli={"metavar": "FILE"},
+           api="a path (.gif or .webp): a film of the run written there when the run ends (not "
+           "after a failed run, nor one that ran no iteration); or an animate.Film to fill, "
+           "which you save (film.save(path))"),
+    Option("animate_every", None, _optional(_integer(1)), "a frame every K iterations "
+           f"(default: the run's iterations / {FRAMES}, rounded up: 10 for 300; a film holds "
+           f"at most {MAX_FRAMES} frames)", "film of the optimisation",
+           parse=int, cli={"metavar": "K"}),
+    Option("animate_size", None, _optional(_integer(1)), "longest side of the film's frames in "
+           f"pixels (default: the output's, at most {SIDE}; never enlarged)",
+           "film of the optimisation", parse=int, cli={"metavar": "PX"}),
     # --- loss ---
     Option("content_layers", CONTENT_LAYERS, _layers, "comma-separated layers (default "
            f"{','.join(CONTENT_LAYERS)})", parse=_layer_names, content=True,
@@ -294,6 +323,7 @@ class Config:
         if texture:
             self._no_content()
         self._check_network()
+        self._check_start()
 
     def _no_content(self):
         for name in sorted(self.given):
@@ -315,6 +345,15 @@ class Config:
                                   "with a model of your own, load it that way instead "
                                   "(nst_numpy.load_vgg(...)) and leave it out",
                                   **{chosen[0]: chosen[0]})
+
+    def _check_start(self):
+        if self.noise_blend is not None and isinstance(self.init, str) and self.init == "noise":
+            raise OptionError("{noise_blend} blends noise into an image start, and this one "
+                              "is noise ({noise}, a texture's default); start from {content}, "
+                              "{style} or an image, or leave {noise_blend} out",
+                              noise_blend="noise_blend",
+                              noise=("init", "noise"), content=("init", "content"),
+                              style=("init", "style"))
 
     def style_weights(self, layers):
         """w_l for the style ``layers``: --layer-weights, or geometric by

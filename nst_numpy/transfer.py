@@ -28,7 +28,7 @@ import os
 import numpy as np
 
 from . import image as im
-from . import memory
+from . import animate, memory
 from .models import load_vgg, network_class
 from .objective import Objective, check_some_weight
 from .options import INITS, Config, parameters_doc
@@ -89,24 +89,29 @@ def _as_list(style):
     return list(style) if isinstance(style, (list, tuple)) else [style]
 
 
-def _transfer(config, content, styles):
+def _transfer(config, content, styles, reuse_targets=list, check_only=False):
     shape = output_shape(content if content is not None else styles[0], config.size)
     keep_colours, finish_at = colour_preservation(content, config.preserve_color)
-    terms = build_terms(config, content, styles, keep_colours)
+    terms = reuse_targets(build_terms(config, content, styles, keep_colours))   # batch.py
     optimizer_options(terms, config.optimizer, config.lr, config.lbfgs_memory)  # refused now
     check_some_weight(terms, [term.weight for term in terms])
     schedule = level_iterations(config.iterations, config.scales, config.coarse_iterations)
     sides = level_sides(max(shape), config.scales)
     shapes = [output_shape(content if content is not None else styles[0], s) for s in sides]
-    check_memory(config, terms, shape)
+    film = animate.planned_film(config, shapes, sum(schedule), terms, INITS)   # idle if none
+    check_memory(config, terms, shape, film.memory)
     model = config.model or load_vgg(config.weights, arch=config.arch, pooling=config.pooling,
                                      fast=config.fast, normalized=config.normalized)
     check_levels(model, terms, shapes[0], config.scales)
+    if check_only:   # every refusal said, nothing decoded or run (batch.py checks each run)
+        return None
     x0 = starting_image(config.init, content, styles, shapes[0], config.seed, config.dtype,
-                        keep_colours)
-    return pyramid(lambda s: Objective(model, terms, s, config.dtype, full_shape=shape), x0,
-                   shapes, schedule, finish_at=finish_at, callback=config.callback, progress=config.progress,
-                   optimizer=config.optimizer, lr=config.lr, lbfgs_memory=config.lbfgs_memory)
+                        keep_colours, config.noise_blend)
+    return film.ended(pyramid(
+        lambda s: Objective(model, terms, s, config.dtype, full_shape=shape), x0, shapes,
+        schedule, finish_at=finish_at, callback=film.recording(x0, finish_at, config.callback),
+        progress=config.progress, optimizer=config.optimizer, lr=config.lr,
+        lbfgs_memory=config.lbfgs_memory))
 
 
 def build_terms(config, content, styles, keep_colours=(None, None)):
@@ -187,23 +192,25 @@ def output_shape(image, size):
     return max(1, round(H0 * scale)), max(1, round(W0 * scale))
 
 
-def starting_image(init, content, styles, shape, seed, dtype, keep_colours=(None, None)):
-    """x0 (3, H, W): the content image or the first style image, resized to the output and
-    as the terms see it (``keep_colours``' transforms), any image (a path or an array)
-    resized to it, or uniform noise from ``seed``."""
+def starting_image(init, content, styles, shape, seed, dtype, keep_colours=(None, None), blend=0):
+    """x0 (3, H, W): the content or first style image, resized to the output and as the terms
+    see it (``keep_colours``' transforms), any image (a path or an array) resized to it, or
+    uniform noise from ``seed``; an image is mixed with that noise by ``blend`` (0 to 1)."""
     if isinstance(init, str) and init == "noise":
         return im.preprocess(np.random.default_rng(seed).uniform(0, 255, (*shape, 3)), dtype)
     named = {"content": (content, keep_colours[0]), "style": (styles[0], keep_colours[1])}
     source, transform = named[init] if isinstance(init, str) and init in named else (init, None)
     start = im.resize(im.load_image(source), *shape)
-    return im.preprocess(transform(start, shape) if transform else start, dtype)
+    x = im.preprocess(transform(start, shape) if transform else start, dtype)
+    # x0 = (1 - R) x + R x_noise, R = blend (anishathalye's --initial-noiseblend)
+    return (1-blend) * x + blend * starting_image("noise", 0, 0, shape, seed, dtype) if blend else x
 
 
-def check_memory(config, terms, shape):
+def check_memory(config, terms, shape, film=0):
     """Refuse, in one line, a run that would not fit in ``memory_limit`` (None: the memory
-    available now), from the images' headers alone, before any pixel is decoded: the
-    network's run at the largest image it sees, the terms' targets, L-BFGS's history, the
-    decoding of the largest input file (:func:`nst_numpy.memory.estimate_run`)."""
+    available now), from the images' headers alone, before any pixel is decoded: the network's
+    run at the largest image it sees, the terms' targets, L-BFGS's history, the largest input
+    file decoded, the ``film``'s frames (:func:`nst_numpy.memory.estimate_run`)."""
     itemsize = np.dtype(config.dtype).itemsize
     H, W = shape
     inputs = [h * w for term in terms for h, w in term.network_inputs(shape)]
@@ -214,7 +221,7 @@ def check_memory(config, terms, shape):
     network = getattr(config.model, "MEMORY", None) or network_class(config.fast).MEMORY
     estimate = memory.estimate_run(
         network, max([H * W, *inputs]), itemsize,
-        held=sum(t.memory(shape, itemsize) for t in terms),
+        held=sum(t.memory(shape, itemsize) for t in terms) + film,
         decoded=max([h * w for h, w in map(im.image_size, files)], default=0),
         lbfgs_memory=config.lbfgs_memory, output_pixels=H * W)
     memory.check_fits(estimate, config.memory_limit, what=f"a {W}x{H} stylization",

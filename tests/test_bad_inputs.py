@@ -16,6 +16,7 @@ The rows cover what was broken (issue 14) and what is handled well and must stay
 
 from dataclasses import dataclass, field
 import errno
+import functools
 import importlib
 import os
 from pathlib import Path
@@ -76,12 +77,14 @@ def bomb_png(width=30000, height=30000):
 
 def write(name, data):
     def make(d):
+        (d / name).parent.mkdir(exist_ok=True)
         (d / name).write_bytes(data(d) if callable(data) else data)
     return make
 
 
 def save(name, make_image, **options):
     def make(d):
+        (d / name).parent.mkdir(exist_ok=True)
         make_image().save(d / name, **options)
     return make
 
@@ -155,6 +158,11 @@ def weights_symlink(d):
 def weights_hard_link(d):
     shutil.copyfile(default_weights_path(), d / "w.h5")
     os.link(d / "w.h5", d / "hard.png")
+
+
+def sub_folder_content(d):
+    (d / "sub").mkdir()
+    im.save_image(small_rgb(seed=2), d / "sub" / "content.png")
 
 
 def sub_folder(d):
@@ -280,6 +288,8 @@ INVERT = ["--size", "24", "--iterations", "2", "--quiet", "--weights", "{d}/miss
 BENCH = "benchmarks.bench"   # beside the package: python -m benchmarks.bench, from the root
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ["-o", "{d}/out.png"]
+BATCH_IN = ["{d}/content.png", "--style", "{d}/style.png"]
+BATCH = ["--style", "{d}/style.png", "-o", "{d}/out"]
 
 ROWS = [
     # --- images that cannot be read ----------------------------------------------------
@@ -529,6 +539,54 @@ ROWS = [
         "--out", "{d}/content.png"], 2, "is a file or a folder that is not empty", module=BENCH),
     Row("bench --whole-run too small for its scales", ["--whole-run", "--sizes", "32",
         "--no-torch", "--scales", "2"], 2, "too small to reach relu5_1", module=BENCH),
+    # --- batch runs, a film, a noise-blended start, show (issue 27) ----------------------------
+    Row("batch: a content that is not there", ["batch", "{d}/nope.png", *BATCH], 2,
+        "content image '{d}/nope.png' does not exist"),
+    Row("batch: a pattern that matches nothing", ["batch", "{d}/*.jpeg", *BATCH], 2,
+        "no content file matches"),
+    Row("batch: a style that cannot be read", ["batch", "{d}/content.png", "--style",
+        "{d}/text.jpg", "-o", "{d}/out"], 2, "cannot read image",
+        setup=write("text.jpg", b"not a picture")),
+    Row("batch: two contents that would write one picture", ["batch", "{d}/content.png",
+        "{d}/sub/content.png", *BATCH], 2, "would both write", setup=sub_folder_content),
+    Row("batch: -o is an input folder", ["batch", "{d}", "--style", "{d}/style.png", "-o",
+        "{d}"], 2, "is the input folder"),
+    Row("batch: -o is a file", ["batch", *BATCH_IN, "-o", "{d}/style.png"], 2,
+        "is a file; give a folder"),
+    Row("batch: a bad pair of options, before any run", ["batch", *BATCH_IN, "-o", "{d}/out",
+        "--lr", "1"], 2, "--lr has no effect with --optimizer lbfgs"),
+    Row("batch: no --masks", ["batch", *BATCH_IN, "-o", "{d}/out", "--masks", "{d}/style.png"],
+        2, "unrecognized arguments"),
+    Row("batch: an unreadable content is said, the others go on", ["batch", "{d}/content.png",
+        "{d}/empty.png", *BATCH], 1, "failed empty.png x style.png: cannot read image",
+        setup=write("empty.png", b""), new={"out/content_style.png"}),
+    Row("batch: a picture already there is kept", ["batch", *BATCH_IN, "-o", "{d}/out"], 0,
+        setup=write("out/content_style.png", OLD_OUTPUT)),
+    Row("batch: --overwrite replaces it", ["batch", *BATCH_IN, "-o", "{d}/out", "--overwrite"],
+        0, setup=save("out/content_style.png", lambda: Image.fromarray(small_rgb())),
+        changed={"out/content_style.png"}),
+    Row("--animate not a film", ["stylize", *IN, *OUT, "--animate", "{d}/film.mp4"], 2,
+        "--animate: '{d}/film.mp4' is not a film: end its name in .gif or .webp"),
+    Row("--animate is an input", ["stylize", "{d}/content.png", "{d}/animated.gif", *OUT,
+        "--animate", "{d}/animated.gif"], 2, "--animate '{d}/animated.gif' is the input file",
+        setup=animated),
+    Row("--animate-every without --animate", ["stylize", *IN, *OUT, "--animate-every", "5"], 2,
+        "--animate-every shapes a film; give --animate too"),
+    Row("--animate-every too small for the run", ["stylize", *IN, *OUT, "--animate",
+        "{d}/f.gif", "--iterations", "300", "--animate-every", "1"], 2,
+        "--animate-every 1 makes 301 frames of a run of 300 iterations, more than the 200"),
+    Row("--animate writes the film beside -o", ["stylize", *IN, *OUT, "--animate",
+        "{d}/f.webp"], 0, new={"out.png", "f.webp"}),
+    Row("--noise-blend above 1", ["stylize", *IN, *OUT, "--noise-blend", "1.5"], 2,
+        "--noise-blend: must be between 0 and 1, got 1.5"),
+    Row("--noise-blend with --init noise", ["stylize", *IN, *OUT, "--noise-blend", "0.5",
+        "--init", "noise"], 2, "--noise-blend blends noise into an image start"),
+    Row("show: an unknown layer", ["show", "{d}/content.png", "--layer", "relu9_1", *OUT], 2,
+        "--layer: no layer 'relu9_1'"),
+    Row("show: -o is the image", ["show", "{d}/content.png", "--layer", "relu1_1", "-o",
+        "{d}/content.png"], 2, "is the input file"),
+    Row("show: a picture too small for the layer", ["show", "{d}/content.png", "--layer",
+        "relu5_1", "--size", "8", *OUT], 2, "too small to reach relu5_1"),
 ]
 
 
@@ -563,7 +621,7 @@ def test_bad_input(row, folder, capsys, monkeypatch):
         row.patch(monkeypatch, folder)
     before = snapshot(folder)
     argv = [a.replace("{d}", str(folder)) for a in row.argv]
-    if argv[0] == "stylize":
+    if argv[0] in ("stylize", "batch"):
         argv[1:1] = FAST          # first, so that the row's own options override them
     code, err = run_command(row, argv, capsys)
     after = snapshot(folder)
@@ -760,6 +818,27 @@ API_ROWS = [
     ("weights with a checksum that is a number",
      lambda: _weights().load_weights(sha256=123), "sha256 must be 64 hex digits"),
     ("VGG16 without a file", lambda: _models().load_vgg16(None), "ships VGG19 weights only"),
+    ("stylize with a noise blend of 2", lambda: _stylize(noise_blend=2),
+     "noise_blend must be between 0 and 1, got 2"),
+    ("stylize from noise blended with noise", lambda: _stylize(init="noise", noise_blend=0.1),
+     "noise_blend blends noise into an image start"),
+    ("stylize with a film that is a PNG", lambda: _stylize(animate="film.png"),
+     "animate 'film.png' is not a film"),
+    ("stylize with a film of the content image",
+     lambda: _stylize(content=_gif_content(), animate=_gif_content()), "is the input file"),
+    ("stylize with animate_size and no film", lambda: _stylize(animate_size=64),
+     "animate_size shapes a film; give animate too"),
+    ("stylize with a film of too many frames",
+     lambda: _stylize(animate="f.gif", iterations=500, animate_every=2),
+     "animate_every 2 makes 251 frames"),
+    ("a film saved without frames", lambda: _film().Film().save("f.gif"), "has no frames"),
+    ("a batch with masks", lambda: _batch(masks=["m.png"]), "masks does not apply to a batch"),
+    ("a batch in TIFF", lambda: _batch(format="tiff"), "unknown format 'tiff'"),
+    ("a batch of a missing content", lambda: _batch(contents="/nonexistent/a.png"),
+     "content image '/nonexistent/a.png' does not exist"),
+    ("show two layers", lambda: _show(layer=["relu1_1", "relu2_1"]), "layer names one layer"),
+    ("show at an unknown order", lambda: _show(order="random"), "unknown order 'random'"),
+    ("show at 0 channels", lambda: _show(channels=0), "channels must be an integer >= 1"),
     ("a download cache that is a file",
      lambda: _weights().download("vgg16", cache_dir=im.demo_images()[0]),
      "as the cache folder .*choose another cache_dir"),
@@ -769,6 +848,32 @@ API_ROWS = [
 def _losses():
     from nst_numpy import losses
     return losses
+
+
+@functools.lru_cache(maxsize=1)
+def _gif_content():
+    """The demo content as a GIF in a temporary folder: a film's name that is an input."""
+    import tempfile
+    path = os.path.join(tempfile.mkdtemp(), "content.gif")
+    Image.open(im.demo_images()[0]).save(path)
+    return path
+
+
+def _film():
+    from nst_numpy import animate
+    return animate
+
+
+def _batch(contents=None, **kwargs):
+    from nst_numpy import batch
+    import tempfile
+    batch.stylize_batch(contents or im.demo_images()[0], im.demo_images()[1], tempfile.mkdtemp(),
+                        **{"size": 24, "iterations": 1, "weights": NO_WEIGHTS, **kwargs})
+
+
+def _show(**kwargs):
+    from nst_numpy import show
+    show.layer_view(im.demo_images()[0], **{"size": 32, "weights": NO_WEIGHTS, **kwargs})
 
 
 def _gradcheck():
