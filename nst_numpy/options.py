@@ -25,7 +25,8 @@ from . import image as im
 from ._checks import (OptionError, choice, integer, non_negative_number, positive_number)
 from .memory import check_limit, parse_size
 from .pyramid import COARSE_ITERATIONS
-from .terms import CONTENT_LAYERS, MRF_LAYERS, STYLE_LAYERS, STYLE_LOSSES, layer_list
+from .terms import (CONTENT_LAYERS, MRF_LAYERS, STYLE_LAYERS, STYLE_LOSSES, layer_list,
+                    style_layer_lists)
 
 INITS = ("content", "noise", "style")
 
@@ -61,6 +62,17 @@ def _flag(name, value):
 
 def _layers(name, value):
     return [] if isinstance(value, (list, tuple)) and not value else layer_list(name, value)
+
+
+def _style_layers(name, value):
+    """One list of layers for every style image, or one list per style image (scale
+    control; their count is checked against the images by the term). The command line
+    appends one list per --style-layers: given once, it is the list for every image."""
+    if isinstance(value, (list, tuple)) and len(value) == 1 and isinstance(value[0], list):
+        value = value[0]
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, list) for v in value):
+        return style_layer_lists(name, value)[1]
+    return _layers(name, value)
 
 
 def _number_list(name, value):
@@ -201,10 +213,14 @@ OPTIONS = {o.name: o for o in [
            "content layer (default 1 each)", flag="--content-layer-weights", parse=_float_list,
            cli={"metavar": "V,..."}, content=True,
            api="{content layer: v_l >= 0}, or a list in layer order (default 1 each)"),
-    Option("style_layers", None, _optional(_layers), "comma-separated layers (default "
-           f"{','.join(STYLE_LAYERS)}; {','.join(MRF_LAYERS)} with --style-loss mrf)",
-           parse=_layer_names, api="layer names, each once (default STYLE_LAYERS, or "
-           "MRF_LAYERS with style_loss='mrf'); [] for no style term"),
+    Option("style_layers", None, _optional(_style_layers), "comma-separated layers (default "
+           f"{','.join(STYLE_LAYERS)}; {','.join(MRF_LAYERS)} with --style-loss mrf); given "
+           "once per style image, each image's own layers (scale control, Gatys et al. 2017: "
+           "e.g. one image's fine texture at relu1_1,relu2_1 and another's coarse structure "
+           "at relu3_1,relu4_1,relu5_1; Gram loss without --masks)", parse=_layer_names,
+           cli={"action": "append"}, api="layer names, each once (default STYLE_LAYERS, or "
+           "MRF_LAYERS with style_loss='mrf'), or one list per style image (scale control); "
+           "[] for no style term"),
     Option("style_loss", "gram", _choices(*STYLE_LOSSES), "Gram matrices (default, Gatys et "
            "al.) or MRF: each 3x3 patch of features matched to the style's nearest (Li & Wand "
            "2016)", cli={"choices": list(STYLE_LOSSES)}),
@@ -323,7 +339,9 @@ class Config:
             raise OptionError("{layer_weights} and {style_layer_weight_exp} both set the style "
                               "layer weights; give one", layer_weights="layer_weights",
                               style_layer_weight_exp="style_layer_weight_exp")
-        return geometric_weights(self.style_layer_weight_exp, len(layers))
+        # with one list of layers per style image: one weight per layer any image uses
+        return geometric_weights(self.style_layer_weight_exp,
+                                 len(style_layer_lists("style_layers", layers)[0]))
 
 
 def geometric_weights(ratio, n):
