@@ -182,8 +182,10 @@ OPTIONS = {o.name: o for o in [
            "pixel bounds (default), Adam (the default with --style-loss mrf or "
            "--normalize-gradients), or gradient descent", "size and optimisation",
            cli={"choices": ["lbfgs", "adam", "gd"]}),
-    Option("lr", None, _optional(positive_number), "step size for adam/gd in pixel units "
-           "(default 10 for adam, 2 with --style-loss mrf, 1 for gd); L-BFGS finds its own",
+    Option("lr", None, _optional(positive_number), "step size: Adam's in pixels (default 10; "
+           "2 with --style-loss mrf); gradient descent's per unit of gradient (default: "
+           "derived at the start, the step predicted to take a tenth off the loss, halved until "
+           "the loss falls; docs/conventions.md); L-BFGS finds its own",
            "size and optimisation", parse=float),
     Option("lbfgs_memory", None, _optional(_integer(1)), "past steps L-BFGS keeps for its "
            "curvature model (default 10; each costs 48 bytes per pixel)",
