@@ -141,10 +141,10 @@ def run_inputs(args, images):
     """Every file a run reads: ``images`` (sources given on the command line), masks, the
     starting picture, the checkpoint it resumes from, and the weights (the shipped file
     when --weights is not given)."""
-    from .weights import default_weights_path
+    from .weights import default_weights_path, weights_file
 
     optional = [getattr(args, name, None) for name in ("init_image", "resume")]
-    weights = args.weights if args.weights is not None else default_weights_path()
+    weights = weights_file(args.weights) if args.weights is not None else default_weights_path()
     return [*images, *(getattr(args, "masks", None) or []), *filter(None, optional), weights]
 
 

@@ -132,6 +132,13 @@ def _any(name, value):
     return value
 
 
+def _weights(name, value):
+    """A weight file's path, or a name for one (:func:`nst_numpy.weights.weights_file`:
+    one line naming the download command for a name not downloaded yet)."""
+    from .weights import weights_file
+    return weights_file(value)
+
+
 # --- the command line's text -> value -------------------------------------------------------
 
 def _float_list(text):
@@ -265,8 +272,9 @@ OPTIONS = {o.name: o for o in [
     Option("model", None, _any, "a network of your own (VGG, FastVGG or one with their "
            "interface); the network options below choose the one stylize loads instead",
            "network", flag=""),
-    Option("weights", None, _any, "a VGG16 or VGG19 weight file, e.g. a Keras notop .h5 "
-           "(default: the shipped VGG19)", "network"),
+    Option("weights", None, _weights, "a VGG16 or VGG19 weight file, e.g. a Keras notop .h5, "
+           "or a name: vgg19 (the shipped file, the default), vgg16 or vgg19-keras (the Keras "
+           "files `nst-numpy weights download vgg16|vgg19` fetched)", "network"),
     Option("arch", None, _optional(_choices("vgg16", "vgg19")), "require this network "
            "(default: whichever the weight file holds)", "network",
            cli={"choices": ["vgg16", "vgg19"]}),
