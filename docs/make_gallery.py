@@ -105,7 +105,8 @@ ENTRIES = {
                              "(`--normalize-gradients`)",
                              small("--normalize-gradients")),
     "mrf": ("MRF patch loss", "Li & Wand's patches at relu3_1 and relu4_1, with Adam "
-            "(`--style-loss mrf`)", small("--style-loss", "mrf", size=MRF_SIZE)),
+            "(`--style-loss mrf`): the wave's crests copied over the turtle, whose outline "
+            "remains", small("--style-loss", "mrf", size=MRF_SIZE)),
     **{f"invert_{layer}": ("Feature inversion", f"the turtle rebuilt from noise to match "
                            f"`{layer}`", ["invert", TURTLE, "--layer", layer, "--size",
                                           str(SIZE)])

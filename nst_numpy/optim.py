@@ -87,9 +87,15 @@ def first_step(fun, x, loss, grad, bounds=None, decrease=GD_FIRST_DECREASE,
 
     Returns
     -------
-    (eta, (x1, L(x1), dL/dx(x1)), evaluations)
-        The accepted step and its point, and the calls of ``fun`` it took; the point is
-        None when the gradient is 0 or no halving passed. A loss <= 0 at x is a ValueError.
+    eta : float
+        The accepted step (the last one tried if none passed).
+    point : tuple or None
+        ``(x1, L(x1), dL/dx(x1))`` at the accepted step; None when the gradient is 0 or no
+        halving passed.
+    tries : int
+        The calls of ``fun`` it took.
+
+    A loss <= 0 at x is a ValueError.
     """
     if not float(loss) > 0:
         raise ValueError(f"gradient descent derives its step from the loss, which must be > 0 "
