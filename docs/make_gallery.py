@@ -123,7 +123,9 @@ SECTION_NOTES = {
     "Coarse-to-fine": "The same objective as the 5-layer Question 12 picture, with the same "
                       "full-size iterations after two coarser levels; {doc}`benchmarks` times "
                       "the two.",
-    **{title: f"At {SMALL} px, a quarter of the pixels above ({{doc}}`features`)."
+    **{title: f"At {SMALL} px, a quarter of the pixels above, made three at a time while "
+              "other work loaded the machine (load 4 to 20): their seconds say little "
+              "({doc}`features`)."
        for title in ("Scale control", "Two styles blended", "Style scale", "Average pooling",
                      "The normalised VGG", "Normalised gradients")},
     "MRF patch loss": f"At {MRF_SIZE} px: matching every patch to every style patch costs "
