@@ -52,9 +52,20 @@ FILMS = {"film": "docs/_static/gallery/film.gif"}
 FIGURES = {"show_relu3_1"}
 
 
-def stylize(*options):
-    return ["stylize", TURTLE, WAVE, "--size", str(SIZE), "--iterations", str(ITERATIONS),
+# The pictures added in December 2026 were made at this size and with fewer iterations, on
+# a machine shared with other work; the MRF loss, some 1 TFLOP an evaluation at 512 px,
+# at a quarter of it.
+SMALL, SMALL_ITERATIONS, MRF_SIZE = 256, 100, 128
+
+
+def stylize(*options, styles=(WAVE,), size=SIZE, iterations=ITERATIONS):
+    return ["stylize", TURTLE, *styles, "--size", str(size), "--iterations", str(iterations),
             *options]
+
+
+def small(*options, styles=(WAVE,), size=SMALL):
+    """A stylize command at the smaller size and iteration count."""
+    return stylize(*options, styles=styles, size=size, iterations=SMALL_ITERATIONS)
 
 
 # name -> (section, caption, nst-numpy arguments before "-o OUT")
@@ -79,6 +90,28 @@ ENTRIES = {
     "coarse_to_fine": ("Coarse-to-fine", "`--scales 3`: 50 iterations at 128 and at 256 px, "
                        f"then {ITERATIONS} at 512 px (single-scale: the 5-layer picture above)",
                        stylize("--scales", "3", "--coarse-iterations", "50")),
+    "scale_control": ("Scale control", "the Great Wave's coarse structure (relu3_1 ... "
+                      "relu5_1) and the swirls' fine texture (relu1_1, relu2_1)", stylize(
+                          "--style-layers", "relu3_1,relu4_1,relu5_1", "--style-layers",
+                          "relu1_1,relu2_1", styles=(WAVE, SWIRLS), size=SMALL)),
+    "style_blend": ("Two styles blended", "the Great Wave and the swirls everywhere, "
+                    "weighted 0.7 and 0.3 (`--style-blend`)", small(
+                        "--style-blend", "0.7,0.3", styles=(WAVE, SWIRLS))),
+    "style_scale": ("Style scale", "the Great Wave resized to twice the output's size before "
+                    "its Gram matrices are taken (`--style-scale 2`)",
+                    small("--style-scale", "2")),
+    "avg_pool": ("Average pooling", "VGG19 with average pooling, Gatys et al.'s choice "
+                 "(`--pooling avg`)", small("--pooling", "avg")),
+    "normalized_vgg": ("The normalised VGG", "each filter rescaled to mean activation 1 "
+                       "(`--normalized-vgg`, with its own beta and TV weight)",
+                       small("--normalized-vgg")),
+    "normalized_gradients": ("Normalised gradients", "each layer's gradient rescaled to L1 "
+                             "norm 1 before the backward pass, with Adam "
+                             "(`--normalize-gradients`)",
+                             small("--normalize-gradients")),
+    "mrf": ("MRF patch loss", "Li & Wand's patches at relu3_1 and relu4_1, with Adam "
+            "(`--style-loss mrf`): the wave's crests copied over the turtle, whose outline "
+            "remains", small("--style-loss", "mrf", size=MRF_SIZE)),
     **{f"invert_{layer}": ("Feature inversion", f"the turtle rebuilt from noise to match "
                            f"`{layer}`", ["invert", TURTLE, "--layer", layer, "--size",
                                           str(SIZE)])
@@ -103,6 +136,13 @@ SECTION_NOTES = {
     "Coarse-to-fine": "The same objective as the 5-layer Question 12 picture, with the same "
                       "full-size iterations after two coarser levels; {doc}`benchmarks` times "
                       "the two.",
+    **{title: f"At {SMALL} px, a quarter of the pixels above, made three at a time while "
+              "other work loaded the machine (load 4 to 20): their seconds say little "
+              "({doc}`features`)."
+       for title in ("Scale control", "Two styles blended", "Style scale", "Average pooling",
+                     "The normalised VGG", "Normalised gradients")},
+    "MRF patch loss": f"At {MRF_SIZE} px: matching every patch to every style patch costs "
+                      "some 1 TFLOP an evaluation at 512 px ({doc}`features`).",
     "Feature inversion": "What each layer keeps: noise optimised until its activation at one "
                          "layer matches the turtle's ({doc}`annotated/inversion`, "
                          "{doc}`notebooks/07_inversion_texture`).",
@@ -218,10 +258,12 @@ def main(argv=None):
             "date": datetime.date.today().isoformat()}
         for name in args.names or [n for n in ENTRIES if n not in record]:
             print(f"{name}: {' '.join(ENTRIES[name][2])}", flush=True)
-            record[name] = run(name)
-            loss = record[name].get("loss")   # none for a figure
-            print(f"  {record[name]['seconds']} s" + (f", loss {loss:.4g}" if loss else ""),
-                  flush=True)
+            made = run(name)
+            loss = made.get("loss")   # none for a figure
+            print(f"  {made['seconds']} s" + (f", loss {loss:.4g}" if loss else ""), flush=True)
+            # read again: another make_gallery.py may have recorded other entries meanwhile
+            record = {**json.loads(RECORD.read_text()), name: made} if RECORD.exists() \
+                else {"_machine": record["_machine"], name: made}
             RECORD.write_text(json.dumps(record, indent=1) + "\n")
     if "q12_5" in record:
         write_banner()

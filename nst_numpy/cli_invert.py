@@ -8,8 +8,8 @@ a failed run.
 
 import warnings
 
-from .cli_stylize import (add_output_options, check_outputs, planned_outputs,
-                          progress_display, run_inputs, save_result)
+from .cli_stylize import (add_output_options, add_plot_option, check_outputs,
+                          planned_outputs, progress_display, run_inputs, save_result)
 
 DEFAULT_LAYER = "relu3_1"
 DEFAULT_SIZE = 256
@@ -45,6 +45,7 @@ def add_invert_parser(subparsers):
     add_arguments(parser, OPTIONS,
                   defaults={"size": DEFAULT_SIZE, "iterations": DEFAULT_ITERATIONS})
     add_output_options(parser)
+    add_plot_option(parser.add_argument_group("output"))
     parser.set_defaults(handler=run_invert)
 
 

@@ -72,10 +72,15 @@ def add_run_options(parser, defaults=None):
     g.add_argument("--save-every", type=_count(0), default=0, metavar="N",
                    help="also write OUT_0010.png, ... every N iterations (default: never); "
                         "refused if such a file exists")
-    g.add_argument("--plot", metavar="FILE",
-                   help="also draw the loss history (total, content, style, TV; log scale) "
-                        "into FILE, e.g. losses.png (needs matplotlib: pip install "
-                        "\"nst-numpy[plot]\")")
+    add_plot_option(g)
+
+
+def add_plot_option(group):
+    """--plot: shared with ``nst-numpy invert``."""
+    group.add_argument("--plot", metavar="FILE",
+                       help="also draw the loss history (total, content, style, TV; log "
+                            "scale) into FILE, e.g. losses.png (needs matplotlib: pip install "
+                            "\"nst-numpy[plot]\")")
 
 
 def add_output_options(parser):
@@ -141,10 +146,10 @@ def run_inputs(args, images):
     """Every file a run reads: ``images`` (sources given on the command line), masks, the
     starting picture, the checkpoint it resumes from, and the weights (the shipped file
     when --weights is not given)."""
-    from .weights import default_weights_path
+    from .weights import default_weights_path, weights_file
 
     optional = [getattr(args, name, None) for name in ("init_image", "resume")]
-    weights = args.weights if args.weights is not None else default_weights_path()
+    weights = weights_file(args.weights) if args.weights is not None else default_weights_path()
     return [*images, *(getattr(args, "masks", None) or []), *filter(None, optional), weights]
 
 
@@ -275,17 +280,23 @@ def save_result(args, result, film=None):
 
     with signals_held():
         code = _save(args, result)
-        if getattr(args, "plot", None):
-            if result.history["total"]:
-                result.plot(args.plot)
-            else:
-                print(f"nst-numpy {args.command}: no iteration ran, so no loss history was "
-                      f"drawn; {args.plot} was not written", file=sys.stderr)
         if film is not None and result.iterations:   # written when the picture is
             film.save(args.animate)
             print(f"wrote {args.animate} ({len(film.frames)} frames, one every {film.every} "
                   "iterations)")
     return code
+
+
+def _draw_plot(args, result):
+    """Draw --plot, if asked for; return what the last line adds: "; losses drawn in FILE"."""
+    if not getattr(args, "plot", None):
+        return ""
+    if not result.history["total"]:
+        print(f"nst-numpy {args.command}: no iteration ran, so no loss history was "
+              f"drawn; {args.plot} was not written", file=sys.stderr)
+        return ""
+    result.plot(args.plot)
+    return f"; losses drawn in {args.plot}"
 
 
 def _save(args, result):
@@ -305,16 +316,19 @@ def _save(args, result):
         if not result.iterations:
             print(f"nst-numpy {args.command}: {result.message}; nothing was written",
                   file=sys.stderr)
+            _draw_plot(args, result)
             return 130
         save_image(result.best_image, out)
+        plotted = _draw_plot(args, result)
         print(f"nst-numpy {args.command}: {result.message}; saved the best image so far "
-              f"to {out}", file=sys.stderr)
+              f"to {out}{plotted}", file=sys.stderr)
         return 130
     picture, which = ((result.best_image, f"best loss {result.best_loss:.4g}")
                       if args.keep == "best" and math.isfinite(result.best_loss)
                       else (result.image, f"final loss {result.loss:.4g}"))
     save_image(picture, out)
+    plotted = _draw_plot(args, result)
     where = os.path.join(os.path.realpath(os.path.dirname(out) or "."), os.path.basename(out))
     print(f"wrote {where} ({picture.shape[1]}x{picture.shape[0]}, "
-          f"{result.iterations} iterations, {result.seconds:.0f} s, {which})")
+          f"{result.iterations} iterations, {result.seconds:.0f} s, {which}){plotted}")
     return 0

@@ -181,9 +181,9 @@ def optimizer_options(terms, optimizer=None, lr=None, lbfgs_memory=None):
                           "choose {lbfgs}", lbfgs_memory="lbfgs_memory",
                           chosen=("optimizer", optimizer), lbfgs=("optimizer", "lbfgs"))
     if lr is None and optimizer == "gd" and not descends:
-        raise OptionError("normalised gradients are some 1e-3 per pixel, and gradient "
-                          "descent's default step of 1 would not move the picture; give {lr} "
-                          "(about 1e3 to 1e4), or choose {adam}", lr="lr",
+        raise OptionError("gradient descent derives its step from the loss's gradient, and "
+                          "normalised gradients are not that gradient (they are some 1e-3 per "
+                          "pixel); give {lr} (about 1e3 to 1e4), or choose {adam}", lr="lr",
                           adam=("optimizer", "adam"))
     if lr is None and optimizer == "adam":
         lr = min((t.adam_lr for t in terms if t.adam_lr), default=None)

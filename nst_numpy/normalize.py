@@ -30,7 +30,9 @@ exactly 0: "dead" on these images) cannot be brought to mean 1; it keeps the sca
 The images are the four JPEGs shipped in ``nst_numpy/data/`` (:data:`NORMALIZATION_IMAGES`,
 licences in ``data/LICENSES.md``), each resized to :data:`NORMALIZATION_SIZE` px on its
 longest side; :func:`nst_numpy.models.load_vgg19` with ``normalized=True`` builds the
-network, computing the means once per weight file and process (:func:`reference_means`).
+network from the means (:func:`reference_means`): those of the embedded weight file are
+shipped (:data:`SHIPPED_MEANS`, made by ``data/make_relu_means.py``), any other file's are
+computed once per process.
 """
 
 import functools
@@ -41,7 +43,7 @@ import numpy as np
 
 from .image import DATA_DIR, load_image, preprocess
 from .vgg import VGG, conv_shapes, layer_names
-from .weights import default_weights_path, load_weights
+from .weights import default_weights_path, file_digest, load_weights
 
 # The shipped images the means are taken over (see data/LICENSES.md): two photographs
 # (turtle, cat) and two paintings (the Great Wave, the procedural brush strokes).
@@ -52,6 +54,9 @@ NORMALIZATION_IMAGES = ("great_wave.jpg", "green_sea_turtle.jpg", "demo_content.
 # demo images are already 256 px (no upsampling); pool5 is still 5x8 or larger; and one
 # float64 pass over the four images takes a few seconds.
 NORMALIZATION_SIZE = 256
+# The embedded VGG19's means over those images at that size, in nst_numpy/data/ (made by
+# data/make_relu_means.py; read only when its recorded provenance matches).
+SHIPPED_MEANS = "vgg19_q_relu_means.npz"
 
 
 def normalization_images(size=NORMALIZATION_SIZE, dtype=np.float64):
@@ -229,11 +234,13 @@ def normalize_on_images(weights, arch="vgg19", images=None):
 
 
 def reference_means(path=None, arch="vgg19", size=NORMALIZATION_SIZE):
-    """The relu means of a weight file's network over the shipped images, cached.
+    """The relu means of a weight file's network over the shipped images.
 
-    Computed once per file (its resolved path, modification time and size), architecture
-    and image size in each process, in float64 with the plain network and max pooling; a
-    second call returns the cached arrays (read-only).
+    Read from :data:`SHIPPED_MEANS` when the file is the embedded VGG19 (by its SHA-256)
+    and the images and ``size`` are those recorded there; otherwise computed once per file
+    (its resolved path, modification time and size), architecture and image size in each
+    process, in float64 with the plain network and max pooling. Either way a second call
+    returns the same arrays (read-only).
 
     Parameters
     ----------
@@ -258,9 +265,46 @@ def reference_means(path=None, arch="vgg19", size=NORMALIZATION_SIZE):
 
 @functools.lru_cache(maxsize=4)
 def _reference_means(path, mtime_ns, file_size, arch, size):
-    found, weights = load_weights(path, arch=arch)
-    model = VGG(weights, arch=found, pooling="max")
-    means = channel_means(model, normalization_images(size))
+    means = shipped_means(file_digest(path), size) if arch == "vgg19" else None
+    if means is None:
+        found, weights = load_weights(path, arch=arch)
+        model = VGG(weights, arch=found, pooling="max")
+        means = channel_means(model, normalization_images(size))
     for m in means.values():
         m.flags.writeable = False   # shared by every later call: nobody may change it
     return means
+
+
+def _provenance(weights_sha256, size):
+    """What the shipped means depend on, as text: the weight file, the size, the images."""
+    images = [os.path.join(DATA_DIR, name) for name in NORMALIZATION_IMAGES]
+    return {"weights_sha256": weights_sha256, "size": str(size),
+            "images": "\n".join(NORMALIZATION_IMAGES),
+            "image_sha256": "\n".join(file_digest(path) for path in images)}
+
+
+def write_means(path, means, weights_sha256, size=NORMALIZATION_SIZE):
+    """Save ``{relu name: (C,)}`` means with their provenance (data/make_relu_means.py)."""
+    arrays = {name: np.asarray(m, dtype=np.float64) for name, m in means.items()}
+    provenance = {key: np.array(value) for key, value in _provenance(weights_sha256,
+                                                                    size).items()}
+    np.savez_compressed(path, **arrays, **provenance)
+
+
+def shipped_means(weights_sha256, size=NORMALIZATION_SIZE):
+    """The shipped means (:data:`SHIPPED_MEANS`) if they were computed for the weight file
+    of SHA-256 ``weights_sha256``, these images and ``size``; else None.
+
+    Returns
+    -------
+    dict or None
+        ``{relu name: float64 array (C,)}``, VGG19's relu layers in order.
+    """
+    path = Path(DATA_DIR) / SHIPPED_MEANS
+    if not path.is_file():
+        return None
+    with np.load(path) as stored:   # plain arrays: np.load refuses pickled objects
+        recorded = {key: str(stored[key]) for key in _provenance("", size)}
+        if recorded != _provenance(weights_sha256, size):
+            return None
+        return {name: stored[name].copy() for name in relu_layers("vgg19")}

@@ -31,22 +31,91 @@ class OptimizeResult:
     message: str
 
 
-def gradient_descent(fun, x0, lr=1.0, iterations=100, bounds=None, callback=None):
+# Gradient descent's first step when no step is given (docs/conventions.md): the step that
+# the gradient's linear model predicts takes this fraction of the loss off ...
+GD_FIRST_DECREASE = 0.1
+# ... halved until the first step takes off at least half what the model predicts (Armijo's
+# condition), at most this many times: 2^-20 of that decrease is ~1e-7 of the loss, below
+# what a float32 loss can resolve.
+GD_HALVINGS = 20
+
+
+def gradient_descent(fun, x0, lr=None, iterations=100, bounds=None, callback=None):
     """Plain gradient descent, the quiz's eq (8) with the sign corrected (erratum 2).
 
     The quiz prints ``w <- w + eta dL/dw``, which climbs the loss. Descent steps
-    against the gradient. lr: the step size eta, in pixel units per unit of gradient.
+    against the gradient. lr: the step size eta, in pixel units per unit of gradient;
+    None derives it from the loss's own scale at ``x0`` (:func:`first_step`) and keeps it.
     """
     x = np.array(x0, copy=True)
-    lr = np.asarray(lr, dtype=x.dtype)
     loss, grad = fun(x)
+    evaluations = 1
     for k in range(1, iterations + 1):
-        # (8), corrected:  x <- x - eta dL/dx
-        x = _project(x - lr * grad, bounds)
-        loss, grad = fun(x)
+        if lr is None:
+            lr, accepted, tries = first_step(fun, x, loss, grad, bounds)
+            evaluations += tries
+            if accepted is None:
+                return OptimizeResult(x, float(loss), k - 1, evaluations,
+                                      "no step along the gradient lowered the loss")
+            x, loss, grad = accepted
+        else:
+            # (8), corrected:  x <- x - eta dL/dx
+            x = _project(x - x.dtype.type(lr) * grad, bounds)
+            loss, grad = fun(x)
+            evaluations += 1
         if callback is not None and callback(k, x, loss):
-            return OptimizeResult(x, float(loss), k, k + 1, "stopped by callback")
-    return OptimizeResult(x, float(loss), iterations, iterations + 1, "iteration limit reached")
+            return OptimizeResult(x, float(loss), k, evaluations, "stopped by callback")
+    return OptimizeResult(x, float(loss), iterations, evaluations, "iteration limit reached")
+
+
+def first_step(fun, x, loss, grad, bounds=None, decrease=GD_FIRST_DECREASE,
+               halvings=GD_HALVINGS):
+    """Gradient descent's step eta from the loss's own scale, and the first step taken with it.
+
+    Along the gradient g the linear model is ``L(x - eta g) ~ L(x) - eta ||g||^2``. The
+    step that it predicts takes the fraction ``decrease`` of the loss off is
+
+        eta = decrease L(x) / ||g||^2,
+
+    for a loss that is > 0 with its minimum well below L(x), as every loss of style transfer
+    (a sum of squares) is. It follows the loss's units: a loss ten times larger (a larger
+    beta, another network) has a gradient ten times larger and gets a step ten times
+    smaller. The model holds only near x, so the step is halved until it lowers the loss
+    by at least half what the model predicts (Armijo's condition, with the projection onto
+    ``bounds``: ``L(x1) <= L(x) + 1/2 g.(x1 - x)``); a step whose loss is not finite fails
+    it too.
+
+    Returns
+    -------
+    eta : float
+        The accepted step (the last one tried if none passed).
+    point : tuple or None
+        ``(x1, L(x1), dL/dx(x1))`` at the accepted step; None when the gradient is 0 or no
+        halving passed.
+    tries : int
+        The calls of ``fun`` it took.
+
+    A loss <= 0 at x is a ValueError.
+    """
+    if not float(loss) > 0:
+        raise ValueError(f"gradient descent derives its step from the loss, which must be > 0 "
+                         f"at the start (it is {float(loss):.4g}); give a step (lr)")
+    squared_norm = float(np.sum(np.square(grad, dtype=np.float64)))
+    eta = decrease * float(loss) / squared_norm if squared_norm > 0 else 0.0
+    if not (eta > 0 and np.isfinite(eta)):   # a zero gradient: x is a stationary point
+        return 0.0, None, 0
+    for tries in range(1, halvings + 1):
+        x1 = _project(x - x.dtype.type(eta) * grad, bounds)
+        try:
+            loss1, grad1 = fun(x1)
+        except FloatingPointError:   # a NaN or infinite loss (Objective's NonFiniteLoss)
+            loss1 = np.inf
+        # Armijo: L(x1) <= L(x) + 1/2 g.(x1 - x)   (= L(x) - eta ||g||^2 / 2 within bounds)
+        predicted = float(np.sum(grad * (x1 - x), dtype=np.float64))
+        if loss1 <= float(loss) + 0.5 * predicted and predicted < 0:
+            return eta, (x1, loss1, grad1), tries
+        eta /= 2
+    return eta, None, halvings
 
 
 def adam(fun, x0, lr=10.0, iterations=100, bounds=None, callback=None,

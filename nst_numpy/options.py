@@ -26,7 +26,8 @@ from ._checks import (OptionError, choice, integer, non_negative_number, positiv
 from .animate import FRAMES, MAX_FRAMES, SIDE, check_film_option
 from .memory import check_limit, parse_size
 from .pyramid import COARSE_ITERATIONS
-from .terms import CONTENT_LAYERS, MRF_LAYERS, STYLE_LAYERS, STYLE_LOSSES, layer_list
+from .terms import (CONTENT_LAYERS, MRF_LAYERS, STYLE_LAYERS, STYLE_LOSSES, layer_list,
+                    style_layer_lists)
 
 INITS = ("content", "noise", "style")
 
@@ -69,6 +70,17 @@ def _flag(name, value):
 
 def _layers(name, value):
     return [] if isinstance(value, (list, tuple)) and not value else layer_list(name, value)
+
+
+def _style_layers(name, value):
+    """One list of layers for every style image, or one list per style image (scale
+    control; their count is checked against the images by the term). The command line
+    appends one list per --style-layers: given once, it is the list for every image."""
+    if isinstance(value, (list, tuple)) and len(value) == 1 and isinstance(value[0], list):
+        value = value[0]
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, list) for v in value):
+        return style_layer_lists(name, value)[1]
+    return _layers(name, value)
 
 
 def _number_list(name, value):
@@ -128,6 +140,13 @@ def _any(name, value):
     return value
 
 
+def _weights(name, value):
+    """A weight file's path, or a name for one (:func:`nst_numpy.weights.weights_file`:
+    one line naming the download command for a name not downloaded yet)."""
+    from .weights import weights_file
+    return weights_file(value)
+
+
 # --- the command line's text -> value -------------------------------------------------------
 
 def _float_list(text):
@@ -178,8 +197,10 @@ OPTIONS = {o.name: o for o in [
            "pixel bounds (default), Adam (the default with --style-loss mrf or "
            "--normalize-gradients), or gradient descent", "size and optimisation",
            cli={"choices": ["lbfgs", "adam", "gd"]}),
-    Option("lr", None, _optional(positive_number), "step size for adam/gd in pixel units "
-           "(default 10 for adam, 2 with --style-loss mrf, 1 for gd); L-BFGS finds its own",
+    Option("lr", None, _optional(positive_number), "step size: Adam's in pixels (default 10; "
+           "2 with --style-loss mrf); gradient descent's per unit of gradient (default: "
+           "derived at the start, the step predicted to take a tenth off the loss, halved until "
+           "the loss falls; docs/conventions.md); L-BFGS finds its own",
            "size and optimisation", parse=float),
     Option("lbfgs_memory", None, _optional(_integer(1)), "past steps L-BFGS keeps for its "
            "curvature model (default 10; each costs 48 bytes per pixel)",
@@ -230,10 +251,14 @@ OPTIONS = {o.name: o for o in [
            "content layer (default 1 each)", flag="--content-layer-weights", parse=_float_list,
            cli={"metavar": "V,..."}, content=True,
            api="{content layer: v_l >= 0}, or a list in layer order (default 1 each)"),
-    Option("style_layers", None, _optional(_layers), "comma-separated layers (default "
-           f"{','.join(STYLE_LAYERS)}; {','.join(MRF_LAYERS)} with --style-loss mrf)",
-           parse=_layer_names, api="layer names, each once (default STYLE_LAYERS, or "
-           "MRF_LAYERS with style_loss='mrf'); [] for no style term"),
+    Option("style_layers", None, _optional(_style_layers), "comma-separated layers (default "
+           f"{','.join(STYLE_LAYERS)}; {','.join(MRF_LAYERS)} with --style-loss mrf); given "
+           "once per style image, each image's own layers (scale control, Gatys et al. 2017: "
+           "e.g. one image's fine texture at relu1_1,relu2_1 and another's coarse structure "
+           "at relu3_1,relu4_1,relu5_1; Gram loss without --masks)", parse=_layer_names,
+           cli={"action": "append"}, api="layer names, each once (default STYLE_LAYERS, or "
+           "MRF_LAYERS with style_loss='mrf'), or one list per style image (scale control); "
+           "[] for no style term"),
     Option("style_loss", "gram", _choices(*STYLE_LOSSES), "Gram matrices (default, Gatys et "
            "al.); MRF: each 3x3 patch of features matched to the style's nearest (Li & Wand "
            "2016); or w2: the Wasserstein-2 distance between Gaussian fits (mean and "
@@ -278,8 +303,9 @@ OPTIONS = {o.name: o for o in [
     Option("model", None, _any, "a network of your own (VGG, FastVGG or one with their "
            "interface); the network options below choose the one stylize loads instead",
            "network", flag=""),
-    Option("weights", None, _any, "a VGG16 or VGG19 weight file, e.g. a Keras notop .h5 "
-           "(default: the shipped VGG19)", "network"),
+    Option("weights", None, _weights, "a VGG16 or VGG19 weight file, e.g. a Keras notop .h5, "
+           "or a name: vgg19 (the shipped file, the default), vgg16 or vgg19-keras (the Keras "
+           "files `nst-numpy weights download vgg16|vgg19` fetched)", "network"),
     Option("arch", None, _optional(_choices("vgg16", "vgg19")), "require this network "
            "(default: whichever the weight file holds)", "network",
            cli={"choices": ["vgg16", "vgg19"]}),
@@ -364,7 +390,9 @@ class Config:
             raise OptionError("{layer_weights} and {style_layer_weight_exp} both set the style "
                               "layer weights; give one", layer_weights="layer_weights",
                               style_layer_weight_exp="style_layer_weight_exp")
-        return geometric_weights(self.style_layer_weight_exp, len(layers))
+        # with one list of layers per style image: one weight per layer any image uses
+        return geometric_weights(self.style_layer_weight_exp,
+                                 len(style_layer_lists("style_layers", layers)[0]))
 
 
 def geometric_weights(ratio, n):

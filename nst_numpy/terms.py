@@ -222,16 +222,36 @@ def style_targets(model, x_styles, layers, blend=None, output_shape=None):
     the target then asks for the same per-position feature correlations at any size.
     """
     blend = normalised_blend(blend, len(x_styles))
-    M = positions(model, output_shape, layers) if output_shape else None
-    targets = {}
-    for x_style, b in zip(x_styles, blend):
-        acts = model.features(x_style, list(layers))
-        for layer in layers:
-            F = acts[layer]
+    return blended_grams(model, x_styles, {layer: dict(enumerate(blend)) for layer in layers},
+                         output_shape)
+
+
+def blended_grams(model, x_styles, shares, output_shape=None):
+    """A^l: {layer: Gram matrix (N_l, N_l)}, at each layer the weighted mean of the Grams of
+    the style images that use it (:func:`style_targets` when every image uses every layer).
+
+    shares: {layer: {s: c_sl >= 0}}, the weight of style image s at that layer, for the
+    images s that use the layer; A^l = sum_s c_sl (M_l / M_l^s) G_s^l / sum_s c_sl, each
+    image run through the network to its own layers only. (A layer whose weights are all 0
+    carries no weight in the loss; its target is then the images' plain mean.)
+    output_shape: as for :func:`style_targets`.
+    """
+    M = positions(model, output_shape, list(shares)) if output_shape else None
+    parts = {layer: [] for layer in shares}
+    for s, x_style in enumerate(x_styles):
+        used = [layer for layer, c in shares.items() if s in c]
+        acts = model.features(x_style, used) if used else {}
+        for layer in used:
+            F, c = acts[layer], shares[layer]
+            share = c[s] / sum(c.values()) if sum(c.values()) > 0 else 1.0 / len(c)
             scale = M[layer] / (F.shape[1] * F.shape[2]) if M else 1.0
-            # A^l = sum_s b_s (M_l / M_l^s) F_s F_s^T
-            gram = losses.gram_matrix(F) * F.dtype.type(b * scale)
-            targets[layer] = targets[layer] + gram if layer in targets else gram
+            # A^l = sum_s (c_sl / sum_s' c_s'l) (M_l / M_l^s) F_s F_s^T
+            parts[layer].append(losses.gram_matrix(F) * F.dtype.type(share * scale))
+    targets = {}
+    for layer, grams in parts.items():   # in the layers' order, as the loss sums them
+        targets[layer] = grams[0]
+        for gram in grams[1:]:
+            targets[layer] = targets[layer] + gram
     return targets
 
 
@@ -252,19 +272,40 @@ class GramStyle(Term):
     """``L_style = sum_l w_l E_l``, eq (4)-(5), against the blended Gram matrices ``A^l`` of
     one or more style images.
 
+    Scale control (Gatys et al. 2017, sec. 5): each style image may have layers of its own,
+    e.g. the fine texture of one image at relu1_1 and relu2_1 and the coarse structure of
+    another at relu3_1 ... relu5_1. The loss is then that of each style image at its own
+    layers, blended::
+
+        L_style = sum_s b_s sum_{l in L_s} w_sl E_l(G^l, A_s^l)
+                = sum_l W_l E_l(G^l, A^l) + const,   W_l = sum_{s uses l} c_sl,  c_sl = b_s w_sl,
+                                                     A^l = sum_{s uses l} c_sl A_s^l / W_l
+
+    (the constant, the spread of the targets about their mean, does not depend on the
+    pixels: it is 0 where one image uses a layer). The term computes the second form: a
+    layer that several images use gets the weighted mean of their Grams, and ``blend``
+    shares beta between the images whatever their layers. With every image at every layer
+    it is eq (5) against the blended Grams.
+
     Parameters
     ----------
     styles : image or list of images
         Each resized so that its longest side is ``scale`` times the output's (a network
         input (3, H, W) is used as it is).
-    layers : str or sequence of str
-        Style layers (default relu1_1 ... relu5_1), each once.
+    layers : str, sequence of str, or one sequence per style image
+        Style layers (default relu1_1 ... relu5_1), each once in a list. One list is shared
+        by every style image; one list per style image (in the images' order) gives each
+        its own (scale control).
     weight : float >= 0, optional
         beta of eq (7); default :meth:`default_weight`.
     layer_weights : dict or sequence, optional
-        w_l >= 0 per layer (default 1 / the number of layers).
+        w_l >= 0 per layer, one for each layer any style image uses (a sequence is in the
+        order the layers first appear), the same for every image that uses it. Default:
+        w_sl = 1 / (the number of style image s's layers), so that each image's layer
+        weights sum to 1 and ``blend`` alone shares beta between the images (with one list
+        of layers: 1 / the number of layers, Gatys et al.'s).
     blend : sequence of float, optional
-        One weight per style image (default equal).
+        One weight b_s per style image (default equal), normalised to sum 1.
     scale : float > 0
         The style images' size relative to the output's.
     positions_layer : str
@@ -281,12 +322,19 @@ class GramStyle(Term):
                  scale=1.0, positions_layer=CONTENT_LAYERS[0], transform=None):
         super().__init__(weight)
         self.styles = _images("styles", styles)
-        self.layers = layer_list("layers", layers)
+        self.layers, own = style_layer_lists("layers", layers)
+        if own is not None and len(own) != len(self.styles):
+            n = len(self.styles)
+            raise OptionError(f"{{layers}} has {len(own)} lists of layers for {n} style "
+                              f"image{'s' if n != 1 else ''}; give one list for every style "
+                              "image, or one per style image", layers="layers")
+        self.style_layers = own or [self.layers] * len(self.styles)
         self.layer_weights = _per_layer("layer_weights", layer_weights, self.layers, "layers")
         self.blend = normalised_blend(blend, len(self.styles))
         self.scale = positive_number("scale", scale)
         self.positions_layer = layer_list("positions_layer", positions_layer)[0]
         self.transform = transform
+        self.shares = self._shares()
 
     def default_weight(self, setting):
         """beta = ratio * M_l at the output's full size, M_l = H_l W_l at ``positions_layer``.
@@ -325,15 +373,38 @@ class GramStyle(Term):
         return self.transform(rgb, shape) if self.transform else rgb
 
     def targets(self, model, shape, dtype):
-        return style_targets(model, self.style_images(shape, dtype), self.layers, self.blend,
+        return blended_grams(model, self.style_images(shape, dtype), self.shares,
                              output_shape=shape)
 
     def loss(self, F, A):
-        return losses.style_loss(F, A, self.layer_weights)
+        return losses.style_loss(F, A, self.weights_per_layer())
+
+    def _shares(self):
+        """{layer: {s: c_sl}}: c_sl = b_s w_sl for each style image s that uses the layer
+        (w_sl as given, or 1 / the number of image s's layers)."""
+        shares = {layer: {} for layer in self.layers}
+        for s, (b, own) in enumerate(zip(self.blend, self.style_layers)):
+            for layer in own:
+                w = self.layer_weights[layer] if self.layer_weights is not None else \
+                    1.0 / len(own)
+                shares[layer][s] = b * w
+        return shares
 
     def weights_per_layer(self):
-        """w_l per layer: as given, or 1 / the number of layers (Gatys et al.)."""
-        return self.layer_weights or {layer: 1.0 / len(self.layers) for layer in self.layers}
+        """W_l per layer, eq (5)'s w_l: the sum of c_sl over the images that use the layer;
+        with one list of layers, w_l as given or 1 / the number of layers (Gatys et al.)."""
+        return {layer: sum(c.values()) for layer, c in self.shares.items()}
+
+    def shared_layers(self):
+        """Whether every style image uses every layer (no scale control)."""
+        return all(len(c) == len(self.styles) for c in self.shares.values())
+
+    def _one_set_of_layers(self, what):
+        """One line if the style images have layers of their own, which ``what`` lacks."""
+        if not self.shared_layers():
+            raise OptionError(f"{{layers}} per style image (scale control) does not apply "
+                              f"with {what}; give one list of layers for every style image",
+                              layers="layers")
 
     def active(self):
         return any(w > 0 for w in self.weights_per_layer().values())
@@ -413,6 +484,7 @@ class GuidedGramStyle(GramStyle):
                  blend=None, scale=1.0, positions_layer=CONTENT_LAYERS[0], transform=None):
         super().__init__(styles, layers, weight, layer_weights, blend, scale, positions_layer,
                          transform)
+        self._one_set_of_layers("masks")
         # one mask alone (a path, a picture, an array) or a sequence of them
         self.masks = list(masks) if isinstance(masks, (list, tuple)) else [masks]
         if len(self.masks) != len(self.styles):
@@ -464,6 +536,7 @@ class MRFStyle(GramStyle):
     def __init__(self, styles, layers=MRF_LAYERS, weight=None, layer_weights=None, scale=1.0,
                  transform=None):
         super().__init__(styles, layers, weight, layer_weights, None, scale, transform=transform)
+        self._one_set_of_layers("the MRF loss")
 
     def default_weight(self, setting):
         """:data:`MRF_WEIGHT`: E_l sums over positions as the content loss does, so one
@@ -731,6 +804,31 @@ def layer_list(name, layers):
                               **{name: name})
         seen[canonical] = layer
     return layers
+
+
+def style_layer_lists(name, layers):
+    """(every layer, per image): style layers from one list (shared by every style image, in
+    :func:`layer_list`'s forms; per image: None) or one list per style image, each checked
+    by :func:`layer_list` (one list inside a list is shared too). ``every layer``: each
+    layer any image uses, once, in the order they first appear; a layer that two lists
+    name by different aliases takes its first spelling in both."""
+    if isinstance(layers, (list, tuple)) and len(layers) > 1 and \
+            all(isinstance(own, (list, tuple)) for own in layers):
+        for k, own in enumerate(layers, start=1):
+            if not own:
+                raise OptionError(f"{{{name}}}: the list of style image {k} is empty; name at "
+                                  "least one layer for each style image", **{name: name})
+        lists = [layer_list(name, own) for own in layers]
+        spelled = {}
+        for own in lists:
+            for layer in own:
+                spelled.setdefault(vgg_module.canonical_name(layer), layer)
+        return (list(spelled.values()),
+                [[spelled[vgg_module.canonical_name(layer)] for layer in own] for own in lists])
+    if isinstance(layers, (list, tuple)) and len(layers) == 1 and \
+            isinstance(layers[0], (list, tuple)):
+        layers = layers[0]
+    return layer_list(name, layers), None
 
 
 def _shown(value):

@@ -56,6 +56,12 @@ KERAS_FILES = {
 }
 
 
+# Names that stand for a weight file (``--weights vgg16``, ``load_vgg("vgg16")``): the shipped
+# VGG19, and the Keras notop files that ``nst-numpy weights download ARCH`` keeps in the cache.
+SHIPPED_NAME = "vgg19"
+DOWNLOADED_NAMES = {"vgg16": "vgg16", "vgg16-keras": "vgg16", "vgg19-keras": "vgg19"}
+
+
 class WeightFileError(ValueError):
     """A weight file that cannot be used; the one-line message names it and says what to do."""
 
@@ -79,6 +85,40 @@ def default_weights_path():
             return candidate
     raise ValueError(f"the embedded VGG19 weights ({DEFAULT_FILE}) are missing from this installation; "
                      "reinstall nst-numpy, or pass the path of a Keras file (nst-numpy weights download vgg19)")
+
+
+def weights_file(weights, cache_dir=None):
+    """The file a ``weights`` argument means: a path as given, or a name.
+
+    Parameters
+    ----------
+    weights : None, str or Path
+        None or ``"vgg19"``: the shipped VGG19 (None is returned for None). ``"vgg16"`` (or
+        ``"vgg16-keras"``) and ``"vgg19-keras"``: the Keras notop file that ``nst-numpy
+        weights download vgg16`` (``vgg19``) put in the cache; a name not downloaded yet is
+        a one-line error naming that command. Anything else is a path (``./vgg16`` is the
+        file of that name).
+    cache_dir : str or Path, optional
+        The download cache (default :func:`default_cache_dir`).
+
+    Returns
+    -------
+    Path or None
+    """
+    if not isinstance(weights, str):
+        return weights
+    if weights == SHIPPED_NAME:
+        return default_weights_path()
+    if weights not in DOWNLOADED_NAMES:
+        return weights
+    arch = DOWNLOADED_NAMES[weights]
+    directory = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    path = directory / KERAS_FILES[arch].filename
+    if not path.is_file():
+        raise WeightFileError(f"{weights!r} names the Keras {arch.upper()} weights, which are not "
+                              f"in {directory} yet; fetch them with `nst-numpy weights download "
+                              f"{arch}`, or give a file's path")
+    return path
 
 
 def file_digest(path, algorithm="sha256"):
@@ -136,6 +176,7 @@ def load_weights(path=None, arch=None, sha256=None):
                               f"{type(path).__name__}")
     if sha256 is not None and not (isinstance(sha256, str) and _SHA256.fullmatch(sha256.encode())):
         raise WeightFileError(f"sha256 must be 64 hex digits, got {sha256!r}")
+    path = weights_file(path)
     path = Path(path) if path is not None else default_weights_path()
     if not path.exists():
         raise WeightFileError(f"{path}: no such weights file; give the path of a Keras .h5 or omit "
@@ -436,7 +477,9 @@ def _progress(label, done, total):
 
 
 def describe(path=None):
-    """Human-readable summary of a weight file: format, architecture, checksums, layers."""
+    """Human-readable summary of a weight file (a path or a name, :func:`weights_file`):
+    format, architecture, checksums, layers."""
+    path = weights_file(path)
     path = Path(path) if path is not None else default_weights_path()
     arch, weights = load_weights(path)
     with h5py.File(path, "r") as f:

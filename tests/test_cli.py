@@ -189,9 +189,10 @@ def test_style_layer_weight_exp_is_the_normalised_geometric_weights(tmp_path):
     np.testing.assert_array_equal(im.load_image(by_exp), im.load_image(by_hand))
 
 
-def test_plot_draws_the_loss_history(tmp_path):
+def test_plot_draws_the_loss_history(tmp_path, capsys):
     out, plot = tmp_path / "out.png", tmp_path / "losses.png"
     assert main(["stylize", CONTENT, STYLE, "-o", str(out), "--plot", str(plot), *FAST]) == 0
+    assert capsys.readouterr().out.rstrip().endswith(f"; losses drawn in {plot}")
     picture = im.load_image(plot)
     assert picture.shape == (400, 700, 3)          # 7 x 4 inches at 100 dpi
     assert len(np.unique(picture.reshape(-1, 3), axis=0)) > 10   # lines drawn, not a blank

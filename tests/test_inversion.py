@@ -125,13 +125,18 @@ def one_line_error(capsys):
     return err
 
 
-def test_invert_writes_the_reconstruction(tmp_path, capsys):
-    out = tmp_path / "relu2_1.png"
+def test_invert_writes_the_reconstruction_and_its_loss_plot(tmp_path, capsys):
+    out, plot = tmp_path / "relu2_1.png", tmp_path / "losses.png"
     code = main(["invert", TURTLE, "--layer", "relu2_1", "-o", str(out), "--tv-weight", "1e-5",
-                 *CHEAP])
+                 "--plot", str(plot), "--print-every", "1", "--size", "24", "--iterations", "3"])
     assert code == 0
     assert im.load_image(out).shape == (18, 24, 3)
-    assert f"wrote {out}" in capsys.readouterr().out
+    assert im.load_image(plot).shape == (400, 700, 3)
+    shown = capsys.readouterr()
+    last = shown.out.strip().splitlines()[-1]
+    assert last.startswith(f"wrote {out}") and last.endswith(f"; losses drawn in {plot}"), last
+    # inversion has no style term, and its progress says so by leaving it out
+    assert "content" in shown.err and "style" not in shown.err, shown.err
 
 
 def test_invert_help_lists_every_option(capsys):
@@ -139,7 +144,7 @@ def test_invert_help_lists_every_option(capsys):
     text = capsys.readouterr().out
     for option in ("--output", "--layer", "--size", "--iterations", "--tv-weight", "--seed",
                    "--optimizer", "--lr", "--keep", "--memory-limit", "--quiet",
-                   "--print-every", "--pooling", "--weights", "--arch", "--plain"):
+                   "--print-every", "--pooling", "--weights", "--arch", "--plain", "--plot"):
         assert option in text, option
 
 

@@ -564,3 +564,40 @@ def test_converter_refuses_foreign_globals():
         convert.read_legacy(header + pickle.dumps({"x": os.system}, protocol=2))
     with pytest.raises(ValueError, match="magic number"):
         convert.read_legacy(pickle.dumps(12345, protocol=2))
+
+
+# Names for weight files (weights.weights_file): --weights vgg19 / vgg16 / vgg19-keras ---------
+
+def test_a_name_stands_for_the_shipped_or_the_downloaded_file(tmp_path, monkeypatch):
+    from nst_numpy import load_vgg
+    from nst_numpy.weights import KERAS_FILES, default_weights_path, weights_file
+
+    monkeypatch.setenv("NST_NUMPY_CACHE", str(tmp_path))
+    assert weights_file("vgg19") == default_weights_path()
+    assert weights_file(None) is None
+    assert weights_file("some/file.h5") == "some/file.h5"   # anything else is a path
+    for name, arch in [("vgg16", "vgg16"), ("vgg16-keras", "vgg16"), ("vgg19-keras", "vgg19")]:
+        with pytest.raises(ValueError, match=f"fetch them with `nst-numpy weights download "
+                                             f"{arch}`") as refused:
+            weights_file(name)
+        assert "\n" not in str(refused.value)
+    written = write_keras_file(tmp_path / KERAS_FILES["vgg16"].filename, "vgg16", seed=3)
+    assert weights_file("vgg16") == tmp_path / KERAS_FILES["vgg16"].filename
+    model = load_vgg("vgg16")   # what `weights download vgg16` made, by its name
+    assert model.arch == "vgg16"
+    np.testing.assert_array_equal(model.params["conv2_1"][1], written["conv2_1"][1])
+    assert "architecture: vgg16" in W.describe("vgg16")
+
+
+def test_the_command_line_takes_a_name_and_refuses_one_not_downloaded(tmp_path, monkeypatch,
+                                                                        capsys):
+    monkeypatch.setenv("NST_NUMPY_CACHE", str(tmp_path))
+    out = tmp_path / "out.png"
+    turtle = IMAGES["green_sea_turtle"]
+    assert main(["invert", turtle, "-o", str(out), "--weights", "vgg16", "--size", "24",
+                 "--iterations", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "nst-numpy weights download vgg16" in err, err
+    assert not out.exists()
+    assert main(["invert", turtle, "-o", str(out), "--weights", "vgg19", "--size", "24",
+                 "--iterations", "1", "--quiet"]) == 0
