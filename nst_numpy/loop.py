@@ -20,10 +20,30 @@ import numpy as np
 
 from . import image as im
 from . import optim
-from ._checks import OptionError, choice, integer, positive_number
+from ._checks import OptionError, choice, integer, non_negative_number, positive_number
 from .objective import KINDS, Losses, NonFiniteLoss
 
 OPTIMIZERS = tuple(optim.OPTIMIZERS)
+# The stopping rule's window: the loss's relative fall is averaged over this many
+# iterations, which smooths L-BFGS's uneven steps (see :func:`stalled`).
+STOP_WINDOW = 10
+# tol's default, chosen from measured loss curves (docs/benchmarks.md, "When to stop").
+DEFAULT_TOL = 0.0
+
+
+def stalled(losses, tol, window=STOP_WINDOW):
+    """True when the total loss has stopped falling: over the last ``window`` iterations it
+    fell by less than ``tol`` per iteration, relative to where the window began.
+
+    losses: the totals so far, one per iteration; tol >= 0 (0: never stalled).
+
+        (L_{k-w} - L_k) / (w |L_{k-w}|) < tol
+    """
+    if tol <= 0 or len(losses) <= window:
+        return False
+    before, now = losses[-1 - window], losses[-1]
+    # (L_{k-w} - L_k) / (w |L_{k-w}|) < tol
+    return before - now < tol * window * abs(before)
 
 
 class NonFiniteLossWarning(RuntimeWarning):
@@ -63,7 +83,9 @@ class StylizeResult:
     "loss"}); initial: the :class:`~nst_numpy.objective.Losses` of the last level's
     starting image; iterations and evaluations (forward+backward passes), over all levels;
     stopped: None when the iterations ran out, else "callback", "interrupted",
-    "nonfinite", "diverged" (the loss ended above its start) or "converged"; message: a
+    "nonfinite", "diverged" (the loss ended above its start; best_image is then the
+    lowest iterate, which may still beat the start) or "converged" (L-BFGS could make no
+    more progress, or the loss stopped falling: ``tol``); message: a
     sentence saying why the run ended; seconds: wall time of the whole run; x: the final
     preprocessed image.
     """
@@ -191,7 +213,8 @@ def optimizer_options(terms, optimizer=None, lr=None, lbfgs_memory=None):
 
 
 def run(objective, x0, optimizer=None, iterations=300, lr=None, lbfgs_memory=None,
-        callback=None, progress=False, finish=None, level=(1, 1), step0=0, started=None):
+        callback=None, progress=False, finish=None, level=(1, 1), step0=0, started=None,
+        tol=DEFAULT_TOL):
     """Optimise ``objective`` from ``x0`` within the pixel bounds.
 
     Parameters
@@ -202,6 +225,7 @@ def run(objective, x0, optimizer=None, iterations=300, lr=None, lbfgs_memory=Non
     optimizer : {None, "lbfgs", "adam", "gd"}
         None: :func:`default_optimizer`.
     iterations : int >= 1
+        The most iterations; the run ends sooner when the loss stops falling (``tol``).
     lr : float > 0, optional
         Adam's or gradient descent's step (L-BFGS finds its own).
     lbfgs_memory : int >= 1, optional
@@ -215,6 +239,9 @@ def run(objective, x0, optimizer=None, iterations=300, lr=None, lbfgs_memory=Non
     level, step0, started
         For :func:`nst_numpy.pyramid.pyramid`: (this level, levels), the iterations of
         the levels before, the clock at the run's start.
+    tol : float >= 0
+        End the run when the loss fell by less than ``tol`` per iteration (relative) over
+        the last :data:`STOP_WINDOW` iterations (:func:`stalled`); 0 runs every iteration.
 
     Returns
     -------
@@ -224,10 +251,12 @@ def run(objective, x0, optimizer=None, iterations=300, lr=None, lbfgs_memory=Non
         gradients, which do not descend the loss, and whose "best" image is the last).
     """
     iterations = integer("iterations", iterations, 1)
+    tol = non_negative_number("tol", tol)
     optimizer, step = optimizer_options(objective.terms, optimizer, lr, lbfgs_memory)
     finish = finish or im.deprocess
     history = {key: [] for key in ("total", *KINDS)}
-    record = {"x": x0, "best_x": x0, "best": math.inf, "stopped": None, "initial": None}
+    record = {"x": x0, "best_x": x0, "best": math.inf, "best_k": 0, "stopped": None,
+              "initial": None}
     descends = objective.descends
     display = Progress(iterations) if progress is True else (progress or None)
     level, levels = level
@@ -248,13 +277,16 @@ def run(objective, x0, optimizer=None, iterations=300, lr=None, lbfgs_memory=Non
         times.append(time.perf_counter() - started)
         record["x"] = x
         if parts.total < record["best"] or not descends:
-            record["best"], record["best_x"] = parts.total, x
+            record["best"], record["best_x"], record["best_k"] = parts.total, x, k
         state = IterationState(k, parts, x, level, levels, step0 + k,
                                time.perf_counter() - start_time, finish, kinds)
         if display:
             display(state)
         if callback is not None and callback(state):
             record["stopped"] = "callback"
+            return True
+        if descends and stalled(history["total"], tol):
+            record["stopped"] = "converged"
             return True
         return False
 
@@ -268,7 +300,10 @@ def run(objective, x0, optimizer=None, iterations=300, lr=None, lbfgs_memory=Non
                                                  bounds=im.pixel_bounds(x0.shape, x0.dtype),
                                                  callback=on_iteration, **step)
         message = result.message
-        if record["stopped"] is None and len(history["total"]) < iterations:
+        if record["stopped"] == "converged":
+            message = (f"the loss fell by less than {tol:g} per iteration over the last "
+                       f"{STOP_WINDOW} iterations (tol)")
+        elif record["stopped"] is None and len(history["total"]) < iterations:
             record["stopped"] = "converged"
     except NonFiniteLoss as error:
         record["stopped"] = "nonfinite"
@@ -286,7 +321,11 @@ def run(objective, x0, optimizer=None, iterations=300, lr=None, lbfgs_memory=Non
             history["total"][-1] > initial.total:
         record["stopped"] = "diverged"
         message = (f"the loss rose from {initial.total:.4g} to {history['total'][-1]:.4g} over "
-                   f"{len(history['total'])} iterations; lower the learning rate")
+                   f"{len(history['total'])} iterations")
+        if record["best"] < initial.total:   # an earlier iterate beat the start: it is kept
+            message += (f" (its lowest, {record['best']:.4g} at iteration {record['best_k']}, "
+                        "is the best image)")
+        message += "; lower the learning rate"
     seconds = time.perf_counter() - start_time
     result = StylizeResult(
         image=finish(record["x"]), best_image=finish(record["best_x"]), history=history,

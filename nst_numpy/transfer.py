@@ -106,7 +106,8 @@ def _transfer(config, content, styles):
                         keep_colours)
     return pyramid(lambda s: Objective(model, terms, s, config.dtype, full_shape=shape), x0,
                    shapes, schedule, finish_at=finish_at, callback=config.callback, progress=config.progress,
-                   optimizer=config.optimizer, lr=config.lr, lbfgs_memory=config.lbfgs_memory)
+                   optimizer=config.optimizer, lr=config.lr, lbfgs_memory=config.lbfgs_memory,
+                   tol=config.tol)
 
 
 def build_terms(config, content, styles, keep_colours=(None, None)):
