@@ -57,7 +57,8 @@ class IterationState:
     preservation applied). iteration counts within the level, step over the whole run;
     level is 1 .. levels (coarse to fine, :func:`nst_numpy.pyramid.pyramid`); seconds is
     the wall time of this level's optimisation so far; kinds: the kinds of term the
-    objective has ("content", "style", "tv")."""
+    objective has ("content", "style", "tv"); tol: the run's stopping rule (0: none), so
+    that it may end before its iterations run out."""
     iteration: int
     losses: Losses
     x: np.ndarray
@@ -67,6 +68,7 @@ class IterationState:
     seconds: float = 0.0
     _finish: object = field(repr=False, default=None)
     kinds: tuple = KINDS
+    tol: float = 0.0
 
     def image(self):
         return self._finish(self.x)
@@ -124,12 +126,18 @@ class StylizeResult:
 
 class Progress:
     """Prints the losses as the run goes: the level (when there are several), the
-    iteration, the weighted loss terms, the time so far and the time per iteration.
+    iteration, the weighted loss terms, the time so far, the time per iteration and the
+    time left.
 
     iterations: the run's iterations, or a list of them, one per level. On a terminal (or
     in Jupyter) one line is rewritten in place with a carriage return (:meth:`close` ends it
     after each level); elsewhere (a log file, CI), or with ``inline=False``, a plain line every
-    ``every`` iterations (default: a tenth of the level's).
+    ``every`` iterations (default: a tenth of the level's, and the first iteration's, so that
+    a log shows the run within seconds of its start).
+
+    The time left is the iterations left at the seconds per iteration measured so far; a
+    later, finer level (twice the sides) is counted at four times this level's. With a
+    stopping rule (``tol``) the run may end sooner: the line says "at most".
     """
 
     def __init__(self, iterations, stream=None, every=None, inline=None):
@@ -144,13 +152,18 @@ class Progress:
         if state.level != self.level:   # a new level (the last one's line was closed)
             self.level, self.width = state.level, 0
         every = self.every or (1 if self.inline else max(1, n // 10))
-        if k % every and k != n:
+        if k % every and k != n and not (self.every is None and k == 1):
             return
         level = (f"level {state.level}/{state.levels} {state.x.shape[2]}x{state.x.shape[1]}  "
                  if state.levels > 1 else "")
         terms = "  ".join(f"{kind} {getattr(state.losses, kind):.4g}" for kind in state.kinds)
+        per_iteration = state.seconds / k
+        later = self.iterations[state.level:state.levels]   # the finer levels still to run
+        left = per_iteration * ((n - k) + sum(m * 4 ** j for j, m in enumerate(later, 1)))
+        bound = "at most " if state.tol > 0 and left > 0 else ""
         line = (f"{level}iter {k:>{len(str(n))}}/{n}  loss {state.losses.total:.4g}  {terms}  "
-                f"{time.perf_counter() - self.start:.1f}s ({state.seconds / k:.2f}s/it)")
+                f"{time.perf_counter() - self.start:.1f}s ({per_iteration:.2f}s/it, "
+                f"{bound}{duration(left)} left)")
         if self.inline:
             # Pad to the longest line so far: a shorter line fully covers the previous one.
             self.width = max(self.width, len(line))
@@ -159,10 +172,31 @@ class Progress:
             self.stream.write(line + "\n")
         self.stream.flush()
 
+    def begin(self, level, levels, shape):
+        """Before a level's first iteration: in a log (the default ``every``), a line saying
+        what runs, so that the log shows the run before its first iteration ends."""
+        if self.inline or self.every is not None:
+            return
+        n = self.iterations[min(level, len(self.iterations)) - 1]
+        where = f"level {level}/{levels} " if levels > 1 else ""
+        self.stream.write(f"{where}{shape[1]}x{shape[0]}: at most {n} iterations, "
+                          f"{time.perf_counter() - self.start:.1f}s so far\n")
+        self.stream.flush()
+
     def close(self):
         if self.inline:
             self.stream.write("\n")
             self.stream.flush()
+
+
+def duration(seconds):
+    """A time for a person: 42s, 3m05s, 1h02m."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 def _is_interactive(stream):
@@ -279,7 +313,8 @@ def run(objective, x0, optimizer=None, iterations=300, lr=None, lbfgs_memory=Non
         if parts.total < record["best"] or not descends:
             record["best"], record["best_x"], record["best_k"] = parts.total, x, k
         state = IterationState(k, parts, x, level, levels, step0 + k,
-                               time.perf_counter() - start_time, finish, kinds)
+                               time.perf_counter() - start_time, finish, kinds,
+                               tol if descends else 0.0)
         if display:
             display(state)
         if callback is not None and callback(state):
@@ -290,6 +325,8 @@ def run(objective, x0, optimizer=None, iterations=300, lr=None, lbfgs_memory=Non
             return True
         return False
 
+    if display and hasattr(display, "begin"):
+        display.begin(level, levels, x0.shape[1:])
     start_time = time.perf_counter()
     started = start_time if started is None else started
     try:
