@@ -173,14 +173,14 @@ class Progress:
         self.stream.flush()
 
     def begin(self, level, levels, shape):
-        """Before a level's first iteration: in a log (the default ``every``), a line saying
-        what runs, so that the log shows the run before its first iteration ends."""
+        """Before a level's targets are computed: in a log (the default ``every``), a line
+        saying what runs, so that the log shows the run before its first iteration ends."""
         if self.inline or self.every is not None:
             return
         n = self.iterations[min(level, len(self.iterations)) - 1]
         where = f"level {level}/{levels} " if levels > 1 else ""
-        self.stream.write(f"{where}{shape[1]}x{shape[0]}: at most {n} iterations, "
-                          f"{time.perf_counter() - self.start:.1f}s so far\n")
+        self.stream.write(f"{where}{shape[1]}x{shape[0]}: the targets, then at most {n} "
+                          "iterations\n")
         self.stream.flush()
 
     def close(self):
@@ -325,7 +325,7 @@ def run(objective, x0, optimizer=None, iterations=300, lr=None, lbfgs_memory=Non
             return True
         return False
 
-    if display and hasattr(display, "begin"):
+    if progress is True:   # pyramid's display began before the level's targets
         display.begin(level, levels, x0.shape[1:])
     start_time = time.perf_counter()
     started = start_time if started is None else started

@@ -271,7 +271,7 @@ def test_progress_in_a_log_starts_at_once_and_says_the_time_left():
     stream = io.StringIO()
     progress = loop.Progress(300, stream=stream)
     progress.begin(1, 1, (24, 32))
-    assert stream.getvalue().startswith("32x24: at most 300 iterations")
+    assert stream.getvalue().startswith("32x24: the targets, then at most 300 iterations")
     for k in (1, 2, 30):   # 2.0 s per iteration
         progress(loop.IterationState(k, Losses(10.0, 1.0, 2.0, 3.0), None, seconds=2.0 * k))
     lines = stream.getvalue().splitlines()
