@@ -27,7 +27,8 @@ OPTIMIZERS = tuple(optim.OPTIMIZERS)
 # The stopping rule's window: the loss's relative fall is averaged over this many
 # iterations, which smooths L-BFGS's uneven steps (see :func:`stalled`).
 STOP_WINDOW = 10
-# tol's default, chosen from measured loss curves (docs/benchmarks.md, "When to stop").
+# stylize's default tol, chosen from measured loss curves (docs/benchmarks.md, "When to
+# stop"); run's own default is 0, every iteration, as the lecture's loop runs.
 DEFAULT_TOL = 0.0
 
 
@@ -248,7 +249,7 @@ def optimizer_options(terms, optimizer=None, lr=None, lbfgs_memory=None):
 
 def run(objective, x0, optimizer=None, iterations=300, lr=None, lbfgs_memory=None,
         callback=None, progress=False, finish=None, level=(1, 1), step0=0, started=None,
-        tol=DEFAULT_TOL):
+        tol=0.0):
     """Optimise ``objective`` from ``x0`` within the pixel bounds.
 
     Parameters
@@ -275,7 +276,8 @@ def run(objective, x0, optimizer=None, iterations=300, lr=None, lbfgs_memory=Non
         the levels before, the clock at the run's start.
     tol : float >= 0
         End the run when the loss fell by less than ``tol`` per iteration (relative) over
-        the last :data:`STOP_WINDOW` iterations (:func:`stalled`); 0 runs every iteration.
+        the last :data:`STOP_WINDOW` iterations (:func:`stalled`); 0 (the default here;
+        stylize's is :data:`DEFAULT_TOL`) runs every iteration.
 
     Returns
     -------
