@@ -290,7 +290,7 @@ def compare(size, args, pair="quiz"):
     print_looser_targets(curves, target)
     if args.curves:
         with open(curves_path(args.curves, size, pair), "x") as f:
-            json.dump({"size": size, "target": target, "curves": curves}, f)
+            json.dump({"size": size, "pair": pair, "target": target, "curves": curves}, f)
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         for name, rgb in pictures.items():

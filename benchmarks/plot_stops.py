@@ -40,7 +40,8 @@ def main(argv=None):
             data = json.load(f)
         losses = [loss for _, loss in data["curves"]["single-scale"]]
         excess = [loss / losses[-1] - 1 for loss in losses[:-1]]   # the last is 0
-        name = os.path.splitext(os.path.basename(path))[0]
+        pair = data.get("pair", "demo" if path.endswith("_demo.json") else "quiz")
+        name = f"{pair} pair, {data['size']} px"
         line, = ax.semilogy(range(1, len(excess) + 1), excess, label=name)
         for tol, marker in zip(args.tols, markers):
             k = stop(losses, tol)

@@ -29,7 +29,7 @@ OPTIMIZERS = tuple(optim.OPTIMIZERS)
 STOP_WINDOW = 10
 # stylize's default tol, chosen from measured loss curves (docs/benchmarks.md, "When to
 # stop"); run's own default is 0, every iteration, as the lecture's loop runs.
-DEFAULT_TOL = 0.0
+DEFAULT_TOL = 3e-4
 
 
 def stalled(losses, tol, window=STOP_WINDOW):
