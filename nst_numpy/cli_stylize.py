@@ -317,8 +317,8 @@ def _save(args, result):
                       else (result.image, f"final loss {result.loss:.4g}"))
     save_image(picture, out)
     where = os.path.join(os.path.realpath(os.path.dirname(out) or "."), os.path.basename(out))
-    per_level = (" (" + " + ".join(str(level["iterations"]) for level in result.levels) +
-                 " over the levels, coarse to fine)" if len(result.levels) > 1 else "")
+    per_level = (", " + " + ".join(str(level["iterations"]) for level in result.levels) +
+                 " by level, coarse to fine" if len(result.levels) > 1 else "")
     print(f"wrote {where} ({picture.shape[1]}x{picture.shape[0]}, "
           f"{result.iterations} iterations{per_level}, {result.seconds:.0f} s, {which})")
     return 0

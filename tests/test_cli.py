@@ -113,7 +113,7 @@ def test_stylize_coarse_to_fine_numbers_intermediates_over_all_levels(tmp_path, 
                  "--coarse-iterations", "2", "--iterations", "1", "--save-every", "1",
                  "--quiet"]) == 0
     # the count run is the count said: the coarse level's on top of --iterations
-    assert "3 iterations (2 + 1 over the levels, coarse to fine)" in capsys.readouterr().out
+    assert "3 iterations, 2 + 1 by level, coarse to fine," in capsys.readouterr().out
     assert im.load_image(out).shape == (42, 64, 3)
     # two coarse pictures, then the full-size one: OUT_0001 .. OUT_0003
     shapes = [im.load_image(tmp_path / f"out_000{k}.png").shape for k in (1, 2, 3)]
