@@ -165,14 +165,14 @@ OPTIONS = {o.name: o for o in [
            "size (each coarser level of scales runs coarse_iterations more), or a list, one "
            "per level"),
     Option("tol", DEFAULT_TOL, non_negative_number, "end a level when its loss fell by less "
-           f"than this fraction per iteration over the last {STOP_WINDOW} (0: run every "
-           "iteration; default {default})", "size and optimisation", parse=float),
+           f"than this fraction per iteration over the last {STOP_WINDOW} iterations (0: run "
+           "every iteration; default {default})", "size and optimisation", parse=float),
     Option("scales", 1, _integer(1), "coarse-to-fine: optimise at size/2^(N-1) first, then at "
            "twice that, ..., finishing at --size (default 1: full size only)",
            "size and optimisation", parse=int, cli={"metavar": "N"}),
     Option("coarse_iterations", None, _optional(_integer(1)), "iterations at each coarser "
-           f"level with --scales, on top of --iterations (default {COARSE_ITERATIONS})", "size and optimisation",
-           parse=int, cli={"metavar": "K"}),
+           f"level with --scales, on top of --iterations (default {COARSE_ITERATIONS})",
+           "size and optimisation", parse=int, cli={"metavar": "K"}),
     Option("optimizer", None, _optional(_choices("lbfgs", "adam", "gd")), "L-BFGS-B with "
            "pixel bounds (default), Adam (the default with --style-loss mrf or "
            "--normalize-gradients), or gradient descent", "size and optimisation",
