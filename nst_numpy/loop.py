@@ -36,7 +36,7 @@ def stalled(losses, tol, window=STOP_WINDOW):
     """True when the total loss has stopped falling: over the last ``window`` iterations it
     fell by less than ``tol`` per iteration, relative to where the window began.
 
-    losses: the totals so far, one per iteration; tol >= 0 (0: never stalled).
+    losses: the totals so far, one per iteration; tol >= 0 (0: never stalled)::
 
         (L_{k-w} - L_k) / (w |L_{k-w}|) < tol
     """
