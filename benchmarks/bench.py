@@ -453,8 +453,12 @@ def _check_options(args):
     for n in args.coarse_iterations or []:
         if n < 1:
             raise ValueError(f"--coarse-iterations {n}: run at least one iteration per level")
+    for tol in args.tols or []:
+        if not tol > 0:
+            raise ValueError(f"--tols {tol}: give tolerances > 0 (0 is the whole run)")
     if not args.whole_run:
-        for option, value in (("--curves", args.curves), ("--out", args.out)):
+        for option, value in (("--curves", args.curves), ("--out", args.out),
+                              ("--tols", args.tols)):
             if value:
                 raise ValueError(f"{option} applies with --whole-run only; add it or drop {option}")
         return
@@ -496,8 +500,15 @@ def add_arguments(parser):
     whole.add_argument("--iterations", type=int, default=300,
                        help="single-scale L-BFGS iterations; their final loss is the target "
                             "(default 300)")
-    whole.add_argument("--scales", type=int, nargs="+", default=[2, 3],
-                       help="coarse-to-fine levels to compare (default: 2 3)")
+    whole.add_argument("--scales", type=int, nargs="*", default=[2, 3],
+                       help="coarse-to-fine levels to compare (default: 2 3; none: "
+                            "single-scale only)")
+    whole.add_argument("--pairs", nargs="+", default=["quiz"], choices=["quiz", "demo"],
+                       help="content and style pictures: the quiz's (turtle, Great Wave), the "
+                            "demo's, or both in turn (default: quiz)")
+    whole.add_argument("--tols", type=float, nargs="+", default=None,
+                       help="also say where the stopping rule with each tol would end "
+                            "single-scale's run, and at what loss")
     whole.add_argument("--coarse-iterations", type=int, nargs="+", default=None,
                        help="iterations at each coarser level; several values are compared "
                             "(default: stylize's)")

@@ -15,6 +15,13 @@ max pooling, starting from the content image), evaluated at full size:
    users run it; its pixels may leave 0-255, so its loss is also reported after clamping
    them, evaluated by nst_numpy's objective.
 
+With ``--tols T ...``, the stopping rule of :func:`nst_numpy.loop.stalled` is applied to
+single-scale's loss history: for each tol, the iteration at which it would end the run, the
+seconds and the loss there against the whole run's. A run with ``tol`` follows the same
+iterates as one with ``tol=0`` until it stops (a test checks this), so it is read off the
+same run, which also makes the time ratio free of the machine's changing load.
+``--pairs quiz demo`` runs all of this on the quiz's pictures and on the demo's in turn.
+
 For each it prints the seconds to the target, the ratio to single-scale, and the final loss;
 ``--curves FILE`` writes every run's (seconds, full-size loss) pairs as JSON and ``--out DIR``
 the pictures, for docs/benchmarks.md.
@@ -30,6 +37,7 @@ import numpy as np
 
 from nst_numpy import image as im
 from nst_numpy import load_vgg, transfer
+from nst_numpy.loop import STOP_WINDOW, stalled
 from nst_numpy.objective import Objective
 from nst_numpy.pyramid import level_iterations, level_sides
 from nst_numpy.terms import Content, GramStyle, TotalVariation
@@ -45,15 +53,20 @@ def full_size_objective(content, style, size):
     return objective, x0
 
 
+PAIRS = {"quiz": ("turtle + Great Wave", im.quiz_images),
+         "demo": ("the demo's pictures", im.demo_images)}
+
+
 def run_nst(content, style, size, iterations, scales, target=None):
-    """One stylize run: (StylizeResult, [(seconds, full-size loss)], seconds to target)."""
+    """One stylize run, every iteration (tol=0): (StylizeResult, [(seconds, full-size loss)],
+    seconds to target)."""
     levels = level_iterations(iterations, scales)
 
     def stop_at_target(state):
         return state.level == state.levels and target is not None and state.losses.total <= target
 
     result = transfer.stylize(content, style, size=size, iterations=levels, scales=scales,
-                              callback=stop_at_target)
+                              callback=stop_at_target, tol=0)
     last = len(result.history["total"]) - result.levels[-1]["iterations"]
     curve = list(zip(result.times[last:], result.history["total"][last:]))
     return result, curve, None if target is None else seconds_to(curve, target)
@@ -172,24 +185,40 @@ def print_looser_targets(curves, target, margins=(0.01, 0.02, 0.05, 0.10, 0.20))
         print(f"{name:>30} " + " ".join(f"{c:>13}" for c in cells), flush=True)
 
 
+def print_stops(curve, tols):
+    """Where the stopping rule with each of ``tols`` ends single-scale's run (its
+    [(seconds, loss)] per iteration): iteration, seconds, loss, and each against the whole
+    run's."""
+    seconds, losses = zip(*curve)
+    print(f"stopping rule (window {STOP_WINDOW}) applied to single-scale's run:", flush=True)
+    print(f"{'tol':>8} {'stops at':>8} {'seconds':>8} {'time':>6} {'loss':>11} {'vs whole':>9}",
+          flush=True)
+    for tol in tols:
+        k = next((k for k in range(1, len(losses) + 1) if stalled(losses[:k], tol)),
+                 len(losses))
+        print(f"{tol:8.0e} {k:8d} {seconds[k - 1]:8.0f} {seconds[k - 1] / seconds[-1]:5.2f}x "
+              f"{losses[k - 1]:11.4g} {losses[k - 1] / losses[-1] - 1:+8.1%}", flush=True)
+
+
 def clamped_loss(objective, x):
     """nst_numpy's loss of x with its pixels clamped to 0-255."""
     low, high = im.pixel_bounds(x.shape, x.dtype)
     return float(objective(np.clip(x, low, high))[0])
 
 
-def curves_path(curves, size):
+def curves_path(curves, size, pair="quiz"):
     """The file --curves FILE writes for one size: FILE_SIZE.json (FILE's own extension if
-    it has one)."""
+    it has one), FILE_SIZE_PAIR.json for another pair than the quiz's."""
     stem, ext = os.path.splitext(curves)
-    return f"{stem}_{size}{ext or '.json'}"
+    return f"{stem}_{size}{'' if pair == 'quiz' else '_' + pair}{ext or '.json'}"
 
 
 def check_outputs(args):
     """Refuse, before any run, a --curves file that exists or cannot be written and an
     --out that is not a new or empty folder: the benchmark never overwrites a file."""
-    for size in args.sizes if args.curves else []:
-        path = curves_path(args.curves, size)
+    paths = [curves_path(args.curves, size, pair) for size in args.sizes
+             for pair in args.pairs] if args.curves else []
+    for path in paths:
         if os.path.lexists(path):
             raise ValueError(f"--curves would overwrite {path!r}; move it away or choose "
                              "another FILE")
@@ -212,15 +241,17 @@ def run(args):
     """Print the whole-run comparison at each of ``args.sizes``; optionally write curves
     and pictures."""
     for size in args.sizes:
-        compare(size, args)
+        for pair in args.pairs:
+            compare(size, args, pair)
     return 0
 
 
-def compare(size, args):
+def compare(size, args, pair="quiz"):
     """The whole-run comparison at one size; each row is printed as soon as it is measured."""
-    content, style = im.quiz_images()
+    title, images = PAIRS[pair]
+    content, style = images()
     iterations = args.iterations
-    print(f"whole run at {size} px: turtle + Great Wave, stylize's defaults, L-BFGS; "
+    print(f"whole run at {size} px: {title}, stylize's defaults, L-BFGS; "
           f"target: the loss of {iterations} single-scale iterations", flush=True)
     print(f"{'run':>30} {'s to target':>11} {'vs single':>9} {'total s':>8} "
           f"{'final loss':>11} {'iters':>6}", flush=True)
@@ -235,6 +266,8 @@ def compare(size, args):
     single, curves["single-scale"], _ = run_nst(content, style, size, iterations, scales=1)
     target, pictures["single-scale"] = single.loss, single.image
     row("single-scale", single.seconds, single.seconds, single.loss, single.iterations)
+    if args.tols:
+        print_stops(curves["single-scale"], args.tols)
     for scales in args.scales:
         for coarse in args.coarse_iterations or [None]:
             schedule = (iterations if coarse is None
@@ -256,10 +289,11 @@ def compare(size, args):
         curves["torch L-BFGS"], pictures["torch L-BFGS"] = curve, im.deprocess(x)
     print_looser_targets(curves, target)
     if args.curves:
-        with open(curves_path(args.curves, size), "x") as f:
-            json.dump({"size": size, "target": target, "curves": curves}, f)
+        with open(curves_path(args.curves, size, pair), "x") as f:
+            json.dump({"size": size, "pair": pair, "target": target, "curves": curves}, f)
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         for name, rgb in pictures.items():
             slug = re.sub(r"[^a-z0-9x-]+", "_", name.lower()).strip("_")
-            im.save_image(rgb, os.path.join(args.out, f"{size}_{slug}.jpg"))
+            prefix = f"{size}_" if pair == "quiz" else f"{size}_{pair}_"
+            im.save_image(rgb, os.path.join(args.out, f"{prefix}{slug}.jpg"))

@@ -304,9 +304,18 @@ def _save(args, result):
     from .image import save_image
 
     out = args.output
+    if result.stopped == "diverged" and result.best_loss < result.initial.total:
+        # The loss ended above its start, but an earlier iterate beat the start: that one is
+        # the picture (whatever --keep says: the last is worse than the starting image).
+        save_image(result.best_image, out)
+        plotted = _draw_plot(args, result)
+        print(f"nst-numpy {args.command}: {result.message}; wrote the best image to "
+              f"{out}{plotted}", file=sys.stderr)
+        return 0
     if result.failed:
         # A failed run never replaces an existing picture. A run cut short by a NaN may
-        # leave its last good image in a new file; a run whose loss rose leaves nothing.
+        # leave its last good image in a new file; a run whose loss never went below its
+        # start leaves nothing.
         if result.stopped == "nonfinite" and result.iterations and not os.path.lexists(out):
             save_image(result.image, out)
             raise ValueError(f"{result.message}; saved the last good image to {out}")
@@ -329,6 +338,8 @@ def _save(args, result):
     save_image(picture, out)
     plotted = _draw_plot(args, result)
     where = os.path.join(os.path.realpath(os.path.dirname(out) or "."), os.path.basename(out))
+    per_level = (", " + " + ".join(str(level["iterations"]) for level in result.levels) +
+                 " by level, coarse to fine" if len(result.levels) > 1 else "")
     print(f"wrote {where} ({picture.shape[1]}x{picture.shape[0]}, "
-          f"{result.iterations} iterations, {result.seconds:.0f} s, {which}){plotted}")
+          f"{result.iterations} iterations{per_level}, {result.seconds:.0f} s, {which}){plotted}")
     return 0

@@ -20,10 +20,31 @@ import numpy as np
 
 from . import image as im
 from . import optim
-from ._checks import OptionError, choice, integer, positive_number
+from ._checks import OptionError, choice, integer, non_negative_number, positive_number
 from .objective import KINDS, Losses, NonFiniteLoss
 
 OPTIMIZERS = tuple(optim.OPTIMIZERS)
+# The stopping rule's window: the loss's relative fall is averaged over this many
+# iterations, which smooths L-BFGS's uneven steps (see :func:`stalled`).
+STOP_WINDOW = 10
+# stylize's default tol, chosen from measured loss curves (docs/benchmarks.md, "When to
+# stop"); run's own default is 0, every iteration, as the lecture's loop runs.
+DEFAULT_TOL = 3e-4
+
+
+def stalled(losses, tol, window=STOP_WINDOW):
+    """True when the total loss has stopped falling: over the last ``window`` iterations it
+    fell by less than ``tol`` per iteration, relative to where the window began.
+
+    losses: the totals so far, one per iteration; tol >= 0 (0: never stalled)::
+
+        (L_{k-w} - L_k) / (w |L_{k-w}|) < tol
+    """
+    if tol <= 0 or len(losses) <= window:
+        return False
+    before, now = losses[-1 - window], losses[-1]
+    # (L_{k-w} - L_k) / (w |L_{k-w}|) < tol
+    return before - now < tol * window * abs(before)
 
 
 class NonFiniteLossWarning(RuntimeWarning):
@@ -37,7 +58,8 @@ class IterationState:
     preservation applied). iteration counts within the level, step over the whole run;
     level is 1 .. levels (coarse to fine, :func:`nst_numpy.pyramid.pyramid`); seconds is
     the wall time of this level's optimisation so far; kinds: the kinds of term the
-    objective has ("content", "style", "tv")."""
+    objective has ("content", "style", "tv"); tol: the run's stopping rule (0: none), so
+    that it may end before its iterations run out."""
     iteration: int
     losses: Losses
     x: np.ndarray
@@ -47,6 +69,7 @@ class IterationState:
     seconds: float = 0.0
     _finish: object = field(repr=False, default=None)
     kinds: tuple = KINDS
+    tol: float = 0.0
 
     def image(self):
         return self._finish(self.x)
@@ -63,7 +86,9 @@ class StylizeResult:
     "loss"}); initial: the :class:`~nst_numpy.objective.Losses` of the last level's
     starting image; iterations and evaluations (forward+backward passes), over all levels;
     stopped: None when the iterations ran out, else "callback", "interrupted",
-    "nonfinite", "diverged" (the loss ended above its start) or "converged"; message: a
+    "nonfinite", "diverged" (the loss ended above its start; best_image is then the
+    lowest iterate, which may still beat the start) or "converged" (L-BFGS could make no
+    more progress, or the loss stopped falling: ``tol``); message: a
     sentence saying why the run ended; seconds: wall time of the whole run; x: the final
     preprocessed image.
     """
@@ -102,12 +127,18 @@ class StylizeResult:
 
 class Progress:
     """Prints the losses as the run goes: the level (when there are several), the
-    iteration, the weighted loss terms, the time so far and the time per iteration.
+    iteration, the weighted loss terms, the time so far, the time per iteration and the
+    time left.
 
     iterations: the run's iterations, or a list of them, one per level. On a terminal (or
     in Jupyter) one line is rewritten in place with a carriage return (:meth:`close` ends it
     after each level); elsewhere (a log file, CI), or with ``inline=False``, a plain line every
-    ``every`` iterations (default: a tenth of the level's).
+    ``every`` iterations (default: a tenth of the level's, and the first iteration's, so that
+    a log shows the run within seconds of its start).
+
+    The time left is the iterations left at the seconds per iteration measured so far; a
+    later, finer level (twice the sides) is counted at four times this level's. With a
+    stopping rule (``tol``) the run may end sooner: the line says "at most".
     """
 
     def __init__(self, iterations, stream=None, every=None, inline=None):
@@ -122,13 +153,18 @@ class Progress:
         if state.level != self.level:   # a new level (the last one's line was closed)
             self.level, self.width = state.level, 0
         every = self.every or (1 if self.inline else max(1, n // 10))
-        if k % every and k != n:
+        if k % every and k != n and not (self.every is None and k == 1):
             return
         level = (f"level {state.level}/{state.levels} {state.x.shape[2]}x{state.x.shape[1]}  "
                  if state.levels > 1 else "")
         terms = "  ".join(f"{kind} {getattr(state.losses, kind):.4g}" for kind in state.kinds)
+        per_iteration = state.seconds / k
+        later = self.iterations[state.level:state.levels]   # the finer levels still to run
+        left = per_iteration * ((n - k) + sum(m * 4 ** j for j, m in enumerate(later, 1)))
+        bound = "at most " if state.tol > 0 and left > 0 else ""
         line = (f"{level}iter {k:>{len(str(n))}}/{n}  loss {state.losses.total:.4g}  {terms}  "
-                f"{time.perf_counter() - self.start:.1f}s ({state.seconds / k:.2f}s/it)")
+                f"{time.perf_counter() - self.start:.1f}s ({per_iteration:.2f}s/it, "
+                f"{bound}{duration(left)} left)")
         if self.inline:
             # Pad to the longest line so far: a shorter line fully covers the previous one.
             self.width = max(self.width, len(line))
@@ -137,10 +173,31 @@ class Progress:
             self.stream.write(line + "\n")
         self.stream.flush()
 
+    def begin(self, level, levels, shape):
+        """Before a level's targets are computed: in a log (the default ``every``), a line
+        saying what runs, so that the log shows the run before its first iteration ends."""
+        if self.inline or self.every is not None:
+            return
+        n = self.iterations[min(level, len(self.iterations)) - 1]
+        where = f"level {level}/{levels} " if levels > 1 else ""
+        self.stream.write(f"{where}{shape[1]}x{shape[0]}: the targets, then at most {n} "
+                          "iterations\n")
+        self.stream.flush()
+
     def close(self):
         if self.inline:
             self.stream.write("\n")
             self.stream.flush()
+
+
+def duration(seconds):
+    """A time for a person: 42s, 3m05s, 1h02m."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 def _is_interactive(stream):
@@ -191,7 +248,8 @@ def optimizer_options(terms, optimizer=None, lr=None, lbfgs_memory=None):
 
 
 def run(objective, x0, optimizer=None, iterations=300, lr=None, lbfgs_memory=None,
-        callback=None, progress=False, finish=None, level=(1, 1), step0=0, started=None):
+        callback=None, progress=False, finish=None, level=(1, 1), step0=0, started=None,
+        tol=0.0):
     """Optimise ``objective`` from ``x0`` within the pixel bounds.
 
     Parameters
@@ -202,6 +260,7 @@ def run(objective, x0, optimizer=None, iterations=300, lr=None, lbfgs_memory=Non
     optimizer : {None, "lbfgs", "adam", "gd"}
         None: :func:`default_optimizer`.
     iterations : int >= 1
+        The most iterations; the run ends sooner when the loss stops falling (``tol``).
     lr : float > 0, optional
         Adam's or gradient descent's step (L-BFGS finds its own).
     lbfgs_memory : int >= 1, optional
@@ -215,6 +274,10 @@ def run(objective, x0, optimizer=None, iterations=300, lr=None, lbfgs_memory=Non
     level, step0, started
         For :func:`nst_numpy.pyramid.pyramid`: (this level, levels), the iterations of
         the levels before, the clock at the run's start.
+    tol : float >= 0
+        End the run when the loss fell by less than ``tol`` per iteration (relative) over
+        the last :data:`STOP_WINDOW` iterations (:func:`stalled`); 0 (the default here;
+        stylize's is :data:`DEFAULT_TOL`) runs every iteration.
 
     Returns
     -------
@@ -224,10 +287,12 @@ def run(objective, x0, optimizer=None, iterations=300, lr=None, lbfgs_memory=Non
         gradients, which do not descend the loss, and whose "best" image is the last).
     """
     iterations = integer("iterations", iterations, 1)
+    tol = non_negative_number("tol", tol)
     optimizer, step = optimizer_options(objective.terms, optimizer, lr, lbfgs_memory)
     finish = finish or im.deprocess
     history = {key: [] for key in ("total", *KINDS)}
-    record = {"x": x0, "best_x": x0, "best": math.inf, "stopped": None, "initial": None}
+    record = {"x": x0, "best_x": x0, "best": math.inf, "best_k": 0, "stopped": None,
+              "initial": None}
     descends = objective.descends
     display = Progress(iterations) if progress is True else (progress or None)
     level, levels = level
@@ -248,16 +313,22 @@ def run(objective, x0, optimizer=None, iterations=300, lr=None, lbfgs_memory=Non
         times.append(time.perf_counter() - started)
         record["x"] = x
         if parts.total < record["best"] or not descends:
-            record["best"], record["best_x"] = parts.total, x
+            record["best"], record["best_x"], record["best_k"] = parts.total, x, k
         state = IterationState(k, parts, x, level, levels, step0 + k,
-                               time.perf_counter() - start_time, finish, kinds)
+                               time.perf_counter() - start_time, finish, kinds,
+                               tol if descends else 0.0)
         if display:
             display(state)
         if callback is not None and callback(state):
             record["stopped"] = "callback"
             return True
+        if descends and stalled(history["total"], tol):
+            record["stopped"] = "converged"
+            return True
         return False
 
+    if progress is True:   # pyramid's display began before the level's targets
+        display.begin(level, levels, x0.shape[1:])
     start_time = time.perf_counter()
     started = start_time if started is None else started
     try:
@@ -268,7 +339,10 @@ def run(objective, x0, optimizer=None, iterations=300, lr=None, lbfgs_memory=Non
                                                  bounds=im.pixel_bounds(x0.shape, x0.dtype),
                                                  callback=on_iteration, **step)
         message = result.message
-        if record["stopped"] is None and len(history["total"]) < iterations:
+        if record["stopped"] == "converged":
+            message = (f"the loss fell by less than {tol:g} per iteration over the last "
+                       f"{STOP_WINDOW} iterations (tol)")
+        elif record["stopped"] is None and len(history["total"]) < iterations:
             record["stopped"] = "converged"
     except NonFiniteLoss as error:
         record["stopped"] = "nonfinite"
@@ -286,7 +360,11 @@ def run(objective, x0, optimizer=None, iterations=300, lr=None, lbfgs_memory=Non
             history["total"][-1] > initial.total:
         record["stopped"] = "diverged"
         message = (f"the loss rose from {initial.total:.4g} to {history['total'][-1]:.4g} over "
-                   f"{len(history['total'])} iterations; lower the learning rate")
+                   f"{len(history['total'])} iterations")
+        if record["best"] < initial.total:   # an earlier iterate beat the start: it is kept
+            message += (f" (its lowest, {record['best']:.4g} at iteration {record['best_k']}, "
+                        "is the best image)")
+        message += "; lower the learning rate"
     seconds = time.perf_counter() - start_time
     result = StylizeResult(
         image=finish(record["x"]), best_image=finish(record["best_x"]), history=history,

@@ -25,6 +25,7 @@ from . import image as im
 from ._checks import (OptionError, choice, integer, non_negative_number, positive_number)
 from .animate import FRAMES, MAX_FRAMES, SIDE, check_film_option
 from .memory import check_limit, parse_size
+from .loop import DEFAULT_TOL, STOP_WINDOW
 from .pyramid import COARSE_ITERATIONS
 from .terms import (CONTENT_LAYERS, MRF_LAYERS, STYLE_LAYERS, STYLE_LOSSES, layer_list,
                     style_layer_lists)
@@ -184,15 +185,21 @@ OPTIONS = {o.name: o for o in [
     Option("size", 512, _optional(_integer(1)), "longest side of the output in pixels "
            "(default {default})", "size and optimisation", parse=int,
            api="longest side of the output in pixels; None keeps the content image's size"),
-    Option("iterations", 300, _iterations, "optimizer iterations at full size (default "
-           "{default})", "size and optimisation", parse=int,
-           api="optimizer iterations at full size, or a list, one per level of scales"),
+    Option("iterations", 300, _iterations, "the most optimizer iterations at full size "
+           "(default {default}); with --scales N, each of the N-1 coarser levels runs "
+           f"--coarse-iterations more: --scales 2 --iterations 6 runs {COARSE_ITERATIONS} + 6",
+           "size and optimisation", parse=int, api="the most optimizer iterations at full "
+           "size (each coarser level of scales runs coarse_iterations more), or a list, one "
+           "per level"),
+    Option("tol", DEFAULT_TOL, non_negative_number, "end a level when its loss fell by less "
+           f"than this fraction per iteration over the last {STOP_WINDOW} iterations (0: run "
+           "every iteration; default {default})", "size and optimisation", parse=float),
     Option("scales", 1, _integer(1), "coarse-to-fine: optimise at size/2^(N-1) first, then at "
            "twice that, ..., finishing at --size (default 1: full size only)",
            "size and optimisation", parse=int, cli={"metavar": "N"}),
     Option("coarse_iterations", None, _optional(_integer(1)), "iterations at each coarser "
-           f"level with --scales (default {COARSE_ITERATIONS})", "size and optimisation",
-           parse=int, cli={"metavar": "K"}),
+           f"level with --scales, on top of --iterations (default {COARSE_ITERATIONS})",
+           "size and optimisation", parse=int, cli={"metavar": "K"}),
     Option("optimizer", None, _optional(_choices("lbfgs", "adam", "gd")), "L-BFGS-B with "
            "pixel bounds (default), Adam (the default with --style-loss mrf or "
            "--normalize-gradients), or gradient descent", "size and optimisation",

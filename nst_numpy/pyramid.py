@@ -84,6 +84,8 @@ def pyramid(objective_at, x0, shapes, iterations, finish_at=None, callback=None,
     display = Progress(list(iterations)) if progress is True else (progress or None)
     started, results, x = time.perf_counter(), [], x0
     for level, (shape, n) in enumerate(zip(shapes, iterations), start=1):
+        if display and hasattr(display, "begin"):
+            display.begin(level, len(shapes), shape)
         try:
             objective = objective_at(shape)
         except KeyboardInterrupt as stop:   # between two levels: keep what the last one made

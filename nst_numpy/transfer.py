@@ -111,7 +111,7 @@ def _transfer(config, content, styles, reuse_targets=list, check_only=False):
         lambda s: Objective(model, terms, s, config.dtype, full_shape=shape), x0, shapes,
         schedule, finish_at=finish_at, callback=film.recording(x0, finish_at, config.callback),
         progress=config.progress, optimizer=config.optimizer, lr=config.lr,
-        lbfgs_memory=config.lbfgs_memory))
+        lbfgs_memory=config.lbfgs_memory, tol=config.tol))
 
 
 def build_terms(config, content, styles, keep_colours=(None, None)):

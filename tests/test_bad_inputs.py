@@ -358,6 +358,7 @@ ROWS = [
     Row("negative --lr", ["stylize", *IN, *OUT, "--optimizer", "adam", "--lr=-10"], 2,
         "argument --lr"),
     Row("--lr with L-BFGS", ["stylize", *IN, *OUT, "--lr", "5"], 2, "--lr has no effect"),
+    Row("negative --tol", ["stylize", *IN, *OUT, "--tol=-1"], 2, "argument --tol"),
     Row("--init-image missing", ["stylize", *IN, *OUT, "--init-image", "{d}/nowhere.png"], 2,
         "nowhere.png"),
     Row("--init-image is the output", ["stylize", *IN, "-o", "{d}/start.png", "--init-image",

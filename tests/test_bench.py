@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from benchmarks import bench
-from nst_numpy import memory
+from nst_numpy import loop, memory
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -81,6 +81,25 @@ def test_whole_run_compares_single_scale_and_coarse_to_fine_on_a_tiny_image(caps
     assert sorted(p.name for p in tmp_path.glob("*.jpg")) == [
         "48_coarse-to-fine_x2_2_coarse.jpg", "48_coarse-to-fine_x2_3_coarse.jpg",
         "48_single-scale.jpg"]
+
+
+def test_whole_run_says_where_each_tol_would_stop_on_the_demo_pair(capsys, tmp_path):
+    n = loop.STOP_WINDOW + 2
+    code = bench.main(["--whole-run", "--sizes", "48", "--iterations", str(n), "--no-torch",
+                     "--scales", "--pairs", "demo", "--tols", "1", "1e-30",
+                     "--curves", str(tmp_path / "c.json")])
+    out = capsys.readouterr().out
+    assert code == 0 and "the demo's pictures" in out
+    rows = {line.split()[0]: line.split() for line in out.split("stopping rule")[1].splitlines()
+            if line.strip()[:1].isdigit()}
+    # tol 1: stalled as soon as there is a whole window; 1e-30: never, the whole run
+    assert int(rows["1e+00"][1]) == loop.STOP_WINDOW + 1
+    assert rows["1e-30"][1:] == [str(n), rows["1e-30"][2], "1.00x", rows["1e-30"][4], "+0.0%"]
+    with open(tmp_path / "c_48_demo.json") as f:
+        losses = [loss for _, loss in json.load(f)["curves"]["single-scale"]]
+    assert float(rows["1e+00"][4]) == pytest.approx(losses[loop.STOP_WINDOW], rel=1e-3)
+    assert bench.main(["--whole-run", "--tols", "0"]) == 2
+    assert "--tols 0.0: give tolerances > 0" in capsys.readouterr().err
 
 
 def test_bench_times_the_im2col_products_alone_on_request(capsys):

@@ -11,7 +11,7 @@ import pytest
 
 import nst_numpy
 from nst_numpy import image as im
-from nst_numpy import terms, transfer
+from nst_numpy import pyramid, terms, transfer
 from nst_numpy.cli import main
 
 CONTENT, STYLE = im.demo_images()
@@ -60,7 +60,8 @@ def test_help_lists_every_option(capsys):
                    "--masks", "--normalize-gradients", "--normalized-vgg", "--resume",
                    "--layer-weights", "--alpha", "--beta", "--tv-weight", "--style-blend",
                    "--style-scale", "--preserve-color", "--pooling", "--weights",
-                   "--plain", "--texture", "--quiet", "--scales", "--coarse-iterations", "--memory-limit"):
+                   "--plain", "--texture", "--quiet", "--scales", "--coarse-iterations", "--memory-limit",
+                   "--tol"):
         assert option in text, option
 
 
@@ -106,15 +107,25 @@ def test_demo_refuses_to_overwrite_its_own_images(capsys):
     assert "is the input file" in one_line_error(capsys, "demo")
 
 
-def test_stylize_coarse_to_fine_numbers_intermediates_over_all_levels(tmp_path):
+def test_stylize_coarse_to_fine_numbers_intermediates_over_all_levels(tmp_path, capsys):
     out = tmp_path / "out.png"
     assert main(["stylize", CONTENT, STYLE, "-o", str(out), "--size", "64", "--scales", "2",
                  "--coarse-iterations", "2", "--iterations", "1", "--save-every", "1",
                  "--quiet"]) == 0
+    # the count run is the count said: the coarse level's on top of --iterations
+    assert "3 iterations, 2 + 1 by level, coarse to fine," in capsys.readouterr().out
     assert im.load_image(out).shape == (42, 64, 3)
     # two coarse pictures, then the full-size one: OUT_0001 .. OUT_0003
     shapes = [im.load_image(tmp_path / f"out_000{k}.png").shape for k in (1, 2, 3)]
     assert shapes == [(21, 32, 3), (21, 32, 3), (42, 64, 3)]
+
+
+def test_help_says_how_many_iterations_scales_runs(capsys):
+    assert main(["stylize", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"--scales 2 --iterations 6 runs {pyramid.COARSE_ITERATIONS} + 6" in text
+    assert f"on top of --iterations (default {pyramid.COARSE_ITERATIONS})" in text
+    assert pyramid.level_iterations(6, 2) == [pyramid.COARSE_ITERATIONS, 6]
 
 
 def test_version(capsys):
@@ -148,6 +159,22 @@ def test_the_best_image_is_written_unless_keep_last(tmp_path):
                  "--keep", "last"]) == 0
     np.testing.assert_array_equal(im.load_image(best), result.best_image)
     np.testing.assert_array_equal(im.load_image(last), result.image)
+
+
+def test_a_run_whose_loss_ends_above_its_start_writes_its_best_image(tmp_path, capsys):
+    # Adam with too large a step: below the start at iteration 2, above it at the end.
+    adam = ["--size", "24", "--iterations", "5", "--optimizer", "adam", "--lr", "50"]
+    result = transfer.stylize(CONTENT, STYLE, size=24, iterations=5, optimizer="adam", lr=50)
+    assert result.stopped == "diverged" and result.loss > result.initial.total
+    assert result.best_loss < result.initial.total
+    out = tmp_path / "out.png"
+    for keep in ("best", "last"):   # the last is worse than the start: the best either way
+        assert main(["stylize", CONTENT, STYLE, "-o", str(out), *adam, "--quiet",
+                     "--keep", keep]) == 0
+        err = capsys.readouterr().err
+        assert "the loss rose" in err and "wrote the best image" in err, err
+        assert f"{result.best_loss:.4g}" in err
+        np.testing.assert_array_equal(im.load_image(out), result.best_image)
 
 
 def test_lbfgs_memory_reaches_the_optimizer():

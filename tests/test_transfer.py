@@ -238,6 +238,55 @@ def test_progress_rewrites_one_line_on_a_terminal():
     assert len(lines[1]) >= len(lines[0])      # a shorter line is padded over the longer one
 
 
+def test_stalled_is_the_mean_relative_fall_over_the_window():
+    falling = [100.0 - k for k in range(12)]   # falls by 1 per iteration: 1/100 .. relative
+    assert not loop.stalled(falling[:10], tol=1.0, window=10)     # no whole window yet
+    # over the last 10: (L_1 - L_11) / (10 L_1) = 10 / (10 * 99) = 0.0101...
+    assert loop.stalled(falling, tol=0.0102, window=10)
+    assert not loop.stalled(falling, tol=0.0101, window=10)
+    assert not loop.stalled([5.0] * 20, tol=0.0)                  # tol 0: never
+    assert loop.stalled([5.0] * 20, tol=1e-12)                    # a flat loss has stalled
+
+
+def test_tol_ends_the_run_where_the_rule_says_on_the_same_iterates(vgg19):
+    n = loop.STOP_WINDOW + 6
+    every = transfer.stylize(CONTENT, STYLE, model=vgg19, size=24, iterations=n, tol=0)
+    assert every.iterations == n and every.stopped is None     # tol 0 runs every iteration
+    losses = every.history["total"]
+    # a tol that the rule meets within the run: the fall of the run's last window
+    tol = (losses[-1 - loop.STOP_WINDOW] - losses[-1]) / (loop.STOP_WINDOW *
+                                                          losses[-1 - loop.STOP_WINDOW]) * 1.01
+    expected = next(k for k in range(1, n + 1) if loop.stalled(losses[:k], tol))
+    stopped = transfer.stylize(CONTENT, STYLE, model=vgg19, size=24, iterations=n, tol=tol)
+    assert stopped.iterations == expected <= n
+    assert stopped.history["total"] == losses[:expected]        # a prefix of the whole run
+    assert stopped.stopped == "converged" and "tol" in stopped.message
+    with pytest.raises(ValueError, match="tol"):
+        transfer.stylize(CONTENT, STYLE, model=vgg19, size=24, iterations=2, tol=-1)
+
+
+def test_progress_in_a_log_starts_at_once_and_says_the_time_left():
+    import io
+
+    stream = io.StringIO()
+    progress = loop.Progress(300, stream=stream)
+    progress.begin(1, 1, (24, 32))
+    assert stream.getvalue().startswith("32x24: the targets, then at most 300 iterations")
+    for k in (1, 2, 30):   # 2.0 s per iteration
+        progress(loop.IterationState(k, Losses(10.0, 1.0, 2.0, 3.0), None, seconds=2.0 * k))
+    lines = stream.getvalue().splitlines()
+    # the begin line, iteration 1 (before the first tenth), then every tenth
+    assert [line.split("/")[0] for line in lines[1:]] == ["iter   1", "iter  30"]
+    assert lines[-1].endswith("(2.00s/it, 9m00s left)")        # 270 iterations x 2 s
+    # with a stopping rule the run may end sooner; a finer level counts four times
+    stream = io.StringIO()
+    progress = loop.Progress([50, 300], stream=stream, every=50)
+    progress(loop.IterationState(50, Losses(10.0, 1.0, 2.0, 3.0), np.zeros((3, 12, 16)),
+                                 level=1, levels=2, seconds=50.0, tol=1e-3))
+    assert stream.getvalue().rstrip().endswith("(1.00s/it, at most 20m00s left)")
+    assert loop.duration(59.6) == "1m00s" and loop.duration(3725) == "1h02m"
+
+
 # --- coarse-to-fine ----------------------------------------------------------------------
 
 def test_the_last_level_optimises_exactly_the_single_scale_objective(vgg19):
