@@ -416,7 +416,8 @@ def test_sigterm_saves_the_best_image_like_ctrl_c(tmp_path, command, signal_name
     # A run told to stop by the system (a batch queue's time limit, a closed terminal) saves
     # what it has, says so in one line and exits 128 + the signal's number.
     out = tmp_path / "out.png"
-    images = [CONTENT, STYLE] if command == "stylize" else [CONTENT]
+    # stylize's stopping rule would end the run first (invert has none)
+    images = [CONTENT, STYLE, "--tol", "0"] if command == "stylize" else [CONTENT]
     proc, _ = start_command([command, *images, "-o", str(out), "--size", "32",
                              "--iterations", "100000", "--print-every", "1"], "iter")
     signum = getattr(signal, signal_name)
