@@ -112,6 +112,9 @@ ENTRIES = {
     "mrf": ("MRF patch loss", "Li & Wand's patches at relu3_1 and relu4_1, with Adam "
             "(`--style-loss mrf`): the wave's crests copied over the turtle, whose outline "
             "remains", small("--style-loss", "mrf", size=MRF_SIZE)),
+    "w2": ("Wasserstein-2 style loss", "Gaussian fits of each style layer's features "
+           "matched in the Wasserstein-2 distance, at its default weight "
+           "(`--style-loss w2`)", small("--style-loss", "w2")),
     **{f"invert_{layer}": ("Feature inversion", f"the turtle rebuilt from noise to match "
                            f"`{layer}`", ["invert", TURTLE, "--layer", layer, "--size",
                                           str(SIZE)])
@@ -140,7 +143,7 @@ SECTION_NOTES = {
               "other work loaded the machine (load 4 to 20): their seconds say little "
               "({doc}`features`)."
        for title in ("Scale control", "Two styles blended", "Style scale", "Average pooling",
-                     "The normalised VGG", "Normalised gradients")},
+                     "The normalised VGG", "Normalised gradients", "Wasserstein-2 style loss")},
     "MRF patch loss": f"At {MRF_SIZE} px: matching every patch to every style patch costs "
                       "some 1 TFLOP an evaluation at 512 px ({doc}`features`).",
     "Feature inversion": "What each layer keeps: noise optimised until its activation at one "
