@@ -136,9 +136,11 @@ class Progress:
     ``every`` iterations (default: a tenth of the level's, and the first iteration's, so that
     a log shows the run within seconds of its start).
 
-    The time left is the iterations left at the seconds per iteration measured so far; a
-    later, finer level (twice the sides) is counted at four times this level's. With a
-    stopping rule (``tol``) the run may end sooner: the line says "at most".
+    The time left is the iterations left at the seconds per iteration measured since the
+    level's first iteration (which also carries the level's setup: the optimiser's bounds,
+    its first line search); a later, finer level (twice the sides) is counted at four times
+    this level's. With a stopping rule (``tol``) the run may end sooner: the line says
+    "at most".
     """
 
     def __init__(self, iterations, stream=None, every=None, inline=None):
@@ -146,25 +148,32 @@ class Progress:
         self.stream = stream if stream is not None else sys.stderr
         self.inline = _is_interactive(self.stream) if inline is None else inline
         self.every = every
-        self.start, self.width, self.level = time.perf_counter(), 0, None
+        self.start, self.width, self.level, self.first = time.perf_counter(), 0, None, None
 
     def __call__(self, state):
         k, n = state.iteration, self.iterations[min(state.level, len(self.iterations)) - 1]
         if state.level != self.level:   # a new level (the last one's line was closed)
-            self.level, self.width = state.level, 0
+            self.level, self.width, self.first = state.level, 0, None
+        if k == 1:   # the first iteration carries the level's setup: timed apart
+            self.first = state.seconds
         every = self.every or (1 if self.inline else max(1, n // 10))
         if k % every and k != n and not (self.every is None and k == 1):
             return
         level = (f"level {state.level}/{state.levels} {state.x.shape[2]}x{state.x.shape[1]}  "
                  if state.levels > 1 else "")
         terms = "  ".join(f"{kind} {getattr(state.losses, kind):.4g}" for kind in state.kinds)
-        per_iteration = state.seconds / k
-        later = self.iterations[state.level:state.levels]   # the finer levels still to run
-        left = per_iteration * ((n - k) + sum(m * 4 ** j for j, m in enumerate(later, 1)))
-        bound = "at most " if state.tol > 0 and left > 0 else ""
+        elapsed = f"{time.perf_counter() - self.start:.1f}s"
+        if k == 1:
+            timing = "the first iteration, with the setup; the time left from the next line"
+        else:
+            per_iteration = ((state.seconds - self.first) / (k - 1) if self.first is not None
+                             else state.seconds / k)
+            later = self.iterations[state.level:state.levels]   # the finer levels still to run
+            left = per_iteration * ((n - k) + sum(m * 4 ** j for j, m in enumerate(later, 1)))
+            bound = "at most " if state.tol > 0 and left > 0 else ""
+            timing = f"{per_iteration:.2f}s/it, {bound}{duration(left)} left"
         line = (f"{level}iter {k:>{len(str(n))}}/{n}  loss {state.losses.total:.4g}  {terms}  "
-                f"{time.perf_counter() - self.start:.1f}s ({per_iteration:.2f}s/it, "
-                f"{bound}{duration(left)} left)")
+                f"{elapsed} ({timing})")
         if self.inline:
             # Pad to the longest line so far: a shorter line fully covers the previous one.
             self.width = max(self.width, len(line))

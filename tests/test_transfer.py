@@ -272,11 +272,14 @@ def test_progress_in_a_log_starts_at_once_and_says_the_time_left():
     progress = loop.Progress(300, stream=stream)
     progress.begin(1, 1, (24, 32))
     assert stream.getvalue().startswith("32x24: the targets, then at most 300 iterations")
-    for k in (1, 2, 30):   # 2.0 s per iteration
-        progress(loop.IterationState(k, Losses(10.0, 1.0, 2.0, 3.0), None, seconds=2.0 * k))
+    for k in (1, 2, 30):   # the first iteration 20 s (the setup), then 2.0 s per iteration
+        progress(loop.IterationState(k, Losses(10.0, 1.0, 2.0, 3.0), None,
+                                     seconds=20.0 + 2.0 * (k - 1)))
     lines = stream.getvalue().splitlines()
     # the begin line, iteration 1 (before the first tenth), then every tenth
     assert [line.split("/")[0] for line in lines[1:]] == ["iter   1", "iter  30"]
+    assert lines[1].endswith("(the first iteration, with the setup; the time left from the "
+                             "next line)")
     assert lines[-1].endswith("(2.00s/it, 9m00s left)")        # 270 iterations x 2 s
     # with a stopping rule the run may end sooner; a finer level counts four times
     stream = io.StringIO()
