@@ -39,7 +39,7 @@ def _fixed_arch(path, arch, pooling, fast, normalized):
     network is refused naming the loader that reads it."""
     if path is None and arch == "vgg16":
         raise ValueError("the project ships VGG19 weights only; fetch VGG16's with `nst-numpy "
-                         "weights download vgg16` and give that file")
+                         "weights download vgg16`, then name it as the weights: vgg16")
     try:
         return _build(path, arch, pooling, fast, normalized)
     except ArchitectureMismatch as error:
@@ -118,5 +118,5 @@ def load_vgg(path=None, arch=None, pooling="max", fast=False, normalized=False):
     """
     if path is None and arch == "vgg16":
         raise ValueError("the project ships VGG19 weights only; fetch VGG16's with "
-                         "`nst-numpy weights download vgg16` and give that file")
+                         "`nst-numpy weights download vgg16`, then name it as the weights: vgg16")
     return _build(path, arch, pooling, fast, normalized)
