@@ -29,7 +29,7 @@ class AnswerCheckResult:
         return f"answer check {'ok' if self.passed else 'FAILED'}: {self.what}: {self.detail}"
 
 
-def check_answer(answer, expected, what, rtol=1e-6, atol=0.0):
+def check_answer(answer, expected, what, rtol=1e-6, atol=0.0, ratio=False):
     """Compare an exercise's answer with the value the library or a measurement gives.
 
     For the exercises that are not a gradient (a prediction, a shape, a count, a formula's
@@ -56,8 +56,8 @@ def check_answer(answer, expected, what, rtol=1e-6, atol=0.0):
                     for key in expected)
         if not wrong:
             return AnswerCheckResult(what, True, f"all {len(expected)} entries agree")
-        if all(isinstance(_plain(value), bool) for value in expected.values()):
-            return AnswerCheckResult(what, False, f"not all {len(expected)} predictions are "
+        if _at_most_two_values(expected.values()):
+            return AnswerCheckResult(what, False, f"not all {len(expected)} entries are "
                                                   "right")
         return AnswerCheckResult(what, False, f"{wrong} of {len(expected)} entries are wrong")
     if _is_numeric(expected) and not isinstance(expected, (bool, np.bool_)):
@@ -73,12 +73,33 @@ def check_answer(answer, expected, what, rtol=1e-6, atol=0.0):
             difference = float(np.max(np.abs(answer - expected), initial=0.0))
             return AnswerCheckResult(what, True, f"largest difference {difference:.3g} "
                                                  f"{tolerance}")
+        if ratio and expected.size == 1 and expected.item() != 0 \
+                and np.isfinite(answer.item()):
+            return AnswerCheckResult(what, False, f"yours is {answer.item() / expected.item():.4g}"
+                                                  f" times the expected value {tolerance}")
+        if expected.size == 1:
+            return AnswerCheckResult(what, False, f"outside the tolerance {tolerance}")
         return AnswerCheckResult(what, False, f"{np.count_nonzero(~close)} of {close.size} "
                                               f"entries outside the tolerance {tolerance}")
     answer, expected = _plain(answer), _plain(expected)
     if isinstance(answer, bool) == isinstance(expected, bool) and _equal(answer, expected):
         return AnswerCheckResult(what, True, "as expected")
     return AnswerCheckResult(what, False, f"not the right answer{_kind_hint(answer, expected)}")
+
+
+def _at_most_two_values(values):
+    """Whether ``values`` hold at most two distinct values (then a count of wrong entries
+    would reveal the answers)."""
+    distinct = []
+    for value in values:
+        value = _plain(value)
+        if isinstance(value, np.ndarray):
+            return False
+        if not any(type(value) is type(seen) and _equal(value, seen) for seen in distinct):
+            distinct.append(value)
+        if len(distinct) > 2:
+            return False
+    return True
 
 
 def _kind_hint(answer, expected):
