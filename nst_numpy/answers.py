@@ -9,7 +9,9 @@ set of yes/no predictions are wrong. :func:`score` turns checks into points for 
 tool (nbgrader reads the number a grade cell's last expression shows).
 """
 
+import contextlib
 from dataclasses import dataclass
+from unittest import mock
 
 import numpy as np
 
@@ -125,6 +127,65 @@ def _equal(answer, expected):
 
 def _is_numeric(value):
     return np.asarray(value).dtype.kind in "biuf" and not isinstance(value, (set, dict, str))
+
+
+class LibraryUsed(Exception):
+    """Raised by a library function that an exercise's answer may not call."""
+
+
+def attempt(what, function, *args, forbidden=(), **kwargs):
+    """Call a student's ``function(*args, **kwargs)`` for a check cell, without letting an
+    error stop the notebook.
+
+    Returns ``(result, None)``, or ``(None, failure)`` where ``failure`` is a failed
+    :class:`AnswerCheckResult` (it prints as one line naming the error's type and message, no
+    traceback, and scores 0). ``forbidden`` lists ``(module, name)`` pairs, the library's
+    functions or classes the exercise replaces: during the call each raises
+    :class:`LibraryUsed`, and a call of one fails the check even when the student's code
+    catches the error, so that wrapping the library does not pass.
+    """
+    used = []
+
+    def refuse(label):
+        def refused(*args, **kwargs):
+            used.append(label)
+            raise LibraryUsed(f"the library's {label} may not be used here: write it yourself")
+        return refused
+
+    with contextlib.ExitStack() as stack:
+        for module, name in forbidden:
+            label = f"{module.__name__.rsplit('.', 1)[-1]}.{name}"
+            stack.enter_context(mock.patch.object(module, name, refuse(label)))
+        try:
+            result = function(*args, **kwargs)
+        except Exception as error:       # the student's error, reported in one line
+            if used:
+                return None, _library_used(what, used)
+            message = str(error).strip().splitlines()
+            detail = f"your code raised {type(error).__name__}"
+            return None, AnswerCheckResult(what, False, detail + (f": {message[0]}" if message
+                                                                  else ""))
+    if used:
+        return None, _library_used(what, used)
+    return result, None
+
+
+def _library_used(what, used):
+    return AnswerCheckResult(what, False, f"the library's {used[0]} may not be used here: "
+                                          "write it yourself")
+
+
+def library_subclass(cls, module):
+    """A failed :class:`AnswerCheckResult` when the class ``cls`` derives from a class of
+    ``module`` other than its base ``Term`` (a student's term that inherits the library's
+    computation), else ``None``."""
+    for base in getattr(cls, "__mro__", ())[1:]:
+        if base.__module__ == module.__name__ and base.__name__ != "Term":
+            return AnswerCheckResult(f"your {cls.__name__}", False,
+                                     f"it derives from the library's {base.__name__}, which "
+                                     "may not be used here: derive from Term and write it "
+                                     "yourself")
+    return None
 
 
 class Score(float):

@@ -93,3 +93,38 @@ def test_a_scalar_failure_gives_the_ratio_only_when_asked():
     assert not plain and "times" not in str(plain) and "1 of 1" not in str(plain), plain
     assert "times" not in str(answers.check_answer(2.0, 0.0, "zero", ratio=True))
     assert answers.check_answer(1.0, 1.0, "equal", ratio=True)
+
+
+def test_attempt_turns_an_error_into_one_failed_line():
+    result, failure = answers.attempt("your f", lambda: 1 / 0)
+    assert result is None and not failure and answers.score(failure, points=1) == 0
+    assert str(failure) == "answer check FAILED: your f: your code raised ZeroDivisionError: " \
+                           "division by zero", failure
+    assert answers.attempt("your f", lambda x: 2 * x, 3) == (6, None)
+
+
+def test_attempt_refuses_the_library_even_when_the_error_is_caught():
+    from nst_numpy import losses
+
+    def swallowing(F):
+        try:
+            return losses.gram_matrix(F)
+        except Exception:
+            return F @ F.T
+    F = np.ones((2, 3))
+    for wrapper in (lambda F: losses.gram_matrix(F), swallowing):
+        result, failure = answers.attempt("gram", wrapper, F, forbidden=[(losses, "gram_matrix")])
+        assert result is None and "losses.gram_matrix may not be used here" in str(failure)
+    assert losses.gram_matrix(F).shape == (2, 2)             # restored after the attempt
+
+
+def test_library_subclass_names_the_library_class_a_term_derives_from():
+    from nst_numpy import terms
+
+    class Mine(terms.Term):
+        pass
+
+    class Wrapped(terms.Content):
+        pass
+    assert answers.library_subclass(Mine, terms) is None
+    assert "derives from the library's Content" in str(answers.library_subclass(Wrapped, terms))

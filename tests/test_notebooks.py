@@ -894,3 +894,71 @@ def test_student_release_shows_no_answer(path):
              if secret not in given and found_in(secret, student)]
     assert not leaks, f"{path.name}: the student release shows these answers:\n" + "\n".join(
         f"  {kind} {text!r} (from {where})" for (kind, text), where in leaks)
+
+
+# Notebook 8's checks run the student's own functions and classes: a common wrong answer (an
+# error, a wrong shape, a pair that is not one) and an answer that wraps the library must each
+# print one FAILED line and score 0, and the notebook must go on ("Run All" reaches the end).
+
+NOTEBOOK_8 = NOTEBOOK_DIR / "08_build_it_yourself.ipynb"
+
+RAISING_ANSWERS = {
+    "content_loss": "def content_loss(F, P):\n    raise RuntimeError('not written yet')",
+    "gram_matrix": "def gram_matrix(F):\n    return F @ F.T                  # no reshape",
+    "style_loss": "def style_loss(F, A):\n    G = gram_matrix(F)\n"
+                  "    return np.sum((G - A) ** 2), (G - A) @ F",
+    "tv_loss": "def tv_loss(x):\n    return np.sum(np.diff(x, axis=1) ** 2)    # no gradient",
+    "MyContent": "class MyContent(terms.Term):\n    kind = 'content'\n"
+                 "    def __init__(self, x_content, layers, weight):\n"
+                 "        super().__init__(weight)\n"
+                 "        self.x_content, self.layers = x_content, list(layers)\n"
+                 "    def targets(self, model, shape, dtype):\n"
+                 "        return {layer: gram_matrix(F) for layer, F in\n"
+                 "                model.features(self.x_content, self.layers).items()}\n"
+                 "    def loss(self, F, targets):\n"
+                 "        return 0.0, {layer: F[layer] @ F[layer].T for layer in self.layers}\n"
+                 "MyStyle = MyContent\n"
+                 "class MyTV(terms.Term):\n    kind, on_pixels = 'tv', True\n"
+                 "    def targets(self, model, shape, dtype):\n        return None\n"
+                 "    def loss(self, x, targets):\n        return 0.0, np.zeros_like(x)",
+}
+
+WRAPPING_ANSWERS = {
+    "content_loss": "def content_loss(F, P):\n    return losses.content_layer_loss(F, P)",
+    "gram_matrix": "def gram_matrix(F):\n    return nst_numpy.losses.gram_matrix(F)",
+    "style_loss": "def style_loss(F, A):\n    try:\n        return losses.style_layer_loss(F, A)\n"
+                  "    except Exception:\n        return 0.0, np.zeros_like(F)",
+    "tv_loss": "from nst_numpy.losses import total_variation_loss\n"
+               "def tv_loss(x):\n    return losses.total_variation_loss(x)",
+    "MyContent": "class MyContent(terms.Content):\n    pass\n"
+                 "class MyStyle(terms.GramStyle):\n    pass\n"
+                 "class MyTV(terms.TotalVariation):\n    pass",
+}
+
+
+def run_notebook_8_with(answers_by_exercise):
+    """Notebook 8 up to the capstone's check, each exercise cell holding the given answer;
+    returns {exercise: (printed text, score)}."""
+    notebook = raw(NOTEBOOK_8)
+    found = course.exercises(notebook)
+    last_check = max(check for _, _, check, _ in found)
+    for exercise, index, _, _ in found:
+        notebook["cells"][index]["source"] = answers_by_exercise[exercise]
+    notebook["cells"] = notebook["cells"][:last_check + 1]
+    executed_8 = execute(nbformat.reads(json.dumps(notebook), as_version=4))
+    return {exercise: (text_output(executed_8.cells[check]), score_shown(executed_8.cells[check]))
+            for exercise, _, check, _ in found}
+
+
+def test_notebook_8_checks_survive_answers_that_raise_or_have_the_wrong_shape():
+    for exercise, (printed, points) in run_notebook_8_with(RAISING_ANSWERS).items():
+        assert FAILED.search(printed) and not OK.search(printed), (exercise, printed)
+        assert "Traceback" not in printed and points == 0, (exercise, printed, points)
+        assert re.search(r"answer check FAILED: .*: your code raised \w+Error: \S", printed), (
+            exercise, printed)
+
+
+def test_notebook_8_checks_refuse_answers_that_wrap_the_library():
+    for exercise, (printed, points) in run_notebook_8_with(WRAPPING_ANSWERS).items():
+        assert FAILED.search(printed) and not OK.search(printed), (exercise, printed)
+        assert "may not be used here" in printed and points == 0, (exercise, printed, points)
