@@ -9,7 +9,9 @@ set of yes/no predictions are wrong. :func:`score` turns checks into points for 
 tool (nbgrader reads the number a grade cell's last expression shows).
 """
 
+import contextlib
 from dataclasses import dataclass
+from unittest import mock
 
 import numpy as np
 
@@ -29,7 +31,7 @@ class AnswerCheckResult:
         return f"answer check {'ok' if self.passed else 'FAILED'}: {self.what}: {self.detail}"
 
 
-def check_answer(answer, expected, what, rtol=1e-6, atol=0.0):
+def check_answer(answer, expected, what, rtol=1e-6, atol=0.0, ratio=False):
     """Compare an exercise's answer with the value the library or a measurement gives.
 
     For the exercises that are not a gradient (a prediction, a shape, a count, a formula's
@@ -56,8 +58,8 @@ def check_answer(answer, expected, what, rtol=1e-6, atol=0.0):
                     for key in expected)
         if not wrong:
             return AnswerCheckResult(what, True, f"all {len(expected)} entries agree")
-        if all(isinstance(_plain(value), bool) for value in expected.values()):
-            return AnswerCheckResult(what, False, f"not all {len(expected)} predictions are "
+        if _at_most_two_values(expected.values()):
+            return AnswerCheckResult(what, False, f"not all {len(expected)} entries are "
                                                   "right")
         return AnswerCheckResult(what, False, f"{wrong} of {len(expected)} entries are wrong")
     if _is_numeric(expected) and not isinstance(expected, (bool, np.bool_)):
@@ -73,12 +75,33 @@ def check_answer(answer, expected, what, rtol=1e-6, atol=0.0):
             difference = float(np.max(np.abs(answer - expected), initial=0.0))
             return AnswerCheckResult(what, True, f"largest difference {difference:.3g} "
                                                  f"{tolerance}")
+        if ratio and expected.size == 1 and expected.item() != 0 \
+                and np.isfinite(answer.item()):
+            return AnswerCheckResult(what, False, f"yours is {answer.item() / expected.item():.4g}"
+                                                  f" times the expected value {tolerance}")
+        if expected.size == 1:
+            return AnswerCheckResult(what, False, f"outside the tolerance {tolerance}")
         return AnswerCheckResult(what, False, f"{np.count_nonzero(~close)} of {close.size} "
                                               f"entries outside the tolerance {tolerance}")
     answer, expected = _plain(answer), _plain(expected)
     if isinstance(answer, bool) == isinstance(expected, bool) and _equal(answer, expected):
         return AnswerCheckResult(what, True, "as expected")
     return AnswerCheckResult(what, False, f"not the right answer{_kind_hint(answer, expected)}")
+
+
+def _at_most_two_values(values):
+    """Whether ``values`` hold at most two distinct values (then a count of wrong entries
+    would reveal the answers)."""
+    distinct = []
+    for value in values:
+        value = _plain(value)
+        if isinstance(value, np.ndarray):
+            return False
+        if not any(type(value) is type(seen) and _equal(value, seen) for seen in distinct):
+            distinct.append(value)
+        if len(distinct) > 2:
+            return False
+    return True
 
 
 def _kind_hint(answer, expected):
@@ -104,6 +127,65 @@ def _equal(answer, expected):
 
 def _is_numeric(value):
     return np.asarray(value).dtype.kind in "biuf" and not isinstance(value, (set, dict, str))
+
+
+class LibraryUsed(Exception):
+    """Raised by a library function that an exercise's answer may not call."""
+
+
+def attempt(what, function, *args, forbidden=(), **kwargs):
+    """Call a student's ``function(*args, **kwargs)`` for a check cell, without letting an
+    error stop the notebook.
+
+    Returns ``(result, None)``, or ``(None, failure)`` where ``failure`` is a failed
+    :class:`AnswerCheckResult` (it prints as one line naming the error's type and message, no
+    traceback, and scores 0). ``forbidden`` lists ``(module, name)`` pairs, the library's
+    functions or classes the exercise replaces: during the call each raises
+    :class:`LibraryUsed`, and a call of one fails the check even when the student's code
+    catches the error, so that wrapping the library does not pass.
+    """
+    used = []
+
+    def refuse(label):
+        def refused(*args, **kwargs):
+            used.append(label)
+            raise LibraryUsed(f"the library's {label} may not be used here: write it yourself")
+        return refused
+
+    with contextlib.ExitStack() as stack:
+        for module, name in forbidden:
+            label = f"{module.__name__.rsplit('.', 1)[-1]}.{name}"
+            stack.enter_context(mock.patch.object(module, name, refuse(label)))
+        try:
+            result = function(*args, **kwargs)
+        except Exception as error:       # the student's error, reported in one line
+            if used:
+                return None, _library_used(what, used)
+            message = str(error).strip().splitlines()
+            detail = f"your code raised {type(error).__name__}"
+            return None, AnswerCheckResult(what, False, detail + (f": {message[0]}" if message
+                                                                  else ""))
+    if used:
+        return None, _library_used(what, used)
+    return result, None
+
+
+def _library_used(what, used):
+    return AnswerCheckResult(what, False, f"the library's {used[0]} may not be used here: "
+                                          "write it yourself")
+
+
+def library_subclass(cls, module):
+    """A failed :class:`AnswerCheckResult` when the class ``cls`` derives from a class of
+    ``module`` other than its base ``Term`` (a student's term that inherits the library's
+    computation), else ``None``."""
+    for base in getattr(cls, "__mro__", ())[1:]:
+        if base.__module__ == module.__name__ and base.__name__ != "Term":
+            return AnswerCheckResult(f"your {cls.__name__}", False,
+                                     f"it derives from the library's {base.__name__}, which "
+                                     "may not be used here: derive from Term and write it "
+                                     "yourself")
+    return None
 
 
 class Score(float):

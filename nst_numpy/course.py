@@ -256,7 +256,7 @@ c.ClearSolutions.code_stub = {{"python": STUB}}
 # answer away) before nbgrader's own steps.
 c.GenerateAssignment.preprocessors = [nbgrader_preprocessor()] + list(
     GenerateAssignment.class_traits()["preprocessors"].default())
-# Notebooks 6 and 7 run style transfers: allow a cell {CELL_TIMEOUT} s at the default size.
+# Notebooks 5 to 8 run style transfers: allow a cell {CELL_TIMEOUT} s at the default size.
 c.Execute.timeout = {CELL_TIMEOUT}
 '''
 

@@ -21,8 +21,9 @@ def test_check_answer_words_sets_dicts_and_what_it_prints():
     assert answers.check_answer({"relu1_1", "relu2_1"}, {"relu2_1", "relu1_1"}, "layers")
     assert not answers.check_answer(True, False, "a yes/no prediction")
     assert answers.check_answer({"a": 1.0, "b": "up"}, {"a": 1.0, "b": "up"}, "dict")
-    wrong = answers.check_answer({"a": 1.0, "b": "down"}, {"a": 1.0, "b": "up"}, "dict")
-    assert not wrong and "1 of 2 entries are wrong" in str(wrong), wrong
+    expected = {"a": 1.0, "b": "up", "c": 3}
+    wrong = answers.check_answer({"a": 1.0, "b": "down", "c": 3}, expected, "dict")
+    assert not wrong and "1 of 3 entries are wrong" in str(wrong), wrong
     assert answers.check_answer(False, np.bool_(False), "a NumPy boolean")
     assert not answers.check_answer(1, True, "a number for a yes/no prediction")
     assert not answers.check_answer(True, 1, "a yes/no answer for a number")
@@ -71,3 +72,59 @@ def test_score_is_points_times_the_share_passed_and_never_raises_for_an_answer()
     for points in (0, -1, True, "2"):
         with pytest.raises(ValueError, match="points"):
             answers.score(ok, points=points)
+
+
+def test_a_dict_of_two_possible_values_is_treated_like_yes_no_predictions():
+    """{layer: 3 or 5} (notebook 7's better_match): a count of wrong entries would reveal the
+    answers one retry at a time, as for yes/no predictions."""
+    expected = {"relu1_1": 3, "relu2_1": 5, "relu3_1": 5, "relu4_1": 3}
+    answer = {"relu1_1": 3, "relu2_1": 3, "relu3_1": 5, "relu4_1": 3}
+    check = answers.check_answer(answer, expected, "better match")
+    assert not check and "not all 4 entries are right" in str(check), check
+    assert not any(str(n) in str(check).replace("all 4", "") for n in range(6)), check
+    three = dict(expected, relu4_1=4)                        # three values: the count is shown
+    assert "2 of 4 entries are wrong" in str(answers.check_answer(answer, three, "three"))
+
+
+def test_a_scalar_failure_gives_the_ratio_only_when_asked():
+    half = answers.check_answer(2.0, 1.0, "a value", ratio=True)
+    assert not half and "yours is 2 times the expected value" in str(half), half
+    plain = answers.check_answer(2.0, 1.0, "a prediction")
+    assert not plain and "times" not in str(plain) and "1 of 1" not in str(plain), plain
+    assert "times" not in str(answers.check_answer(2.0, 0.0, "zero", ratio=True))
+    assert answers.check_answer(1.0, 1.0, "equal", ratio=True)
+
+
+def test_attempt_turns_an_error_into_one_failed_line():
+    result, failure = answers.attempt("your f", lambda: 1 / 0)
+    assert result is None and not failure and answers.score(failure, points=1) == 0
+    assert str(failure) == "answer check FAILED: your f: your code raised ZeroDivisionError: " \
+                           "division by zero", failure
+    assert answers.attempt("your f", lambda x: 2 * x, 3) == (6, None)
+
+
+def test_attempt_refuses_the_library_even_when_the_error_is_caught():
+    from nst_numpy import losses
+
+    def swallowing(F):
+        try:
+            return losses.gram_matrix(F)
+        except Exception:
+            return F @ F.T
+    F = np.ones((2, 3))
+    for wrapper in (lambda F: losses.gram_matrix(F), swallowing):
+        result, failure = answers.attempt("gram", wrapper, F, forbidden=[(losses, "gram_matrix")])
+        assert result is None and "losses.gram_matrix may not be used here" in str(failure)
+    assert losses.gram_matrix(F).shape == (2, 2)             # restored after the attempt
+
+
+def test_library_subclass_names_the_library_class_a_term_derives_from():
+    from nst_numpy import terms
+
+    class Mine(terms.Term):
+        pass
+
+    class Wrapped(terms.Content):
+        pass
+    assert answers.library_subclass(Mine, terms) is None
+    assert "derives from the library's Content" in str(answers.library_subclass(Wrapped, terms))
