@@ -399,8 +399,11 @@ def test_the_default_optimizer_follows_the_objective():
 def start_command(argv, first_line):
     """``nst-numpy argv`` in a subprocess, once its stderr has printed a line containing
     ``first_line``; returns (process, the lines read so far)."""
+    # A shell's background job (`pytest &`) inherits SIGINT ignored, and Python then leaves
+    # Ctrl-C ignored: the command starts with the disposition a terminal gives it.
     proc = subprocess.Popen([sys.executable, "-m", "nst_numpy.cli", *argv],
-                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = []
     for line in proc.stderr:
         lines.append(line)

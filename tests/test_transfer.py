@@ -331,7 +331,8 @@ def test_coarse_to_fine_starts_each_level_from_the_last_and_says_which_level_run
     assert result.image.shape == (85, 128, 3) and result.times == sorted(result.times)
     assert result.best_loss == min(result.history["total"][-2:])   # the full-size level's
     lines = stream.getvalue().splitlines()
-    assert lines[0].startswith("level 1/3 32x21  iter 1/3") and "s/it" in lines[0]
+    assert lines[0].startswith("level 1/3 32x21  iter 1/3") and "first iteration" in lines[0]
+    assert lines[1].startswith("level 1/3 32x21  iter 2/3") and "s/it" in lines[1]
     assert lines[-1].startswith("level 3/3 128x85  iter 2/2")
 
 
