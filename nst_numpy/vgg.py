@@ -11,7 +11,7 @@ injected ``dL/d(activation)`` as it passes its layer: this is how several conten
 layers feed one image gradient, and how the *total* derivative at a shallow layer picks up
 what flows back from the deeper ones (clarification 1 of docs/quiz.md). The network itself
 keeps nothing between the two passes, as no layer does (cs231n's ``(out, cache)``, one
-level up): one network may serve several threads at once.
+level up): the tape is all a backward pass needs.
 
 This is the plain network, the one the docs derive and the gradient checks use.
 :class:`nst_numpy.fast.FastVGG` computes the same function faster and is tested equal to it.
