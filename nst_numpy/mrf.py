@@ -32,6 +32,7 @@ import numpy as np
 
 from ._checks import float_array, same_dtype
 from .layers import col2im, im2col
+from .losses import _layer_weights, _require_layers
 
 PATCH = 3
 """Side of a patch: 3x3 at stride 1 with no padding, as Li and Wand use."""
@@ -270,16 +271,8 @@ def mrf_loss(F, targets, weights=None, block=None):
     (L, grads)
         ``L = sum_l w_l E_l`` and ``{layer: w_l dE_l/dF^l}``, each in its layer's dtype.
     """
-    missing = [layer for layer in targets if layer not in F]
-    if missing:
-        raise ValueError(f"mrf_loss: targets has layers {missing} that F lacks; "
-                         "compute F at every MRF layer")
-    if weights is None:
-        weights = {layer: 1.0 / len(targets) for layer in targets}
-    missing = [layer for layer in targets if layer not in weights]
-    if missing:
-        raise ValueError(f"mrf_loss: weights missing for layers {missing}; "
-                         "give one w_l per MRF layer")
+    _require_layers(F, targets, "mrf_loss", "targets")
+    weights = _layer_weights(targets, weights, default=1.0 / max(len(targets), 1), what="MRF")
     total, grads = 0.0, {}
     for layer, target in targets.items():
         E, dE = mrf_layer_loss(F[layer], target, block)

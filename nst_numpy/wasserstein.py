@@ -40,6 +40,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._checks import float_array, is_real, same_dtype
+from .losses import _layer_weights, _require_layers
 
 RIDGE = 1e-2
 """The ridge ``eps`` added to both covariances, as a fraction of the style's mean variance
@@ -270,16 +271,8 @@ def w2_loss(F, targets, weights=None):
     (L, grads)
         ``L = sum_l w_l E_l`` and ``{layer: w_l dE_l/dF^l}``, each in its layer's dtype.
     """
-    missing = [layer for layer in targets if layer not in F]
-    if missing:
-        raise ValueError(f"w2_loss: targets has layers {missing} that F lacks; compute F at "
-                         "every style layer")
-    if weights is None:
-        weights = {layer: 1.0 / len(targets) for layer in targets}
-    missing = [layer for layer in targets if layer not in weights]
-    if missing:
-        raise ValueError(f"w2_loss: weights missing for layers {missing}; give one w_l per "
-                         "style layer")
+    _require_layers(F, targets, "w2_loss", "targets")
+    weights = _layer_weights(targets, weights, default=1.0 / max(len(targets), 1), what="W2 style")
     total, grads = 0.0, {}
     for layer, target in targets.items():
         E, dE = w2_layer_loss(F[layer], target)
