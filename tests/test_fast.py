@@ -144,22 +144,29 @@ def test_fused_relu_and_pool_equal_the_separate_layers(shape, monkeypatch):
     np.testing.assert_array_equal(banded_dx, separate)
 
 
-@pytest.mark.parametrize("C,K,H", [(16, 8, 13), (64, 32, 12), (256, 16, 6)])
-def test_float32_error_is_round_off(C, K, H):
+def conv_float32_errors(C, K, H, forward, backward_input):
+    """A float32 conv's largest errors, forward and input gradient, against float64, each
+    relative to its round-off scale: the same sums with every term made positive."""
     x, w, b = random_conv((C, K, H, H + 1), seed=6)
     dout = np.random.default_rng(7).normal(size=(K, H, H + 1))
     f32 = [a.astype(np.float32) for a in (x, w, b, dout)]
     exact, _ = L.conv2d_forward(x, w, b)
     exact_dx = L.conv2d_backward_input(dout, (x, w, 1))
-    # The scale of each output's round-off: the same sums with every term made positive.
     scale, _ = L.conv2d_forward(np.abs(x), np.abs(w), np.abs(b))
     dx_scale = L.conv2d_backward_input(np.abs(dout), (x, np.abs(w), 1))
+    out, cache = forward(*f32[:3])
+    dx = backward_input(f32[3], cache)
+    assert out.dtype == dx.dtype == np.float32, "no silent upcast"
+    return np.max(np.abs(out - exact) / scale), np.max(np.abs(dx - exact_dx) / dx_scale)
+
+
+@pytest.mark.parametrize("C,K,H", [(16, 8, 13), (64, 32, 12), (256, 16, 6)])
+def test_float32_error_is_round_off(C, K, H):
     for module in (L, winograd):
-        out, cache = module.conv2d_forward(*f32[:3])
-        dx = module.conv2d_backward_input(f32[3], cache)
-        assert out.dtype == dx.dtype == np.float32, "no silent upcast"
-        assert np.max(np.abs(out - exact) / scale) <= ROUND_OFF_UNITS_FLOAT32 * U32, module.__name__
-        assert np.max(np.abs(dx - exact_dx) / dx_scale) <= ROUND_OFF_UNITS_FLOAT32 * U32, module.__name__
+        error, dx_error = conv_float32_errors(C, K, H, module.conv2d_forward,
+                                              module.conv2d_backward_input)
+        assert error <= ROUND_OFF_UNITS_FLOAT32 * U32, module.__name__
+        assert dx_error <= ROUND_OFF_UNITS_FLOAT32 * U32, module.__name__
 
 
 def test_kernel_transform_follows_the_kernel_dtype():
@@ -410,18 +417,10 @@ ROUND_OFF_UNITS_FLOAT32_TILE4 = 128
 
 @pytest.mark.parametrize("C,K,H", [(16, 8, 13), (64, 32, 12), (256, 16, 6)])
 def test_tile4_float32_error_is_round_off(C, K, H):
-    x, w, b = random_conv((C, K, H, H + 1), seed=6)
-    dout = np.random.default_rng(7).normal(size=(K, H, H + 1))
-    f32 = [a.astype(np.float32) for a in (x, w, b, dout)]
-    exact, _ = L.conv2d_forward(x, w, b)
-    exact_dx = L.conv2d_backward_input(dout, (x, w, 1))
-    scale, _ = L.conv2d_forward(np.abs(x), np.abs(w), np.abs(b))
-    dx_scale = L.conv2d_backward_input(np.abs(dout), (x, np.abs(w), 1))
-    out, cache = winograd.conv2d_forward(*f32[:3], tile=4)
-    dx = winograd.conv2d_backward_input(f32[3], cache)
-    assert out.dtype == dx.dtype == np.float32, "no silent upcast"
-    assert np.max(np.abs(out - exact) / scale) <= ROUND_OFF_UNITS_FLOAT32_TILE4 * U32
-    assert np.max(np.abs(dx - exact_dx) / dx_scale) <= ROUND_OFF_UNITS_FLOAT32_TILE4 * U32
+    error, dx_error = conv_float32_errors(
+        C, K, H, functools.partial(winograd.conv2d_forward, tile=4), winograd.conv2d_backward_input)
+    assert error <= ROUND_OFF_UNITS_FLOAT32_TILE4 * U32
+    assert dx_error <= ROUND_OFF_UNITS_FLOAT32_TILE4 * U32
 
 
 # --- float32 error per VGG19 layer: real weights, real image, tile=4 against tile=2 and im2col
