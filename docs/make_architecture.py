@@ -54,7 +54,8 @@ ROLES = {
     "fast.vgg": "FastVGG: the same function, faster",
     "fast.winograd": "Winograd F(2x2) and F(4x4) 3x3 conv",
     "fast.pooling": "max pooling in a few passes",
-    "fast.parallel": "bands in threads, BLAS on one",
+    "fast.parallel": "bands in threads",
+    "_blas": "BLAS on one thread, process-wide",
 }
 GROUPS = {
     "the command": ["cli", "cli_stylize", "cli_invert", "cli_signals", "cli_batch", "cli_show"],

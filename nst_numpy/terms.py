@@ -30,12 +30,12 @@ does not take is simply not among its parameters: there is no rule to check.
 from typing import NamedTuple
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from . import image as im
 from . import layers as L
 from . import losses, mrf, wasserstein
 from . import vgg as vgg_module
+from ._blas import single_threaded_blas
 from ._checks import OptionError, non_negative_number, positive_number
 
 CONTENT_LAYERS = ("relu4_2",)
@@ -606,7 +606,7 @@ class W2Style(GramStyle):
 
     def targets(self, model, shape, dtype):
         acts = [model.features(x, self.layers) for x in self.style_images(shape, dtype)]
-        with threadpool_limits(limits=1, user_api="blas"):
+        with single_threaded_blas():
             return {layer: wasserstein.w2_target([a[layer] for a in acts], self.blend,
                                                  self.ridge)
                     for layer in self.layers}
@@ -614,7 +614,7 @@ class W2Style(GramStyle):
     def loss(self, F, targets):
         """:func:`nst_numpy.wasserstein.w2_loss`, its eigensolver on one BLAS thread: with
         more, it slowed down tenfold on a busy machine (docs/benchmarks.md)."""
-        with threadpool_limits(limits=1, user_api="blas"):
+        with single_threaded_blas():
             return wasserstein.w2_loss(F, targets, self.layer_weights)
 
     def memory(self, shape, itemsize, arch="vgg19"):

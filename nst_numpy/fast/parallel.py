@@ -18,11 +18,9 @@ oversubscribed. The band threads are started once and kept (:func:`map_bands`).
 """
 
 import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
-from threadpoolctl import ThreadpoolController
+from .._blas import single_threaded_blas
 
 
 def usable_cores():
@@ -30,45 +28,6 @@ def usable_cores():
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
-
-
-_blas = None
-
-
-def _blas_libraries():
-    """The BLAS libraries loaded in this process (NumPy's), found once, on first use."""
-    global _blas
-    if _blas is None:
-        _blas = ThreadpoolController().select(user_api="blas")
-    return _blas
-
-
-# single_threaded_blas: how many are open, and the limiter of the first one
-_blas_users, _blas_limiter, _blas_lock = 0, None, threading.Lock()
-
-
-@contextmanager
-def single_threaded_blas():
-    """Context manager: BLAS runs on one thread inside it (process-wide), as before after.
-
-    For code that does all its parallel work with :func:`map_bands`: in between, BLAS
-    threads left spinning by a multithreaded matrix product would compete with the band
-    threads for the cores. Nested or overlapping uses share one limit, set by the first to
-    enter and lifted by the last to leave (an inner one costs nothing).
-    """
-    global _blas_users, _blas_limiter
-    with _blas_lock:
-        if _blas_users == 0:
-            _blas_limiter = _blas_libraries().limit(limits=1)
-        _blas_users += 1
-    try:
-        yield
-    finally:
-        with _blas_lock:
-            _blas_users -= 1
-            if _blas_users == 0:
-                _blas_limiter.restore_original_limits()
-                _blas_limiter = None
 
 
 # One pool of band threads per thread count, kept between calls: starting threads for
