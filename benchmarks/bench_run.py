@@ -11,9 +11,12 @@ max pooling, starting from the content image), evaluated at full size:
    reaches the target (or its iterations run out);
 3. **PyTorch**, when installed: the same objective (the same weights, layers, loss weights,
    targets and starting image) built from ``torch.nn.functional`` and minimised by
-   ``torch.optim.LBFGS`` (strong Wolfe line search, history 10), unconstrained as PyTorch
-   users run it; its pixels may leave 0-255, so its loss is also reported after clamping
-   them, evaluated by nst_numpy's objective.
+   ``torch.optim.LBFGS`` (strong Wolfe line search, history 10) for ``--iterations``, twice:
+   clamping the pixels inside the closure, as PyTorch's style-transfer tutorial does, and
+   unbounded, whose pixels may leave 0-255 and whose loss is therefore taken after clamping
+   them (nst_numpy's objective, every 5th evaluation). Each is timed to the loss of
+   nst_numpy's default run (the stopping rule's ``tol``) and of the whole run, on the
+   picture a user gets, or reported with the best loss it reached and when.
 
 With ``--tols T ...``, the stopping rule of :func:`nst_numpy.loop.stalled` is applied to
 single-scale's loss history: for each tol, the iteration at which it would end the run, the
@@ -37,7 +40,7 @@ import numpy as np
 
 from nst_numpy import image as im
 from nst_numpy import load_vgg, transfer
-from nst_numpy.loop import STOP_WINDOW, stalled
+from nst_numpy.loop import DEFAULT_TOL, STOP_WINDOW, stalled
 from nst_numpy.objective import Objective
 from nst_numpy.pyramid import level_iterations, level_sides
 from nst_numpy.terms import Content, GramStyle, TotalVariation
@@ -117,52 +120,101 @@ def torch_loss(objective):
     return loss_of
 
 
-def run_torch(objective, x0, iterations, target, threads=None):
-    """The same objective in PyTorch, minimised by torch.optim.LBFGS without bounds.
+def run_torch(objective, x0, iterations, threads=None, clamp=False):
+    """The same objective in PyTorch, minimised by torch.optim.LBFGS for ``iterations``.
 
-    Returns ([(seconds, lowest loss so far)] per evaluation, seconds to target or None,
-    the best x as numpy (3, H, W), {"iterations", "evaluations"}).
+    clamp=False: unbounded, as PyTorch users often run it; clamp=True: as PyTorch's
+    style-transfer tutorial runs it, clamping the pixels to their bounds at the start of
+    every evaluation. Returns ([(seconds, loss)] per evaluation, the evaluated x of each
+    evaluation as numpy (3, H, W), {"iterations", "evaluations"}); with clamp=True each
+    loss is already that of a picture in bounds.
     """
     import torch
 
     if threads:
         torch.set_num_threads(threads)
     loss_of = torch_loss(objective)
-
-    class TargetReached(Exception):
-        pass
+    low, high = (torch.from_numpy(np.broadcast_to(b, x0.shape).copy())
+                 for b in im.pixel_bounds(x0.shape, x0.dtype))
 
     # One step() call runs all the iterations, as PyTorch users run L-BFGS: calling step()
     # once per iteration (max_iter=1) restarts its line search from stale state, and the
     # loss oscillates without decreasing (measured: 6.1e11 after 60 iterations at 96 px,
-    # against 4.2e10 for one call). The curve is the lowest loss evaluated so far, the
-    # line search's trial points included: the closure is the only place to watch.
+    # against 4.2e10 for one call). The closure is the only place to watch the run.
     x = torch.from_numpy(x0.copy()).requires_grad_()
     optimizer = torch.optim.LBFGS([x], lr=1, max_iter=iterations, max_eval=2 * iterations,
                                   history_size=10, line_search_fn="strong_wolfe",
                                   tolerance_grad=0, tolerance_change=0)
-    curve, best = [], {}
+    curve, evaluated = [], []
     started = time.perf_counter()
 
     def closure():
+        if clamp:
+            with torch.no_grad():
+                x.copy_(torch.minimum(torch.maximum(x, low), high))
         optimizer.zero_grad()
         loss = loss_of(x)
         loss.backward()
-        value = loss.item()
-        if not curve or value < curve[-1][1]:
-            best["x"] = x.detach().numpy().copy()
-        curve.append((time.perf_counter() - started, min(value, curve[-1][1] if curve else value)))
-        if value <= target:
-            raise TargetReached
+        curve.append((time.perf_counter() - started, loss.item()))
+        evaluated.append(x.detach().numpy().copy())
         return loss
 
-    try:
-        optimizer.step(closure)
-    except TargetReached:
-        pass
+    optimizer.step(closure)
     state = optimizer.state[x]
     counts = {"iterations": state.get("n_iter", 0), "evaluations": state.get("func_evals", 0)}
-    return curve, seconds_to(curve, target), best["x"], counts
+    return curve, evaluated, counts
+
+
+def clamped_curve(objective, curve, evaluated, every=5):
+    """[(seconds, loss after clamping)] of an unbounded run, the picture a user gets at each
+    evaluation: nst_numpy's objective at every ``every``-th evaluation and the last, and at
+    each evaluation before the first sampled one at the run's best sampled loss (so the
+    time that loss is first reached is exact to the evaluation)."""
+    sampled = {k: clamped_loss(objective, evaluated[k])
+               for k in {*range(every - 1, len(evaluated), every), len(evaluated) - 1}}
+    best = min(sampled.values())
+    first = min(k for k, loss in sampled.items() if loss == best)
+    for k in range(max(0, first - every + 1), first):
+        sampled[k] = clamped_loss(objective, evaluated[k])
+    return [(curve[k][0], sampled[k]) for k in sorted(sampled)]
+
+
+def compare_torch(objective, x0, iterations, reference, threads=None):
+    """PyTorch's L-BFGS, unbounded and clamped in the closure, against nst_numpy's runs in
+    ``reference`` ({name: (seconds, loss)}): the seconds each PyTorch run needs to bring the
+    picture a user gets (pixels in 0-255) to each reference's loss, or the best it reached."""
+    runs = {}
+    for name, clamp in (("torch L-BFGS, clamped in closure", True),
+                        ("torch L-BFGS, unbounded", False)):
+        curve, evaluated, counts = run_torch(objective, x0, iterations, threads, clamp)
+        print(f"{name}: {counts['evaluations']} evaluations in {counts['iterations']} "
+              f"iterations, {curve[-1][0]:.0f} s", flush=True)
+        if not clamp:
+            x = evaluated[-1]
+            low, high = im.pixel_bounds(x.shape)
+            print(f"  its final pixels: {np.mean((x < low) | (x > high)):.1%} outside 0-255; "
+                  f"final loss {curve[-1][1]:.4g} unclamped, {clamped_loss(objective, x):.4g} "
+                  "clamped", flush=True)
+            curve = clamped_curve(objective, curve, evaluated)
+        del evaluated
+        runs[name] = curve
+    print("PyTorch against nst_numpy, loss of the picture a user gets (pixels in 0-255):",
+          flush=True)
+    print(f"{'nst_numpy run':>34} {'seconds':>8} {'loss':>11}   "
+          + "   ".join(f"{name:>34}" for name in runs), flush=True)
+    for ref_name, (ref_seconds, ref_loss) in reference.items():
+        cells = []
+        for curve in runs.values():
+            seconds = seconds_to(curve, ref_loss)
+            if seconds is not None:
+                cells.append(f"{seconds:.0f} s ({seconds / ref_seconds:.2f}x)")
+            else:
+                t, best = min(curve, key=lambda point: point[1])
+                cells.append(f"never; best {best:.4g} ({best / ref_loss - 1:+.1%}) at {t:.0f} s")
+        print(f"{ref_name:>34} {ref_seconds:8.0f} {ref_loss:11.4g}   "
+              + "   ".join(f"{c:>34}" for c in cells), flush=True)
+    return {name: [(t, min(v for _, v in curve[:k + 1])) for k, (t, _) in enumerate(curve)]
+            for name, curve in runs.items()}
 
 
 def seconds_to(curve, loss):
@@ -185,19 +237,26 @@ def print_looser_targets(curves, target, margins=(0.01, 0.02, 0.05, 0.10, 0.20))
         print(f"{name:>30} " + " ".join(f"{c:>13}" for c in cells), flush=True)
 
 
+def stop_point(curve, tol):
+    """Where the stopping rule with ``tol`` ends a run of [(seconds, loss)] per iteration:
+    (iteration, seconds, loss); the last iteration if it never does."""
+    losses = [loss for _, loss in curve]
+    k = next((k for k in range(1, len(losses) + 1) if stalled(losses[:k], tol)), len(losses))
+    return k, curve[k - 1][0], curve[k - 1][1]
+
+
 def print_stops(curve, tols):
     """Where the stopping rule with each of ``tols`` ends single-scale's run (its
     [(seconds, loss)] per iteration): iteration, seconds, loss, and each against the whole
     run's."""
-    seconds, losses = zip(*curve)
+    total, final = curve[-1]
     print(f"stopping rule (window {STOP_WINDOW}) applied to single-scale's run:", flush=True)
     print(f"{'tol':>8} {'stops at':>8} {'seconds':>8} {'time':>6} {'loss':>11} {'vs whole':>9}",
           flush=True)
     for tol in tols:
-        k = next((k for k in range(1, len(losses) + 1) if stalled(losses[:k], tol)),
-                 len(losses))
-        print(f"{tol:8.0e} {k:8d} {seconds[k - 1]:8.0f} {seconds[k - 1] / seconds[-1]:5.2f}x "
-              f"{losses[k - 1]:11.4g} {losses[k - 1] / losses[-1] - 1:+8.1%}", flush=True)
+        k, seconds, loss = stop_point(curve, tol)
+        print(f"{tol:8.0e} {k:8d} {seconds:8.0f} {seconds / total:5.2f}x "
+              f"{loss:11.4g} {loss / final - 1:+8.1%}", flush=True)
 
 
 def clamped_loss(objective, x):
@@ -278,15 +337,10 @@ def compare(size, args, pair="quiz"):
             curves[name], pictures[name] = curve, result.image
     if importlib.util.find_spec("torch") is not None and not args.no_torch:
         objective, x0 = full_size_objective(content, style, size)
-        curve, seconds, x, counts = run_torch(objective, x0, iterations, target, args.threads)
-        row("torch L-BFGS", seconds, curve[-1][0], curve[-1][1], counts["iterations"])
-        print(f"torch: {counts['evaluations']} evaluations in {counts['iterations']} "
-              "iterations", flush=True)
-        low, high = im.pixel_bounds(x.shape)
-        outside = np.mean((x < low) | (x > high))
-        print(f"torch's final pixels: {outside:.1%} outside 0-255; its loss after clamping "
-              f"them: {clamped_loss(objective, x):.4g} (target {target:.4g})", flush=True)
-        curves["torch L-BFGS"], pictures["torch L-BFGS"] = curve, im.deprocess(x)
+        _, seconds, loss = stop_point(curves["single-scale"], DEFAULT_TOL)
+        reference = {f"default run (tol={DEFAULT_TOL:g})": (seconds, loss),
+                     f"{iterations} iterations (tol=0)": curves["single-scale"][-1]}
+        curves.update(compare_torch(objective, x0, iterations, reference, args.threads))
     print_looser_targets(curves, target)
     if args.curves:
         with open(curves_path(args.curves, size, pair), "x") as f:

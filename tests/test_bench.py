@@ -256,3 +256,34 @@ def test_the_pytorch_objective_is_nst_numpys():
     for x in (x0, x1):
         assert float(loss_of(torch.from_numpy(x))) == pytest.approx(float(objective(x)[0]),
                                                                      rel=1e-4)
+
+
+def test_pytorchs_clamped_run_evaluates_only_pictures_in_bounds_and_the_unbounded_is_clamped():
+    # Against nst_numpy's default run, PyTorch is timed on the picture a user gets: the
+    # tutorial's variant must evaluate only in-bounds pixels (so its own loss is that
+    # picture's), and the unbounded run's curve must hold the losses after clamping.
+    pytest.importorskip("torch")
+    from benchmarks import bench_run
+    from nst_numpy import image as im
+    objective, x0 = bench_run.full_size_objective(*im.quiz_images(), 32)
+    low, high = im.pixel_bounds(x0.shape, x0.dtype)
+    curve, evaluated, counts = bench_run.run_torch(objective, x0, 3, clamp=True)
+    assert len(curve) == len(evaluated) == counts["evaluations"] > 1
+    for (_, loss), x in zip(curve, evaluated):
+        assert np.all((x >= low) & (x <= high))
+        assert loss == pytest.approx(float(objective(x)[0]), rel=1e-4)
+    curve, evaluated, _ = bench_run.run_torch(objective, x0 + 200, 6, clamp=False)
+    assert any(np.any(x > high) for x in evaluated)   # the start alone leaves the bounds
+    clamped = bench_run.clamped_curve(objective, curve, evaluated, every=2)
+    times = [t for t, _ in curve]
+    for t, loss in clamped:
+        assert loss == pytest.approx(bench_run.clamped_loss(objective, evaluated[times.index(t)]))
+    assert {1, 3, len(times) - 1} <= {times.index(t) for t, _ in clamped}   # every 2nd, the last
+
+
+def test_the_stopping_rules_point_is_read_off_a_curve():
+    from benchmarks import bench_run
+    falling = [(float(k), 100.0 / k) for k in range(1, 40)]   # relative fall ~1/k per step
+    k, seconds, loss = bench_run.stop_point(falling, 5e-2)
+    assert (seconds, loss) == falling[k - 1] and 10 < k < 39
+    assert bench_run.stop_point(falling, 1e-9) == (39, 39.0, 100.0 / 39)
