@@ -287,3 +287,26 @@ def test_the_stopping_rules_point_is_read_off_a_curve():
     k, seconds, loss = bench_run.stop_point(falling, 5e-2)
     assert (seconds, loss) == falling[k - 1] and 10 < k < 39
     assert bench_run.stop_point(falling, 1e-9) == (39, 39.0, 100.0 / 39)
+
+
+@pytest.mark.parametrize("name", ["pixels, unbounded", "Laplacian pyramid",
+                                  "decorrelated colour", "both"])
+def test_each_reparameterisation_has_its_adjoint_and_starts_at_the_start(name):
+    # L-BFGS on z sees T^T grad f: <T z, g> = <z, T^T g> for random z and g (float32
+    # products of a few thousand terms: agreement to 1e-5 relative), and T(start(x0)) = x0.
+    from benchmarks import parameterisation
+    rng = np.random.default_rng(0)
+    x0 = rng.normal(100, 40, (3, 37, 50)).astype(np.float32)
+    x0[1] += 0.8 * x0[0]   # correlated colours, as in a photograph
+    T = parameterisation.MAPS[name](x0)
+    z = rng.normal(size=T.start(x0).shape).astype(np.float32)
+    g = rng.normal(size=x0.shape).astype(np.float32)
+    assert np.sum(T(z) * g, dtype=np.float64) == pytest.approx(
+        np.sum(z * T.adjoint(g), dtype=np.float64), rel=1e-5)
+    np.testing.assert_allclose(T(T.start(x0)), x0, rtol=0, atol=1e-3)
+
+
+def test_the_multiscale_recipes_sizes_grow_by_the_square_root_of_two():
+    from benchmarks.multiscale_adam import recipe_sides
+    assert recipe_sides(512) == [128, 181, 256, 362, 512]
+    assert recipe_sides(256) == [128, 181, 256]
