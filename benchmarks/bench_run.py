@@ -60,16 +60,16 @@ PAIRS = {"quiz": ("turtle + Great Wave", im.quiz_images),
          "demo": ("the demo's pictures", im.demo_images)}
 
 
-def run_nst(content, style, size, iterations, scales, target=None):
-    """One stylize run, every iteration (tol=0): (StylizeResult, [(seconds, full-size loss)],
-    seconds to target)."""
+def run_nst(content, style, size, iterations, scales, target=None, **options):
+    """One stylize run, every iteration (tol=0), with stylize's other ``options``:
+    (StylizeResult, [(seconds, full-size loss)], seconds to target)."""
     levels = level_iterations(iterations, scales)
 
     def stop_at_target(state):
         return state.level == state.levels and target is not None and state.losses.total <= target
 
     result = transfer.stylize(content, style, size=size, iterations=levels, scales=scales,
-                              callback=stop_at_target, tol=0)
+                              callback=stop_at_target, tol=0, **options)
     last = len(result.history["total"]) - result.levels[-1]["iterations"]
     curve = list(zip(result.times[last:], result.history["total"][last:]))
     return result, curve, None if target is None else seconds_to(curve, target)
@@ -222,17 +222,20 @@ def seconds_to(curve, loss):
     return next((t for t, value in curve if value <= loss), None)
 
 
-def print_looser_targets(curves, target, margins=(0.01, 0.02, 0.05, 0.10, 0.20)):
+def print_looser_targets(curves, target, margins=(0.01, 0.02, 0.05, 0.10, 0.20),
+                         reference="single-scale"):
     """Seconds each run took to come within each margin of the target, and the ratio to
-    single-scale's: how the comparison depends on how deep into the tail the target is."""
-    print("seconds to come within a margin of the target (ratio to single-scale):", flush=True)
+    the ``reference`` run's: how the comparison depends on how deep into the tail the
+    target is."""
+    print(f"seconds to come within a margin of the target (ratio to {reference}):",
+          flush=True)
     print(f"{'run':>30} " + " ".join(f"{f'+{m:.0%}':>13}" for m in margins))
     for name, curve in curves.items():
         cells = []
         for margin in margins:
             seconds = seconds_to(curve, target * (1 + margin))
-            reference = seconds_to(curves["single-scale"], target * (1 + margin))
-            cells.append(f"{seconds:5.0f} ({seconds / reference:4.2f}x)" if seconds is not None
+            base = seconds_to(curves[reference], target * (1 + margin))
+            cells.append(f"{seconds:5.0f} ({seconds / base:4.2f}x)" if seconds is not None
                          else "-")
         print(f"{name:>30} " + " ".join(f"{c:>13}" for c in cells), flush=True)
 
