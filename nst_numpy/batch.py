@@ -24,7 +24,6 @@ from . import image as im
 from ._checks import OptionError, choice
 from .models import load_vgg
 from .options import INITS, NETWORK, Config
-from .terms import GramStyle, MRFStyle, NormalizedGradients, positions
 from .transfer import _transfer, output_shape
 from .weights import default_weights_path
 
@@ -87,21 +86,16 @@ def _stem(path):
 
 
 class StyleTargets:
-    """One style's targets, computed once per size and reused for every content: the
+    """Each style term's targets, computed once and reused for every content: the
     ``reuse_targets`` hook of stylize (:func:`nst_numpy.transfer._transfer`).
 
-    What a style term's targets depend on decides what is reused:
-
-    - Gram matrices (:class:`~nst_numpy.terms.GramStyle`): the style image is resized to
-      ``scale`` times the output's longest side, and ``A^l`` is rescaled by the output's
-      positions ``M_l`` (:func:`~nst_numpy.terms.style_targets`), linear in ``M_l``. So one
-      forward pass of the style serves every output with that longest side, whatever its
-      aspect ratio: ``A^l(shape') = A^l(shape) M_l(shape') / M_l(shape)``.
-    - MRF patches (:class:`~nst_numpy.terms.MRFStyle`): only the longest side counts.
-    - A style recoloured to each content (``preserve_color``), and any other term: computed
-      for each run, as stylize does.
-
-    ``computed`` and ``reused`` count the targets computed and the times they were reused.
+    A term says what its targets depend on (:meth:`~nst_numpy.terms.Term.targets_key`;
+    None, as for a style recoloured to each content, keeps them to their run) and how
+    targets computed for one output shape serve another
+    (:meth:`~nst_numpy.terms.Term.carried_targets`): Gram matrices are rescaled by
+    ``M_l' / M_l`` for any output with the same longest side, MRF patches and W2's Gaussians
+    are kept as they are. ``computed`` and ``reused`` count the targets computed and the
+    times they were reused.
     """
 
     def __init__(self):
@@ -109,27 +103,23 @@ class StyleTargets:
 
     def __call__(self, terms):
         for term in terms:
-            inner = term.term if isinstance(term, NormalizedGradients) else term
-            if type(inner) in (GramStyle, MRFStyle) and inner.transform is None:
-                inner.targets = functools.partial(self.targets, inner, inner.targets)
+            if term.targets_key() is not None:
+                term.targets = functools.partial(self.targets, term, term.targets)
         return list(terms)
 
     def targets(self, term, compute, model, shape, dtype):
-        """``compute(model, shape, dtype)``, or the targets computed before for the same
-        style image size, rescaled to ``shape`` for Gram matrices."""
-        key = (type(term), id(model), max(shape), str(dtype))
-        if key not in self.saved:
-            self.computed += 1
-            self.saved[key] = (tuple(shape), compute(model, shape, dtype))
-            return self.saved[key][1]
-        self.reused += 1
-        saved_shape, targets = self.saved[key]
-        if type(term) is MRFStyle or saved_shape == tuple(shape):
-            return targets
-        M, M_saved = positions(model, shape, term.layers), positions(model, saved_shape,
-                                                                    term.layers)
-        # A^l(shape) = A^l(saved shape) M_l(shape) / M_l(saved shape)
-        return {layer: A * A.dtype.type(M[layer] / M_saved[layer]) for layer, A in targets.items()}
+        """Targets saved for the same key that the term can carry over to ``shape``, or
+        ``compute(model, shape, dtype)``, saved."""
+        key = (term.targets_key(), id(model), str(dtype))
+        for saved_shape, saved in self.saved.get(key, []):
+            carried = term.carried_targets(model, saved, saved_shape, shape)
+            if carried is not None:
+                self.reused += 1
+                return carried
+        self.computed += 1
+        targets = compute(model, shape, dtype)
+        self.saved.setdefault(key, []).append((tuple(shape), targets))
+        return targets
 
 
 @dataclass

@@ -27,6 +27,8 @@ A term also says what it costs (``memory``), and whether L-BFGS-B may optimise i
 does not take is simply not among its parameters: there is no rule to check.
 """
 
+import hashlib
+import os
 from typing import NamedTuple
 
 import numpy as np
@@ -108,6 +110,18 @@ class Term:
         """(H, W) of each image the term runs through the network for an output of
         ``shape``, besides the output itself."""
         return []
+
+    def targets_key(self):
+        """A hashable naming everything the term's targets depend on besides the model,
+        the output's shape and the dtype, so that another run may reuse them
+        (:mod:`nst_numpy.batch`); None: they are computed for each run."""
+        return None
+
+    def carried_targets(self, model, targets, shape, new_shape):
+        """``targets``, computed for an output of ``shape``, made to fit an output of
+        ``new_shape`` without the network; None where they cannot be (here: unless the
+        shapes are the same)."""
+        return targets if tuple(shape) == tuple(new_shape) else None
 
     def min_side(self, model):
         """(pixels, why): the shortest side an output needs for this term's layers: every
@@ -379,6 +393,26 @@ class GramStyle(Term):
     def loss(self, F, A):
         return losses.style_loss(F, A, self.weights_per_layer())
 
+    def targets_key(self):
+        """The term's class, style images, scale and layer shares; None for a style
+        recoloured to each content (``transform``) or an image without a key."""
+        images = tuple(source_key(s) for s in self.styles)
+        if self.transform is not None or None in images:
+            return None
+        shares = tuple(sorted((layer, tuple(sorted(c.items())))
+                              for layer, c in self.shares.items()))
+        return (type(self), images, self.scale, shares)
+
+    def carried_targets(self, model, A, shape, new_shape):
+        """The style images depend only on the output's longest side, and ``A^l`` on its
+        positions linearly (:func:`style_targets`): for the same longest side,
+        ``A^l(new_shape) = A^l(shape) M_l(new_shape) / M_l(shape)``, whatever the aspect
+        ratio."""
+        if max(shape) != max(new_shape):
+            return None
+        M, M_before = (positions(model, s, self.layers) for s in (new_shape, shape))
+        return {layer: a * a.dtype.type(M[layer] / M_before[layer]) for layer, a in A.items()}
+
     def _shares(self):
         """{layer: {s: c_sl}}: c_sl = b_s w_sl for each style image s that uses the layer
         (w_sl as given, or 1 / the number of image s's layers)."""
@@ -508,6 +542,12 @@ class GuidedGramStyle(GramStyle):
     def sources(self):
         return [*self.styles, *self.masks]
 
+    def targets_key(self):
+        key, masks = super().targets_key(), tuple(source_key(m) for m in self.masks)
+        return None if key is None or None in masks else (key, masks)
+
+    carried_targets = Term.carried_targets   # the guides are the masks at the output's shape
+
     def memory(self, shape, itemsize, arch="vgg19"):
         """The style images; each mask and its grid at every layer (float64, at most
         8 * 4/3 bytes a pixel); one region's weighted features at relu1_1 at a time."""
@@ -557,6 +597,10 @@ class MRFStyle(GramStyle):
 
     def loss(self, F, targets):
         return mrf.mrf_loss(F, targets, self.layer_weights)
+
+    def carried_targets(self, model, targets, shape, new_shape):
+        """The style's patches depend only on the output's longest side."""
+        return targets if max(shape) == max(new_shape) else None
 
     def memory(self, shape, itemsize, arch="vgg19"):
         """The style images and every one's 3x3 patches at each layer, with their norms."""
@@ -610,6 +654,14 @@ class W2Style(GramStyle):
             return {layer: wasserstein.w2_target([a[layer] for a in acts], self.blend,
                                                  self.ridge)
                     for layer in self.layers}
+
+    def targets_key(self):
+        key = super().targets_key()
+        return None if key is None else (key, self.ridge)
+
+    def carried_targets(self, model, targets, shape, new_shape):
+        """The style's mean and covariance depend only on the output's longest side."""
+        return targets if max(shape) == max(new_shape) else None
 
     def loss(self, F, targets):
         """:func:`nst_numpy.wasserstein.w2_loss`, its eigensolver on one BLAS thread: with
@@ -710,6 +762,12 @@ class NormalizedGradients(Term):
     def memory(self, shape, itemsize, arch="vgg19"):
         return self.term.memory(shape, itemsize, arch)
 
+    def targets_key(self):
+        return self.term.targets_key()
+
+    def carried_targets(self, model, targets, shape, new_shape):
+        return self.term.carried_targets(model, targets, shape, new_shape)
+
     def active(self):
         return self.term.active()
 
@@ -750,6 +808,22 @@ def is_network_input(image):
     notebooks' random images are (:func:`nst_numpy.image.preprocess` makes one)."""
     return (isinstance(image, np.ndarray) and image.dtype.kind == "f" and image.ndim == 3
             and image.shape[0] == 3)
+
+
+def source_key(image):
+    """A hashable naming an image's content: a path with its size and time of change, or
+    the digest of an array's or a PIL image's pixels; None for a path that cannot be read."""
+    if isinstance(image, (str, os.PathLike)):
+        try:
+            stat = os.stat(image)
+        except OSError:
+            return None
+        return os.path.abspath(image), stat.st_size, stat.st_mtime_ns
+    if isinstance(image, np.ndarray):
+        pixels, described = np.ascontiguousarray(image), (image.shape, str(image.dtype))
+    else:   # a PIL image
+        pixels, described = image.tobytes(), (image.mode, image.size)
+    return described, hashlib.sha256(pixels).hexdigest()
 
 
 def image_shape(image):

@@ -79,7 +79,7 @@ def _must_not_run(*args, **kwargs):
 
 # --- the style's targets, computed once ----------------------------------------------
 
-@pytest.mark.parametrize("style_term", [terms.GramStyle, terms.MRFStyle])
+@pytest.mark.parametrize("style_term", [terms.GramStyle, terms.MRFStyle, terms.W2Style])
 def test_reused_style_targets_equal_fresh_ones_for_any_aspect_ratio(random_vgg, style_term):
     # The same style term for outputs of one longest side and three aspect ratios: the
     # targets come from one forward pass of the style image, and equal those computed
@@ -107,6 +107,35 @@ def test_reused_style_targets_equal_fresh_ones_for_any_aspect_ratio(random_vgg, 
 def parts(target):
     """A Gram matrix, or an MRF target's patches and norms, as a list of arrays."""
     return [target] if isinstance(target, np.ndarray) else list(target)
+
+
+def test_targets_are_reused_only_for_the_same_style_image_and_layers(random_vgg, tmp_path):
+    # The key names what the targets depend on: another image (or the same file changed),
+    # other layers or another scale compute afresh; a copy of the same pixels does not.
+    first, second = picture((20, 28), 4), picture((20, 28), 5)
+    path = tmp_path / "style.png"
+    im.save_image(first, path)
+    model, shared, shape = random_vgg(), batch.StyleTargets(), (16, 24)
+    layers = ["relu1_1", "relu2_1"]
+    runs = [terms.GramStyle(first, layers), terms.GramStyle(first.copy(), layers),
+            terms.GramStyle(second, layers), terms.GramStyle(first, layers=["relu1_1"]),
+            terms.GramStyle(first, layers, scale=0.5), terms.GramStyle(str(path), layers),
+            terms.GramStyle(str(path), layers)]
+    for term in runs:
+        shared([term])[0].targets(model, shape, np.float64)
+    assert (shared.computed, shared.reused) == (5, 2)
+    im.save_image(second, path)
+    os.utime(path, ns=(0, 1))   # another time of change, whatever the clock's resolution
+    shared([terms.GramStyle(str(path), layers)])[0].targets(model, shape, np.float64)
+    assert (shared.computed, shared.reused) == (6, 2)
+
+
+def test_guided_targets_are_reused_for_the_same_shape_only(random_vgg):
+    model, mask, shared = random_vgg(), np.ones((10, 10)), batch.StyleTargets()
+    for shape in [(16, 24), (16, 24), (24, 16)]:
+        term = shared([terms.GuidedGramStyle([picture()], [mask], layers=["relu1_1"])])[0]
+        term.targets(model, shape, np.float64)
+    assert (shared.computed, shared.reused) == (2, 1)
 
 
 def test_a_style_recoloured_to_each_content_is_not_reused(random_vgg):
