@@ -24,7 +24,7 @@ from . import image as im
 from ._checks import OptionError, choice
 from .models import load_vgg
 from .options import INITS, NETWORK, Config
-from .transfer import _transfer, output_shape
+from .transfer import output_shape, plan, run_plan
 from .weights import default_weights_path
 
 # Files a folder given as input contributes: the picture formats Pillow reads here.
@@ -87,7 +87,7 @@ def _stem(path):
 
 class StyleTargets:
     """Each style term's targets, computed once and reused for every content: the
-    ``reuse_targets`` hook of stylize (:func:`nst_numpy.transfer._transfer`).
+    ``share_targets`` of a run's plan (:func:`nst_numpy.transfer.plan`).
 
     A term says what its targets depend on (:meth:`~nst_numpy.terms.Term.targets_key`;
     None, as for a style recoloured to each content, keeps them to their run) and how
@@ -308,8 +308,7 @@ def check_runs(result, config):
     for run in result.runs:
         if run.status == "not run":
             try:
-                _transfer(config, run.content, [run.style], result.styles[run.style],
-                          check_only=True)
+                plan(config, run.content, [run.style], result.styles[run.style])
             except (ValueError, OSError) as error:
                 run.status, run.error = "failed", error
     todo = [run for run in result.runs if run.status != "skipped"]
@@ -322,7 +321,7 @@ def stylize_run(run, targets, config, keep="best"):
     status says which); ``targets``: the style's :class:`StyleTargets`."""
     started = time.perf_counter()
     try:
-        result = _transfer(config, run.content, [run.style], targets)
+        result = run_plan(plan(config, run.content, [run.style], targets))
         run.iterations, run.seconds = result.iterations, time.perf_counter() - started
         if result.stopped == "interrupted":
             run.status = "interrupted"

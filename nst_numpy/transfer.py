@@ -24,6 +24,7 @@ the network and runs the same three steps, at one size or coarse to fine
 import functools
 import inspect
 import os
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -72,14 +73,14 @@ def stylize(content, style, **options):
     """
     if content is None:
         return texture(style, **options)
-    return _transfer(Config(options), content, _as_list(style))
+    return run_plan(plan(Config(options), content, _as_list(style)))
 
 
 def texture(style, **options):
     """Texture synthesis: a picture with the style of ``style`` and no content, from noise.
     The output takes the first style image's aspect ratio. Options as for :func:`stylize`,
     but those of the content image (content_layers, content_weights, alpha, preserve_color)."""
-    return _transfer(Config(options, texture=True, where="texture"), None, _as_list(style))
+    return run_plan(plan(Config(options, texture=True, where="texture"), None, _as_list(style)))
 
 
 stylize.__doc__ = stylize.__doc__.replace("{options}", parameters_doc())
@@ -89,10 +90,29 @@ def _as_list(style):
     return list(style) if isinstance(style, (list, tuple)) else [style]
 
 
-def _transfer(config, content, styles, reuse_targets=list, check_only=False):
+@dataclass
+class Plan:
+    """A run decided and checked, nothing decoded yet: its terms, levels and network."""
+    config: Config
+    content: object
+    styles: list
+    terms: list
+    shape: tuple          # the output's (H, W)
+    shapes: list          # each level's (H, W), coarse to fine
+    schedule: list        # iterations per level
+    keep_colours: tuple   # colour preservation's transforms (content, style)
+    finish_at: object     # (H, W) -> x -> picture, or None
+    film: object          # animate's recorder (idle without --animate)
+    model: object
+
+
+def plan(config, content, styles, share_targets=list):
+    """Every option of a run decided and refused now, in one line each, before any pixel
+    is decoded: the terms, memory, levels and network. ``share_targets`` may wrap the
+    terms (a batch reuses each style's targets, :class:`nst_numpy.batch.StyleTargets`)."""
     shape = output_shape(content if content is not None else styles[0], config.size)
     keep_colours, finish_at = colour_preservation(content, config.preserve_color)
-    terms = reuse_targets(build_terms(config, content, styles, keep_colours))   # batch.py
+    terms = share_targets(build_terms(config, content, styles, keep_colours))
     optimizer_options(terms, config.optimizer, config.lr, config.lbfgs_memory)  # refused now
     check_some_weight(terms, [term.weight for term in terms])
     schedule = level_iterations(config.iterations, config.scales, config.coarse_iterations)
@@ -103,13 +123,19 @@ def _transfer(config, content, styles, reuse_targets=list, check_only=False):
     model = config.model or load_vgg(config.weights, arch=config.arch, pooling=config.pooling,
                                      fast=config.fast, normalized=config.normalized)
     check_levels(model, terms, shapes[0], config.scales)
-    if check_only:   # every refusal said, nothing decoded or run (batch.py checks each run)
-        return None
-    x0 = starting_image(config.init, content, styles, shapes[0], config.seed, config.dtype,
-                        keep_colours, config.noise_blend)
-    return film.ended(pyramid(
-        lambda s: Objective(model, terms, s, config.dtype, full_shape=shape), x0, shapes,
-        schedule, finish_at=finish_at, callback=film.recording(x0, finish_at, config.callback),
+    return Plan(config, content, styles, terms, shape, shapes, schedule, keep_colours,
+                finish_at, film, model)
+
+
+def run_plan(plan):
+    """The planned run: the starting image, then the three steps at each level."""
+    config, shapes, finish_at = plan.config, plan.shapes, plan.finish_at
+    x0 = starting_image(config.init, plan.content, plan.styles, shapes[0], config.seed,
+                        config.dtype, plan.keep_colours, config.noise_blend)
+    return plan.film.ended(pyramid(
+        lambda s: Objective(plan.model, plan.terms, s, config.dtype, full_shape=plan.shape),
+        x0, shapes, plan.schedule, finish_at=finish_at,
+        callback=plan.film.recording(x0, finish_at, config.callback),
         progress=config.progress, optimizer=config.optimizer, lr=config.lr,
         lbfgs_memory=config.lbfgs_memory, tol=config.tol))
 
