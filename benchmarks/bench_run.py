@@ -120,14 +120,16 @@ def torch_loss(objective):
     return loss_of
 
 
-def run_torch(objective, x0, iterations, threads=None, clamp=False):
+def run_torch(objective, x0, iterations, threads=None, clamp=False, setup=0.0):
     """The same objective in PyTorch, minimised by torch.optim.LBFGS for ``iterations``.
 
     clamp=False: unbounded, as PyTorch users often run it; clamp=True: as PyTorch's
     style-transfer tutorial runs it, clamping the pixels to their bounds at the start of
-    every evaluation. Returns ([(seconds, loss)] per evaluation, the evaluated x of each
-    evaluation as numpy (3, H, W), {"iterations", "evaluations"}); with clamp=True each
-    loss is already that of a picture in bounds.
+    every evaluation. Returns ([(seconds, loss)] per evaluation, counted from ``setup``
+    seconds (the targets' computation, which nst_numpy's clock includes), the evaluated x
+    of each evaluation as numpy (3, H, W) when unbounded (else an empty list; their copies
+    are not timed), {"iterations", "evaluations"}); with clamp=True each loss is already
+    that of a picture in bounds.
     """
     import torch
 
@@ -145,8 +147,8 @@ def run_torch(objective, x0, iterations, threads=None, clamp=False):
     optimizer = torch.optim.LBFGS([x], lr=1, max_iter=iterations, max_eval=2 * iterations,
                                   history_size=10, line_search_fn="strong_wolfe",
                                   tolerance_grad=0, tolerance_change=0)
-    curve, evaluated = [], []
-    started = time.perf_counter()
+    curve, evaluated, paused = [], [], [0.0]
+    started = time.perf_counter() - setup
 
     def closure():
         if clamp:
@@ -155,8 +157,11 @@ def run_torch(objective, x0, iterations, threads=None, clamp=False):
         optimizer.zero_grad()
         loss = loss_of(x)
         loss.backward()
-        curve.append((time.perf_counter() - started, loss.item()))
-        evaluated.append(x.detach().numpy().copy())
+        now = time.perf_counter()
+        curve.append((now - started - paused[0], loss.item()))
+        if not clamp:
+            evaluated.append(x.detach().numpy().copy())
+            paused[0] += time.perf_counter() - now
         return loss
 
     optimizer.step(closure)
@@ -179,14 +184,14 @@ def clamped_curve(objective, curve, evaluated, every=5):
     return [(curve[k][0], sampled[k]) for k in sorted(sampled)]
 
 
-def compare_torch(objective, x0, iterations, reference, threads=None):
+def compare_torch(objective, x0, iterations, reference, threads=None, setup=0.0):
     """PyTorch's L-BFGS, unbounded and clamped in the closure, against nst_numpy's runs in
     ``reference`` ({name: (seconds, loss)}): the seconds each PyTorch run needs to bring the
     picture a user gets (pixels in 0-255) to each reference's loss, or the best it reached."""
     runs = {}
     for name, clamp in (("torch L-BFGS, clamped in closure", True),
                         ("torch L-BFGS, unbounded", False)):
-        curve, evaluated, counts = run_torch(objective, x0, iterations, threads, clamp)
+        curve, evaluated, counts = run_torch(objective, x0, iterations, threads, clamp, setup)
         print(f"{name}: {counts['evaluations']} evaluations in {counts['iterations']} "
               f"iterations, {curve[-1][0]:.0f} s", flush=True)
         if not clamp:
@@ -339,11 +344,14 @@ def compare(size, args, pair="quiz"):
             row(name, seconds, result.seconds, result.loss, result.iterations)
             curves[name], pictures[name] = curve, result.image
     if importlib.util.find_spec("torch") is not None and not args.no_torch:
+        built = time.perf_counter()
         objective, x0 = full_size_objective(content, style, size)
+        setup = time.perf_counter() - built   # the targets, as in single-scale's clock
         _, seconds, loss = stop_point(curves["single-scale"], DEFAULT_TOL)
         reference = {f"default run (tol={DEFAULT_TOL:g})": (seconds, loss),
                      f"{iterations} iterations (tol=0)": curves["single-scale"][-1]}
-        curves.update(compare_torch(objective, x0, iterations, reference, args.threads))
+        curves.update(compare_torch(objective, x0, iterations, reference, args.threads,
+                                    setup))
     print_looser_targets(curves, target)
     if args.curves:
         with open(curves_path(args.curves, size, pair), "x") as f:

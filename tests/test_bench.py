@@ -267,11 +267,13 @@ def test_pytorchs_clamped_run_evaluates_only_pictures_in_bounds_and_the_unbounde
     from nst_numpy import image as im
     objective, x0 = bench_run.full_size_objective(*im.quiz_images(), 32)
     low, high = im.pixel_bounds(x0.shape, x0.dtype)
-    curve, evaluated, counts = bench_run.run_torch(objective, x0, 3, clamp=True)
-    assert len(curve) == len(evaluated) == counts["evaluations"] > 1
-    for (_, loss), x in zip(curve, evaluated):
-        assert np.all((x >= low) & (x <= high))
-        assert loss == pytest.approx(float(objective(x)[0]), rel=1e-4)
+    outside = x0 + 200   # most pixels above 255
+    curve, evaluated, counts = bench_run.run_torch(objective, outside, 3, clamp=True)
+    assert len(curve) == counts["evaluations"] > 1 and evaluated == []
+    # the closure evaluates the pixels clamped into bounds, not the ones it was given
+    clamped = float(objective(np.clip(outside, low, high))[0])
+    assert curve[0][1] == pytest.approx(clamped, rel=1e-4)
+    assert float(objective(outside)[0]) > 1.5 * clamped
     curve, evaluated, _ = bench_run.run_torch(objective, x0 + 200, 6, clamp=False)
     assert any(np.any(x > high) for x in evaluated)   # the start alone leaves the bounds
     clamped = bench_run.clamped_curve(objective, curve, evaluated, every=2)
