@@ -5,7 +5,8 @@ gradient) pairs from which L-BFGS-B builds its model of the curvature; stylize's
 10, as in neural_style.lua and PyTorch. A longer memory can make each iteration's step
 better at a small cost in arithmetic per iteration (the network's pass is the same). Each
 memory runs stylize's default objective single-scale in the same process, every iteration;
-the target is the loss of the default memory's ``--iterations``.
+the target is the loss of the first memory's ``--iterations`` (10, the default's, unless
+``--memories`` says otherwise).
 
     python benchmarks/lbfgs_memory.py --size 256 --pair quiz --memories 10 5 20 50
 """
@@ -28,6 +29,8 @@ def main(argv=None):
     parser.add_argument("--memories", type=int, nargs="+", default=[10, 5, 20, 50],
                         help="the first is the reference, whose last loss is the target")
     args = parser.parse_args(argv)
+    if len(set(args.memories)) != len(args.memories):
+        parser.error("--memories: give each memory once")
     title, images = PAIRS[args.pair]
     content, style = images()
     print(f"{args.size} px, {title}, {args.iterations} L-BFGS-B iterations each", flush=True)

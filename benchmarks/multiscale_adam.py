@@ -88,9 +88,10 @@ def run_recipe(content, style, size, iterations=(1000, 500), every=10, smallest=
             average = decay * average + (1 - decay) * x
             if level == len(shapes) - 1 and (i % every == 0 or i == n):
                 pause = time.perf_counter()
+                seconds = pause - clock - paused
                 loss = float(objective(average / (1 - accum))[0])
                 paused += time.perf_counter() - pause
-                curve.append((pause - clock - paused, loss))
+                curve.append((seconds, loss))
                 print(f"  {shape[1]}x{shape[0]} iteration {i}: average's loss {loss:.4g}, "
                       f"{curve[-1][0]:.0f} s", flush=True)
                 if target is not None and loss <= target:
@@ -114,12 +115,15 @@ def main(argv=None):
     parser.add_argument("--smallest", type=int, default=128,
                         help="the first size's longer side (default: the recipe's 128)")
     args = parser.parse_args(argv)
+    if args.size < args.smallest:
+        parser.error(f"--size {args.size} is below --smallest {args.smallest}: the recipe "
+                     "needs at least one size; lower --smallest")
     title, images = PAIRS[args.pair]
     content, style = images()
     print(f"{args.size} px, {title}: sizes {recipe_sides(args.size, args.smallest)}, Adam "
           f"{args.schedule[0]} + {args.schedule[1]} per further size", flush=True)
     single, curve, _ = run_nst(content, style, args.size, args.iterations, scales=1)
-    print(f"single-scale L-BFGS-B: {single.iterations} iterations, {single.seconds:.0f} s, "
+    print(f"single-scale L-BFGS-B: {single.iterations} iterations, {curve[-1][0]:.0f} s, "
           f"loss {single.loss:.4g}", flush=True)
     recipe, levels = run_recipe(content, style, args.size, args.schedule, args.every,
                                 args.smallest, target=single.loss)

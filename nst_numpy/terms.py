@@ -395,9 +395,11 @@ class GramStyle(Term):
 
     def targets_key(self):
         """The term's class, style images, scale and layer shares; None for a style
-        recoloured to each content (``transform``) or an image without a key."""
+        recoloured to each content (``transform``), an image without a key, or a subclass
+        whose own ``targets`` may depend on more but that does not say so (it must define
+        or adopt ``targets_key`` too)."""
         images = tuple(source_key(s) for s in self.styles)
-        if self.transform is not None or None in images:
+        if self.transform is not None or None in images or not _says_its_key(type(self)):
             return None
         shares = tuple(sorted((layer, tuple(sorted(c.items())))
                               for layer, c in self.shares.items()))
@@ -597,6 +599,8 @@ class MRFStyle(GramStyle):
 
     def loss(self, F, targets):
         return mrf.mrf_loss(F, targets, self.layer_weights)
+
+    targets_key = GramStyle.targets_key   # its patches depend on what Grams depend on
 
     def carried_targets(self, model, targets, shape, new_shape):
         """The style's patches depend only on the output's longest side."""
@@ -821,9 +825,18 @@ def source_key(image):
         return os.path.abspath(image), stat.st_size, stat.st_mtime_ns
     if isinstance(image, np.ndarray):
         pixels, described = np.ascontiguousarray(image), (image.shape, str(image.dtype))
-    else:   # a PIL image
-        pixels, described = image.tobytes(), (image.mode, image.size)
+    else:   # a PIL image; a palette image's pixels are indices into its palette
+        pixels = image.tobytes() + bytes(image.getpalette() or [])
+        described = (image.mode, image.size)
     return described, hashlib.sha256(pixels).hexdigest()
+
+
+def _says_its_key(cls):
+    """Whether ``cls``'s ``targets_key`` comes from the class of its ``targets`` or a class
+    derived from it (not from a parent whose ``targets`` it replaced)."""
+    def owner(name):
+        return next(i for i, c in enumerate(cls.__mro__) if name in vars(c))
+    return owner("targets_key") <= owner("targets")
 
 
 def image_shape(image):

@@ -127,15 +127,16 @@ def plan(config, content, styles, share_targets=list):
                 finish_at, film, model)
 
 
-def run_plan(plan):
+def run_plan(planned):
     """The planned run: the starting image, then the three steps at each level."""
-    config, shapes, finish_at = plan.config, plan.shapes, plan.finish_at
-    x0 = starting_image(config.init, plan.content, plan.styles, shapes[0], config.seed,
-                        config.dtype, plan.keep_colours, config.noise_blend)
-    return plan.film.ended(pyramid(
-        lambda s: Objective(plan.model, plan.terms, s, config.dtype, full_shape=plan.shape),
-        x0, shapes, plan.schedule, finish_at=finish_at,
-        callback=plan.film.recording(x0, finish_at, config.callback),
+    config, shapes, finish_at = planned.config, planned.shapes, planned.finish_at
+    x0 = starting_image(config.init, planned.content, planned.styles, shapes[0], config.seed,
+                        config.dtype, planned.keep_colours, config.noise_blend)
+    return planned.film.ended(pyramid(
+        lambda s: Objective(planned.model, planned.terms, s, config.dtype,
+                            full_shape=planned.shape),
+        x0, shapes, planned.schedule, finish_at=finish_at,
+        callback=planned.film.recording(x0, finish_at, config.callback),
         progress=config.progress, optimizer=config.optimizer, lr=config.lr,
         lbfgs_memory=config.lbfgs_memory, tol=config.tol))
 

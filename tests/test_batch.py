@@ -130,6 +130,25 @@ def test_targets_are_reused_only_for_the_same_style_image_and_layers(random_vgg,
     assert (shared.computed, shared.reused) == (6, 2)
 
 
+def test_a_subclass_with_targets_of_its_own_is_not_reused_unless_it_says_its_key():
+    # Its targets may depend on something the parent's key does not name.
+    class Brighter(terms.GramStyle):
+        def targets(self, model, shape, dtype):
+            return super().targets(model, shape, dtype)
+
+    class Keyed(Brighter):
+        targets_key = terms.GramStyle.targets_key
+
+    style, layers = picture(), ["relu1_1"]
+    assert terms.GramStyle(style, layers).targets_key() is not None
+    assert Brighter(style, layers).targets_key() is None
+    assert Keyed(style, layers).targets_key() is not None
+    for cls in (terms.MRFStyle, terms.W2Style):
+        assert cls(style, layers).targets_key() is not None
+    assert terms.GramStyle(style, layers).targets_key() != terms.MRFStyle(
+        style, layers).targets_key()
+
+
 def test_guided_targets_are_reused_for_the_same_shape_only(random_vgg):
     model, mask, shared = random_vgg(), np.ones((10, 10)), batch.StyleTargets()
     for shape in [(16, 24), (16, 24), (24, 16)]:
