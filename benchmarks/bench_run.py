@@ -128,8 +128,8 @@ def run_torch(objective, x0, iterations, threads=None, clamp=False, setup=0.0):
     every evaluation. Returns ([(seconds, loss)] per evaluation, counted from ``setup``
     seconds (the targets' computation, which nst_numpy's clock includes), the evaluated x
     of each evaluation as numpy (3, H, W) when unbounded (else an empty list; their copies
-    are not timed), {"iterations", "evaluations"}); with clamp=True each loss is already
-    that of a picture in bounds.
+    are not timed), the final x, {"iterations", "evaluations"}); with clamp=True each loss
+    is already that of a picture in bounds.
     """
     import torch
 
@@ -167,7 +167,7 @@ def run_torch(objective, x0, iterations, threads=None, clamp=False, setup=0.0):
     optimizer.step(closure)
     state = optimizer.state[x]
     counts = {"iterations": state.get("n_iter", 0), "evaluations": state.get("func_evals", 0)}
-    return curve, evaluated, counts
+    return curve, evaluated, x.detach().numpy().copy(), counts
 
 
 def clamped_curve(objective, curve, evaluated, every=5):
@@ -187,18 +187,20 @@ def clamped_curve(objective, curve, evaluated, every=5):
 def compare_torch(objective, x0, iterations, reference, threads=None, setup=0.0):
     """PyTorch's L-BFGS, unbounded and clamped in the closure, against nst_numpy's runs in
     ``reference`` ({name: (seconds, loss)}): the seconds each PyTorch run needs to bring the
-    picture a user gets (pixels in 0-255) to each reference's loss, or the best it reached."""
-    runs = {}
+    picture a user gets (pixels in 0-255) to each reference's loss, or the best it reached.
+    Returns ({name: [(seconds, lowest loss so far)]}, {name: the final picture, clamped})."""
+    runs, pictures = {}, {}
     for name, clamp in (("torch L-BFGS, clamped in closure", True),
                         ("torch L-BFGS, unbounded", False)):
-        curve, evaluated, counts = run_torch(objective, x0, iterations, threads, clamp, setup)
+        curve, evaluated, x, counts = run_torch(objective, x0, iterations, threads, clamp,
+                                                setup)
+        low, high = im.pixel_bounds(x.shape)
+        pictures[name] = im.deprocess(np.clip(x, low, high))
         print(f"{name}: {counts['evaluations']} evaluations in {counts['iterations']} "
               f"iterations, {curve[-1][0]:.0f} s", flush=True)
         if not clamp:
-            x = evaluated[-1]
-            low, high = im.pixel_bounds(x.shape)
             print(f"  its final pixels: {np.mean((x < low) | (x > high)):.1%} outside 0-255; "
-                  f"final loss {curve[-1][1]:.4g} unclamped, {clamped_loss(objective, x):.4g} "
+                  f"their loss {float(objective(x)[0]):.4g}, {clamped_loss(objective, x):.4g} "
                   "clamped", flush=True)
             curve = clamped_curve(objective, curve, evaluated)
         del evaluated
@@ -218,8 +220,8 @@ def compare_torch(objective, x0, iterations, reference, threads=None, setup=0.0)
                 cells.append(f"never; best {best:.4g} ({best / ref_loss - 1:+.1%}) at {t:.0f} s")
         print(f"{ref_name:>34} {ref_seconds:8.0f} {ref_loss:11.4g}   "
               + "   ".join(f"{c:>34}" for c in cells), flush=True)
-    return {name: [(t, min(v for _, v in curve[:k + 1])) for k, (t, _) in enumerate(curve)]
-            for name, curve in runs.items()}
+    return ({name: [(t, min(v for _, v in curve[:k + 1])) for k, (t, _) in enumerate(curve)]
+             for name, curve in runs.items()}, pictures)
 
 
 def seconds_to(curve, loss):
@@ -350,8 +352,10 @@ def compare(size, args, pair="quiz"):
         _, seconds, loss = stop_point(curves["single-scale"], DEFAULT_TOL)
         reference = {f"default run (tol={DEFAULT_TOL:g})": (seconds, loss),
                      f"{iterations} iterations (tol=0)": curves["single-scale"][-1]}
-        curves.update(compare_torch(objective, x0, iterations, reference, args.threads,
-                                    setup))
+        torch_curves, torch_pictures = compare_torch(objective, x0, iterations, reference,
+                                                     args.threads, setup)
+        curves.update(torch_curves)
+        pictures.update(torch_pictures)
     print_looser_targets(curves, target)
     if args.curves:
         with open(curves_path(args.curves, size, pair), "x") as f:

@@ -268,13 +268,14 @@ def test_pytorchs_clamped_run_evaluates_only_pictures_in_bounds_and_the_unbounde
     objective, x0 = bench_run.full_size_objective(*im.quiz_images(), 32)
     low, high = im.pixel_bounds(x0.shape, x0.dtype)
     outside = x0 + 200   # most pixels above 255
-    curve, evaluated, counts = bench_run.run_torch(objective, outside, 3, clamp=True)
+    curve, evaluated, _, counts = bench_run.run_torch(objective, outside, 3, clamp=True)
     assert len(curve) == counts["evaluations"] > 1 and evaluated == []
     # the closure evaluates the pixels clamped into bounds, not the ones it was given
     clamped = float(objective(np.clip(outside, low, high))[0])
     assert curve[0][1] == pytest.approx(clamped, rel=1e-4)
     assert float(objective(outside)[0]) > 1.5 * clamped
-    curve, evaluated, _ = bench_run.run_torch(objective, x0 + 200, 6, clamp=False)
+    curve, evaluated, x, _ = bench_run.run_torch(objective, x0 + 200, 6, clamp=False)
+    assert any(np.array_equal(x, e) for e in evaluated)   # L-BFGS ends on an evaluated point
     assert any(np.any(x > high) for x in evaluated)   # the start alone leaves the bounds
     clamped = bench_run.clamped_curve(objective, curve, evaluated, every=2)
     times = [t for t, _ in curve]
