@@ -213,7 +213,8 @@ def write_page(record):
         "Full-size pictures of what nst_numpy does, each made by one command on the shipped",
         "images. `python docs/make_gallery.py` makes them all and writes this page; the seconds",
         f"are wall-clock on {meta.get('machine', 'the machine that made them')}, which also ran",
-        "other work, so they are indicative (clean timings are in {doc}`benchmarks`). The loss",
+        "other work, so they are indicative (clean timings are in {doc}`benchmarks`); an entry",
+        "remade since the others says when. The loss",
         "is the command's own (the best total loss it saw) and compares only pictures of the",
         "same objective.",
         "",
@@ -231,9 +232,10 @@ def write_page(record):
             section = title
         if name in FILMS:
             lines += [f"![{name} (film)]({FILMS[name].removeprefix('docs/')})", ""]
-        said = (f"{entry['size']} px, {entry['seconds']} s" if "loss" not in entry else
-                f"{entry['size']} px, {entry['iterations']} iterations, {entry['seconds']} s, "
-                f"loss {entry['loss']:.4g}")
+        made_on = f" on {entry['date']}" if "date" in entry else ""
+        said = (f"{entry['size']} px, {entry['seconds']} s{made_on}" if "loss" not in entry else
+                f"{entry['size']} px, {entry['iterations']} iterations, {entry['seconds']} s"
+                f"{made_on}, loss {entry['loss']:.4g}")
         kilobytes = (f"{entry['film_kilobytes']} KB the film, {entry['kilobytes']} KB the "
                      "picture" if name in FILMS else f"{entry['kilobytes']} KB")
         lines += [f"![{name}](_static/gallery/{name}.jpg)", "",
@@ -255,13 +257,13 @@ def main(argv=None):
     record = json.loads(RECORD.read_text()) if RECORD.exists() else {}
     if not args.page:
         write_masks()
-        record["_machine"] = {
-            "machine": f"{os.cpu_count()} cores ({platform.machine()}, Python "
-                       f"{platform.python_version()}, NumPy {np.__version__})",
-            "date": datetime.date.today().isoformat()}
+        machine = {"machine": f"{os.cpu_count()} cores ({platform.machine()}, Python "
+                              f"{platform.python_version()}, NumPy {np.__version__})",
+                   "date": datetime.date.today().isoformat()}
+        record.setdefault("_machine", machine)   # the page's, for entries that name none
         for name in args.names or [n for n in ENTRIES if n not in record]:
             print(f"{name}: {' '.join(ENTRIES[name][2])}", flush=True)
-            made = run(name)
+            made = {**run(name), "date": machine["date"]}   # each entry keeps its own date
             loss = made.get("loss")   # none for a figure
             print(f"  {made['seconds']} s" + (f", loss {loss:.4g}" if loss else ""), flush=True)
             # read again: another make_gallery.py may have recorded other entries meanwhile
