@@ -12,13 +12,15 @@ the target is the loss of the first memory's ``--iterations`` (10, the default's
 """
 
 import argparse
+import json
 import os
 import sys
 
 if __package__ in (None, ""):   # run as a script: find nst_numpy and benchmarks/
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.bench_run import PAIRS, print_looser_targets, run_nst
+from benchmarks.bench_run import PAIRS, print_looser_targets, run_nst, stop_point
+from nst_numpy.loop import DEFAULT_TOL
 
 
 def main(argv=None):
@@ -28,13 +30,20 @@ def main(argv=None):
     parser.add_argument("--iterations", type=int, default=300)
     parser.add_argument("--memories", type=int, nargs="+", default=[10, 5, 20, 50],
                         help="the first is the reference, whose last loss is the target")
+    parser.add_argument("--target", type=float, default=None,
+                        help="the target loss (default: the first memory's last); give the "
+                             "loss of another run to compare with it by iterations")
+    parser.add_argument("--curves", metavar="FILE",
+                        help="write each run's [(seconds, loss)] per iteration as JSON")
     args = parser.parse_args(argv)
+    if args.curves and os.path.lexists(args.curves):
+        parser.error(f"--curves would overwrite {args.curves!r}; choose another FILE")
     if len(set(args.memories)) != len(args.memories):
         parser.error("--memories: give each memory once")
     title, images = PAIRS[args.pair]
     content, style = images()
     print(f"{args.size} px, {title}, {args.iterations} L-BFGS-B iterations each", flush=True)
-    curves, target = {}, None
+    curves, target = {}, args.target
     for memory in args.memories:
         result, curve, _ = run_nst(content, style, args.size, args.iterations, scales=1,
                                    lbfgs_memory=memory)
@@ -43,9 +52,29 @@ def main(argv=None):
         target = result.loss if target is None else target
         print(f"{name}: {result.iterations} iterations, {result.evaluations} evaluations, "
               f"{curve[-1][0]:.0f} s, loss {result.loss:.4g} "
-              f"({result.loss / target - 1:+.1%} of the reference's)", flush=True)
+              f"({result.loss / target - 1:+.1%} of the target)", flush=True)
+        k, seconds, loss = stop_point(curve, DEFAULT_TOL)
+        print(f"  the default tol={DEFAULT_TOL:g} would stop it at iteration {k}, {seconds:.0f} s "
+              f"({seconds / curve[-1][0]:.2f}x), loss {loss:.4g} ({loss / target - 1:+.1%} of "
+              "the target)", flush=True)
     print_looser_targets(curves, target, reference=next(iter(curves)))
+    print_iterations_to(curves, target)
+    if args.curves:
+        with open(args.curves, "x") as f:
+            json.dump({"size": args.size, "pair": args.pair, "target": target,
+                       "curves": curves}, f)
     return 0
+
+
+def print_iterations_to(curves, target, margins=(0.0, 0.01, 0.02, 0.05, 0.10, 0.20)):
+    """Iterations each run took to come within each margin of the target: a count that the
+    machine's load does not change, comparable between runs made at different times."""
+    print("iterations to come within a margin of the target:", flush=True)
+    print(f"{'run':>30} " + " ".join(f"{f'+{m:.0%}':>6}" for m in margins))
+    for name, curve in curves.items():
+        cells = [next((str(k) for k, (_, loss) in enumerate(curve, 1)
+                       if loss <= target * (1 + m)), "-") for m in margins]
+        print(f"{name:>30} " + " ".join(f"{c:>6}" for c in cells), flush=True)
 
 
 if __name__ == "__main__":
