@@ -24,7 +24,7 @@ from . import image as im
 from ._checks import OptionError, choice
 from .models import load_vgg
 from .options import INITS, NETWORK, Config
-from .transfer import output_shape, plan, run_plan
+from .transfer import output_shape, plan
 from .weights import default_weights_path
 
 # Files a folder given as input contributes: the picture formats Pillow reads here.
@@ -321,7 +321,7 @@ def stylize_run(run, targets, config, keep="best"):
     status says which); ``targets``: the style's :class:`StyleTargets`."""
     started = time.perf_counter()
     try:
-        result = run_plan(plan(config, run.content, [run.style], targets))
+        result = plan(config, run.content, [run.style], targets)()
         run.iterations, run.seconds = result.iterations, time.perf_counter() - started
         if result.stopped == "interrupted":
             run.status = "interrupted"

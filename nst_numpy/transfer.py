@@ -24,7 +24,6 @@ the network and runs the same three steps, at one size or coarse to fine
 import functools
 import inspect
 import os
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -73,72 +72,46 @@ def stylize(content, style, **options):
     """
     if content is None:
         return texture(style, **options)
-    return run_plan(plan(Config(options), content, _as_list(style)))
+    return plan(Config(options), content, style)()
 
 
 def texture(style, **options):
     """Texture synthesis: a picture with the style of ``style`` and no content, from noise.
     The output takes the first style image's aspect ratio. Options as for :func:`stylize`,
     but those of the content image (content_layers, content_weights, alpha, preserve_color)."""
-    return run_plan(plan(Config(options, texture=True, where="texture"), None, _as_list(style)))
+    return plan(Config(options, texture=True, where="texture"), None, style)()
 
 
 stylize.__doc__ = stylize.__doc__.replace("{options}", parameters_doc())
 
 
-def _as_list(style):
-    return list(style) if isinstance(style, (list, tuple)) else [style]
-
-
-@dataclass
-class Plan:
-    """A run decided and checked, nothing decoded yet: its terms, levels and network."""
-    config: Config
-    content: object
-    styles: list
-    terms: list
-    shape: tuple          # the output's (H, W)
-    shapes: list          # each level's (H, W), coarse to fine
-    schedule: list        # iterations per level
-    keep_colours: tuple   # colour preservation's transforms (content, style)
-    finish_at: object     # (H, W) -> x -> picture, or None
-    film: object          # animate's recorder (idle without --animate)
-    model: object
-
-
 def plan(config, content, styles, share_targets=list):
-    """Every option of a run decided and refused now, in one line each, before any pixel
-    is decoded: the terms, memory, levels and network. ``share_targets`` may wrap the
-    terms (a batch reuses each style's targets, :class:`nst_numpy.batch.StyleTargets`)."""
-    shape = output_shape(content if content is not None else styles[0], config.size)
+    """The run of ``config`` as a function of no arguments -> StylizeResult, each option
+    refused now, in one line: terms, memory, levels, network. ``share_targets`` may wrap the
+    terms (:class:`nst_numpy.batch.StyleTargets`); ``styles``: one image or a list."""
+    styles = list(styles) if isinstance(styles, (list, tuple)) else [styles]
+    first = content if content is not None else styles[0]   # whose shape the output takes
+    shape = output_shape(first, config.size)
     keep_colours, finish_at = colour_preservation(content, config.preserve_color)
     terms = share_targets(build_terms(config, content, styles, keep_colours))
     optimizer_options(terms, config.optimizer, config.lr, config.lbfgs_memory)  # refused now
     check_some_weight(terms, [term.weight for term in terms])
     schedule = level_iterations(config.iterations, config.scales, config.coarse_iterations)
-    sides = level_sides(max(shape), config.scales)
-    shapes = [output_shape(content if content is not None else styles[0], s) for s in sides]
+    shapes = [output_shape(first, side) for side in level_sides(max(shape), config.scales)]
     film = animate.planned_film(config, shapes, sum(schedule), terms, INITS)   # idle if none
     check_memory(config, terms, shape, film.memory)
     model = config.model or load_vgg(config.weights, arch=config.arch, pooling=config.pooling,
                                      fast=config.fast, normalized=config.normalized)
     check_levels(model, terms, shapes[0], config.scales)
-    return Plan(config, content, styles, terms, shape, shapes, schedule, keep_colours,
-                finish_at, film, model)
-
-
-def run_plan(planned):
-    """The planned run: the starting image, then the three steps at each level."""
-    config, shapes, finish_at = planned.config, planned.shapes, planned.finish_at
-    x0 = starting_image(config.init, planned.content, planned.styles, shapes[0], config.seed,
-                        config.dtype, planned.keep_colours, config.noise_blend)
-    return planned.film.ended(pyramid(
-        lambda s: Objective(planned.model, planned.terms, s, config.dtype,
-                            full_shape=planned.shape),
-        x0, shapes, planned.schedule, finish_at=finish_at,
-        callback=planned.film.recording(x0, finish_at, config.callback),
-        progress=config.progress, optimizer=config.optimizer, lr=config.lr,
-        lbfgs_memory=config.lbfgs_memory, tol=config.tol))
+    def run():   # the starting image, then the three steps at each level
+        x0 = starting_image(config.init, content, styles, shapes[0], config.seed,
+                            config.dtype, keep_colours, config.noise_blend)
+        return film.ended(pyramid(
+            lambda s: Objective(model, terms, s, config.dtype, full_shape=shape), x0, shapes,
+            schedule, finish_at=finish_at, callback=film.recording(x0, finish_at, config.callback),
+            progress=config.progress, optimizer=config.optimizer, lr=config.lr,
+            lbfgs_memory=config.lbfgs_memory, tol=config.tol))
+    return run
 
 
 def build_terms(config, content, styles, keep_colours=(None, None)):
