@@ -273,7 +273,7 @@ def run(objective, x0, optimizer=None, iterations=300, lr=None, lbfgs_memory=Non
     lr : float > 0, optional
         Adam's or gradient descent's step (L-BFGS finds its own).
     lbfgs_memory : int >= 1, optional
-        The past steps L-BFGS keeps (default 10).
+        The past steps L-BFGS keeps (default :data:`nst_numpy.optim.LBFGS_MEMORY`, 20).
     callback : callable, optional
         ``f(IterationState)`` after each iteration; return True to stop.
     progress : bool or Progress

@@ -12,6 +12,7 @@ import os
 import re
 
 from ._checks import OptionError
+from .optim import LBFGS_MEMORY
 
 _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 NO_LIMIT = ("off", "none", "inf")
@@ -98,6 +99,7 @@ DECODE_BYTES_PER_PIXEL = 8
 # L-BFGS's history beyond the 10 steps that the networks' figures were measured with: two
 # float64 vectors of 3 H W numbers per step, 48 bytes per output pixel.
 LBFGS_BYTES_PER_STEP_AND_PIXEL = 48
+FITTED_LBFGS_MEMORY = 10   # the L-BFGS history of the whole runs the networks' MEMORY fits
 
 
 def estimate_run(network, pixels, itemsize=4, held=0, decoded=0, lbfgs_memory=None,
@@ -108,11 +110,13 @@ def estimate_run(network, pixels, itemsize=4, held=0, decoded=0, lbfgs_memory=No
     (a model's ``MEMORY``), at ``pixels``, the largest image it runs on; twice that in
     float64 (``itemsize`` 8). decoded: the pixels of the largest input file, decoded at its
     own size before the run, if that takes more. held: bytes the loss terms hold through the
-    run (their targets). lbfgs_memory: L-BFGS's steps of history beyond 10, for an output
-    of ``output_pixels``.
+    run (their targets). lbfgs_memory: L-BFGS's steps of history (default
+    :data:`nst_numpy.optim.LBFGS_MEMORY`), counted beyond the 10 of the runs ``network``
+    was fitted on, for an output of ``output_pixels``.
     """
     a, b = network
-    history = LBFGS_BYTES_PER_STEP_AND_PIXEL * max(0, (lbfgs_memory or 10) - 10) * output_pixels
+    steps = max(0, (lbfgs_memory or LBFGS_MEMORY) - FITTED_LBFGS_MEMORY)
+    history = LBFGS_BYTES_PER_STEP_AND_PIXEL * steps * output_pixels
     return MARGIN * (a * itemsize / 4 + max(b * pixels * itemsize / 4,
                                             DECODE_BYTES_PER_PIXEL * decoded) + held + history)
 

@@ -38,6 +38,10 @@ GD_FIRST_DECREASE = 0.1
 # condition), at most this many times: 2^-20 of that decrease is ~1e-7 of the loss, below
 # what a float32 loss can resolve.
 GD_HALVINGS = 20
+# L-BFGS-B's past steps (SciPy's maxcor): 20 came within 2 % of 10's 300-iteration loss in
+# 0.83-0.91x the iterations at 256 and 512 px, for 48 more bytes a pixel per step
+# (docs/benchmarks.md, "The levers left: L-BFGS's memory").
+LBFGS_MEMORY = 20
 
 
 def gradient_descent(fun, x0, lr=None, iterations=100, bounds=None, callback=None):
@@ -148,7 +152,7 @@ class _Stop(Exception):
     """Raised inside SciPy's callback to end L-BFGS-B early, on any SciPy version."""
 
 
-def lbfgs(fun, x0, iterations=100, bounds=None, callback=None, memory=10):
+def lbfgs(fun, x0, iterations=100, bounds=None, callback=None, memory=LBFGS_MEMORY):
     """L-BFGS-B (Byrd, Lu, Nocedal & Zhu 1995) through ``scipy.optimize.minimize``.
 
     A quasi-Newton method: it builds a curvature model from the last ``memory`` steps

@@ -210,7 +210,7 @@ OPTIONS = {o.name: o for o in [
            "the loss falls; docs/conventions.md); L-BFGS finds its own",
            "size and optimisation", parse=float),
     Option("lbfgs_memory", None, _optional(_integer(1)), "past steps L-BFGS keeps for its "
-           "curvature model (default 10; each costs 48 bytes per pixel)",
+           "curvature model (default 20; each costs 48 bytes per pixel)",
            "size and optimisation", parse=int, cli={"metavar": "M"}),
     Option("init", "content", _init, "starting image (default content, or noise for a "
            "texture; noise is Gatys et al.'s choice)", "size and optimisation",

@@ -11,7 +11,7 @@ import pytest
 
 import nst_numpy
 from nst_numpy import image as im
-from nst_numpy import pyramid, terms, transfer
+from nst_numpy import optim, pyramid, terms, transfer
 from nst_numpy.cli import main
 
 CONTENT, STYLE = im.demo_images()
@@ -178,12 +178,13 @@ def test_a_run_whose_loss_ends_above_its_start_writes_its_best_image(tmp_path, c
 
 
 def test_lbfgs_memory_reaches_the_optimizer():
-    # One past step instead of ten: the same start, a different curvature model, another path.
+    # One past step instead of the default's: the same start, a different curvature model,
+    # another path; the default's number given explicitly is the default run.
     kwargs = dict(size=24, iterations=6)
     default = transfer.stylize(CONTENT, STYLE, **kwargs)
     short = transfer.stylize(CONTENT, STYLE, lbfgs_memory=1, **kwargs)
-    ten = transfer.stylize(CONTENT, STYLE, lbfgs_memory=10, **kwargs)
-    assert ten.history["total"] == default.history["total"]
+    same = transfer.stylize(CONTENT, STYLE, lbfgs_memory=optim.LBFGS_MEMORY, **kwargs)
+    assert same.history["total"] == default.history["total"]
     assert short.history["total"] != default.history["total"]
 
 
