@@ -30,6 +30,7 @@ For each it prints the seconds to the target, the ratio to single-scale, and the
 the pictures, for docs/benchmarks.md.
 """
 
+import argparse
 import importlib.util
 import json
 import os
@@ -222,6 +223,15 @@ def compare_torch(objective, x0, iterations, reference, threads=None, setup=0.0)
               + "   ".join(f"{c:>34}" for c in cells), flush=True)
     return ({name: [(t, min(v for _, v in curve[:k + 1])) for k, (t, _) in enumerate(curve)]
              for name, curve in runs.items()}, pictures)
+
+
+def lever_parser(description, iterations_help):
+    """The arguments every lever script shares: --size, --pair, --iterations."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--pair", choices=sorted(PAIRS), default="quiz")
+    parser.add_argument("--iterations", type=int, default=300, help=iterations_help)
+    return parser
 
 
 def seconds_to(curve, loss):

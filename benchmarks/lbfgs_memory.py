@@ -11,7 +11,6 @@ the target is the loss of the first memory's ``--iterations`` (10, the default's
     python benchmarks/lbfgs_memory.py --size 256 --pair quiz --memories 10 5 20 50
 """
 
-import argparse
 import json
 import os
 import sys
@@ -19,15 +18,12 @@ import sys
 if __package__ in (None, ""):   # run as a script: find nst_numpy and benchmarks/
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.bench_run import PAIRS, print_looser_targets, run_nst, stop_point
+from benchmarks.bench_run import PAIRS, lever_parser, print_looser_targets, run_nst, stop_point
 from nst_numpy.loop import DEFAULT_TOL
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--pair", choices=sorted(PAIRS), default="quiz")
-    parser.add_argument("--iterations", type=int, default=300)
+    parser = lever_parser(__doc__.split("\n\n")[0], "iterations of every run")
     parser.add_argument("--memories", type=int, nargs="+", default=[10, 5, 20, 50],
                         help="the first is the reference, whose last loss is the target")
     parser.add_argument("--target", type=float, default=None,

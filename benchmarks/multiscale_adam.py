@@ -18,7 +18,6 @@ with the clock paused (the recipe itself never evaluates it).
     python benchmarks/multiscale_adam.py --size 256 --pair quiz
 """
 
-import argparse
 import os
 import sys
 import time
@@ -29,7 +28,7 @@ from PIL import Image
 if __package__ in (None, ""):   # run as a script: find nst_numpy and benchmarks/
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.bench_run import PAIRS, print_looser_targets, run_nst
+from benchmarks.bench_run import PAIRS, lever_parser, print_looser_targets, run_nst
 from nst_numpy import image as im
 from nst_numpy import load_vgg, transfer
 from nst_numpy.objective import Objective
@@ -101,11 +100,8 @@ def run_recipe(content, style, size, iterations=(1000, 500), every=10, smallest=
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--pair", choices=sorted(PAIRS), default="quiz")
-    parser.add_argument("--iterations", type=int, default=300,
-                        help="single-scale L-BFGS-B iterations; their loss is the target")
+    parser = lever_parser(__doc__.split("\n\n")[0],
+                          "single-scale L-BFGS-B iterations; their loss is the target")
     parser.add_argument("--schedule", type=int, nargs=2, default=[1000, 500],
                         metavar=("FIRST", "EACH"),
                         help="Adam iterations at the first size and at each further one "

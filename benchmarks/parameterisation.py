@@ -22,7 +22,6 @@ to come within a margin of the loss of its 300 iterations.
     python benchmarks/parameterisation.py --size 256 --pair quiz
 """
 
-import argparse
 import os
 import sys
 import time
@@ -32,7 +31,7 @@ import numpy as np
 if __package__ in (None, ""):   # run as a script: find nst_numpy and benchmarks/
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.bench_run import (PAIRS, clamped_loss, full_size_objective,
+from benchmarks.bench_run import (PAIRS, clamped_loss, full_size_objective, lever_parser,
                                   print_looser_targets, run_nst)
 from nst_numpy import optim
 
@@ -151,11 +150,8 @@ def run_map(objective, x0, T, iterations, every, target, setup=0.0):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--pair", choices=sorted(PAIRS), default="quiz")
-    parser.add_argument("--iterations", type=int, default=300,
-                        help="iterations of every run; single-scale's loss is the target")
+    parser = lever_parser(__doc__.split("\n\n")[0],
+                          "iterations of every run; single-scale's loss is the target")
     parser.add_argument("--every", type=int, default=10,
                         help="take the clamped picture's loss every N iterations")
     parser.add_argument("--maps", nargs="+", choices=sorted(MAPS), default=list(MAPS))

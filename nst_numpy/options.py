@@ -25,6 +25,7 @@ from . import image as im
 from ._checks import (OptionError, choice, integer, non_negative_number, positive_number)
 from .animate import FRAMES, MAX_FRAMES, SIDE, check_film_option
 from .memory import check_limit, parse_size
+from .optim import LBFGS_MEMORY
 from .loop import DEFAULT_TOL, STOP_WINDOW
 from .pyramid import COARSE_ITERATIONS
 from .terms import (CONTENT_LAYERS, MRF_LAYERS, STYLE_LAYERS, STYLE_LOSSES, layer_list,
@@ -210,7 +211,7 @@ OPTIONS = {o.name: o for o in [
            "the loss falls; docs/conventions.md); L-BFGS finds its own",
            "size and optimisation", parse=float),
     Option("lbfgs_memory", None, _optional(_integer(1)), "past steps L-BFGS keeps for its "
-           "curvature model (default 20; each costs 48 bytes per pixel)",
+           f"curvature model (default {LBFGS_MEMORY}; each costs 48 bytes per pixel)",
            "size and optimisation", parse=int, cli={"metavar": "M"}),
     Option("init", "content", _init, "starting image (default content, or noise for a "
            "texture; noise is Gatys et al.'s choice)", "size and optimisation",
